@@ -1,0 +1,3 @@
+from fdsl.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,189 @@
+"""The ``fdsl`` command: one sub-command per job, each a short function over library calls.
+
+Family options (``--size``, ``--points``, ...) are generated from the chosen family's config
+dataclass, so a new family needs no change here. Bad input ends with one line and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Callable, get_args
+
+import numpy as np
+
+from fdsl.errors import FdslError, check
+from fdsl.registry import formula_class, get_formula, list_formulas
+
+EXIT_USAGE = 2
+FAMILY_COMMANDS = ("search", "render", "show")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a usage error on one line, exit 2."""
+
+    def error(self, message: str):
+        raise FdslError(f"{self.prog}: {message}")
+
+
+# --- family options from the config dataclass -----------------------------------------------------
+def add_family_options(parser: argparse.ArgumentParser, family: str | None) -> None:
+    if family is None or family not in list_formulas():
+        return
+    config_cls = formula_class(family).Config
+    defaults = config_cls()
+    group = parser.add_argument_group(f"{family} options (defaults from the papers)")
+    for field in dataclasses.fields(config_cls):
+        kind = config_cls.field_types()[field.name]
+        flag = "--" + field.name.replace("_", "-")
+        default = getattr(defaults, field.name)
+        if kind is bool:
+            group.add_argument(flag, dest=f"family_{field.name}", action=argparse.BooleanOptionalAction, default=None,
+                               help=f"default: {default}")
+        else:
+            group.add_argument(flag, dest=f"family_{field.name}", type=_option_type(kind), default=None,
+                               metavar=field.name.upper(), help=f"default: {default}")
+
+
+def _option_type(kind) -> Callable[[str], object]:
+    args = get_args(kind)
+    return args[0] if args and args[0] in (int, float, str) else kind
+
+
+def family_config(args: argparse.Namespace) -> dict:
+    return {k[len("family_"):]: v for k, v in vars(args).items() if k.startswith("family_") and v is not None}
+
+
+def formula_from_args(args: argparse.Namespace):
+    return get_formula(args.family, **family_config(args))
+
+
+def peek_family(argv: list[str]) -> str | None:
+    """The family named right after a family command, to offer its options (and its --help)."""
+    if len(argv) >= 2 and argv[0] in FAMILY_COMMANDS and not argv[1].startswith("-"):
+        return argv[1]
+    return None
+
+
+# --- commands -------------------------------------------------------------------------------------
+def load_or_search(formula, args) -> tuple[list, str]:
+    """Categories from --param-dir (first --categories of them) or searched from --seed."""
+    from fdsl.data.writer import search_categories
+
+    check(args.categories >= 1, f"categories = {args.categories}; allowed: >= 1")
+    if args.param_dir is None:
+        return search_categories(formula, args.categories, seed=args.seed, workers=args.workers), "search"
+    categories = formula.read_categories(Path(args.param_dir))
+    check(
+        len(categories) >= args.categories,
+        f"categories = {args.categories} but {args.param_dir!r} holds only {len(categories)}",
+    )
+    return categories[: args.categories], str(args.param_dir)
+
+
+def cmd_list(args) -> None:
+    for name in list_formulas():
+        cls = formula_class(name)
+        print(f"{name:14s} {(cls.__doc__ or '').strip().splitlines()[0]}")
+
+
+def cmd_search(args) -> None:
+    from fdsl.data.writer import check_writable, search_categories
+
+    formula = formula_from_args(args)
+    check_writable(Path(args.out))
+    categories = search_categories(formula, args.categories, seed=args.seed, workers=args.workers)
+    formula.write_categories(categories, Path(args.out))
+    print(f"wrote {len(categories)} {formula.name} categories to {args.out}")
+
+
+def cmd_render(args) -> None:
+    from fdsl.data.writer import Shard, check_writable, render_dataset
+
+    formula = formula_from_args(args)
+    shard = Shard.parse(args.shard) if args.shard else Shard.from_torchrun()
+    check(args.workers >= 1, f"workers = {args.workers}; allowed: >= 1")
+    check_writable(Path(args.out))
+    categories, source = load_or_search(formula, args)
+    card = render_dataset(formula, categories, Path(args.out), seed=args.seed, instances=args.instances,
+                          workers=args.workers, shard=shard, category_source=source)
+    print(f"wrote {card['images']} images of {card['categories']} categories to {args.out}")
+
+
+def cmd_show(args) -> None:
+    from fdsl.viz.gallery import formula_gallery, save_png
+
+    formula = formula_from_args(args)
+    check(args.instances >= 1, f"instances = {args.instances}; allowed: >= 1")
+    check(args.tile >= 8, f"tile = {args.tile}; allowed: >= 8")
+    categories, _ = load_or_search(formula, args)
+    limit = formula.instances_per_category or args.instances
+    picks = sorted(set(np.linspace(0, limit - 1, min(args.instances, limit)).round().astype(int).tolist()))
+    image = formula_gallery(formula, categories, seed=args.seed, instances=picks, tile=args.tile)
+    save_png(image, Path(args.out))
+    print(f"wrote {args.out} ({len(categories)} categories x {len(picks)} instances)")
+
+
+def cmd_demo(args) -> None:
+    from fdsl.demo import run_demo
+
+    run_demo(Path(args.out), workers=args.workers)
+
+
+# --- parser ---------------------------------------------------------------------------------------
+def _common_family_args(p: argparse.ArgumentParser, family: str | None, *, categories: int, out_help: str) -> None:
+    p.add_argument("family", choices=list_formulas(), help="formula family (see `fdsl list`)")
+    p.add_argument("-o", "--out", required=True, help=out_help)
+    p.add_argument("--categories", type=int, default=categories, help="number of categories")
+    p.add_argument("--seed", type=int, default=0, help="every image is a pure function of (seed, category, instance)")
+    p.add_argument("--workers", type=int, default=1, help="processes to use")
+    add_family_options(p, family)
+
+
+def build_parser(family: str | None = None) -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="fdsl", description=__doc__.splitlines()[0])
+    from fdsl import __version__
+
+    parser.add_argument("--version", action="version", version=f"fdsl {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    sub.add_parser("list", help="list the formula families").set_defaults(run=cmd_list)
+
+    p = sub.add_parser("search", help="search categories (FractalDB: filling-rate acceptance)")
+    _common_family_args(p, family, categories=1000, out_help="directory for the parameter files")
+    p.set_defaults(run=cmd_search)
+
+    p = sub.add_parser("render", help="render a dataset as an ImageFolder of PNGs")
+    _common_family_args(p, family, categories=1000, out_help="dataset directory")
+    p.add_argument("--instances", type=int, default=1000, help="instances per category")
+    p.add_argument("--param-dir", help="read categories from this directory (e.g. the official CSVs)")
+    p.add_argument("--shard", help="render shard i/N only (default under torchrun: RANK/WORLD_SIZE)")
+    p.set_defaults(run=cmd_render)
+
+    p = sub.add_parser("show", help="write a PNG grid of sample categories and instances")
+    _common_family_args(p, family, categories=8, out_help="PNG file to write")
+    p.add_argument("--instances", type=int, default=6, help="instances per category (spread over all)")
+    p.add_argument("--param-dir", help="read categories from this directory")
+    p.add_argument("--tile", type=int, default=128, help="tile size in pixels")
+    p.set_defaults(run=cmd_show)
+
+    p = sub.add_parser("demo", help="the README's main job on a small built-in default")
+    p.add_argument("-o", "--out", default="fdsl-demo", help="output directory")
+    p.add_argument("--workers", type=int, default=2, help="processes to use")
+    p.set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = build_parser(peek_family(argv)).parse_args(argv)
+        args.run(args)
+    except FdslError as error:
+        print(f"fdsl: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("fdsl: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    return 0

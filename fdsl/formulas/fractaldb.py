@@ -1,0 +1,163 @@
+"""FractalDB: categories are 2-D IFS found by filling-rate search; instances are parameter
+variations x patch draws x flips.
+
+Source: Kataoka et al., "Pre-training without Natural Images", ACCV 2020 / IJCV 2022
+(official code: hirokatsukataoka16/FractalDB-Pretrained-ResNet-PyTorch).
+- Search: N ~ U{2..7} maps, a..f ~ U(-1, 1); render 100,000 points as single pixels at 512 px;
+  accept when the filling rate (non-zero pixels / all pixels) is >= 0.2.
+- Instances: 25 parameter variations (interval K = 0.4 in the released FractalDB-1k) x 10 patch
+  draws x 4 flips = 1,000 per category, rendered at 362 px with 200,000 points, 3x3 patches,
+  grey value 127 ("patch_gray").
+- Naming of the released data: ``00000_00_count_0_flip0.png`` (category, variation, patch draw, flip).
+
+Instance index i maps to flip = i % 4, variation = (i // 4) % 25, draw = i // 100, so that any
+prefix of a category's instances spreads over flips and variations before repeating them.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from fdsl.data.csvio import read_category_csvs, write_category_csvs
+from fdsl.errors import check
+from fdsl.formulas import ifs2d
+from fdsl.formulas.base import Formula, FormulaConfig, check_choice, check_range
+from fdsl.registry import register
+from fdsl.seeding import kernel_seed
+
+SAMPLERS = ("fractaldb", "anderson")
+RENDER_MODES = ("patch", "point")
+COLORS = ("gray", "color")
+N_VARIATIONS = 25
+
+
+@dataclasses.dataclass
+class FractalDBConfig(FormulaConfig):
+    size: int = 362
+    points: int = 200_000
+    render_mode: str = "patch"
+    color: str = "gray"
+    graded: bool = False
+    gray_value: int = 127
+    padding: int = 6
+    interval: float = 0.4
+    patch_draws: int = 10
+    flips: int = 4
+    sampler: str = "fractaldb"
+    min_maps: int = 2
+    max_maps: int = 7
+    search_size: int = 512
+    search_points: int = 100_000
+    fill_rate: float = 0.2
+
+    def validate(self) -> None:
+        check(self.size >= 8, f"size = {self.size} is too small; allowed: >= 8")
+        check(self.search_size >= 8, f"search_size = {self.search_size} is too small; allowed: >= 8")
+        check(self.points >= 1, f"points = {self.points}; allowed: >= 1")
+        check(self.search_points >= 1, f"search_points = {self.search_points}; allowed: >= 1")
+        check_choice("render_mode", self.render_mode, RENDER_MODES)
+        check_choice("color", self.color, COLORS)
+        check_choice("sampler", self.sampler, SAMPLERS)
+        check_range("fill_rate", self.fill_rate, 0.0, 1.0, low_open=True)
+        check_range("gray_value", self.gray_value, 1, 255)
+        check_range("interval", self.interval, 0.0, 0.5)
+        check(self.padding >= 0, f"padding = {self.padding}; allowed: >= 0")
+        check(1 <= self.patch_draws, f"patch_draws = {self.patch_draws}; allowed: >= 1")
+        check(self.flips in (1, 2, 4), f"flips = {self.flips}; allowed: 1, 2 or 4")
+        check(
+            2 <= self.min_maps <= self.max_maps <= 16,
+            f"min_maps, max_maps = {self.min_maps}, {self.max_maps}; allowed: 2 <= min_maps <= max_maps <= 16",
+        )
+
+
+def effective_padding(padding: int, size: int) -> int:
+    """The official 6 px padding, never more than 1/16 of the image (for small renders)."""
+    return min(padding, size // 16)
+
+
+def flip(image: np.ndarray, which: int) -> np.ndarray:
+    """FractalDB's four flips: 0 none, 1 top-bottom, 2 left-right, 3 both."""
+    if which & 1:
+        image = image[::-1]
+    if which & 2:
+        image = image[:, ::-1]
+    return np.ascontiguousarray(image)
+
+
+@register("fractaldb")
+class FractalDB(Formula):
+    """2-D IFS fractals (FractalDB-1k / -10k)."""
+
+    Config = FractalDBConfig
+    quick_config = {"size": 64, "points": 8000, "search_size": 128, "search_points": 10000}
+
+    def __init__(self, config: FractalDBConfig | None = None):
+        super().__init__(config)
+        self.image_mode = "RGB" if self.config.color == "color" else "L"
+        self.multipliers = ifs2d.variation_multipliers(self.config.interval)
+
+    # categories
+    def sample_system(self, rng: np.random.Generator) -> np.ndarray:
+        """An (N, 7) system a, b, c, d, e, f, p from the configured sampler."""
+        c = self.config
+        n_maps = int(rng.integers(c.min_maps, c.max_maps + 1))
+        sampler = ifs2d.sample_anderson_system if c.sampler == "anderson" else ifs2d.sample_uniform_system
+        params = sampler(rng, n_maps)
+        return np.column_stack([params, ifs2d.determinant_probabilities(params)])
+
+    def sample_category(self, rng: np.random.Generator) -> np.ndarray | None:
+        c = self.config
+        system = self.sample_system(rng)
+        rate = ifs2d.filling_rate(
+            system[:, :6],
+            system[:, 6],
+            size=c.search_size,
+            n_points=c.search_points,
+            pad=effective_padding(c.padding, c.search_size),
+            seed=kernel_seed(rng),
+        )
+        return system if rate >= c.fill_rate else None
+
+    def write_categories(self, categories: list[np.ndarray], directory: Path) -> None:
+        write_category_csvs(categories, directory)
+
+    def read_categories(self, directory: Path) -> list[np.ndarray]:
+        return read_category_csvs(directory)
+
+    # instances
+    @property
+    def instances_per_category(self) -> int:
+        return N_VARIATIONS * self.config.patch_draws * self.config.flips
+
+    def decompose(self, instance: int) -> tuple[int, int, int]:
+        """Instance index -> (variation, patch draw, flip)."""
+        flips = self.config.flips
+        check(
+            0 <= instance < self.instances_per_category,
+            f"instance = {instance}; allowed: 0..{self.instances_per_category - 1}",
+        )
+        return (instance // flips) % N_VARIATIONS, instance // (flips * N_VARIATIONS), instance % flips
+
+    def instance_name(self, category: int, instance: int) -> str:
+        variation, draw, which_flip = self.decompose(instance)
+        return f"{category:05d}_{variation:02d}_count_{draw}_flip{which_flip}.png"
+
+    def render(self, params: np.ndarray, instance: int, rng: np.random.Generator) -> np.ndarray:
+        c = self.config
+        variation, _, which_flip = self.decompose(instance)
+        maps = params[:, :6] * self.multipliers[variation]  # p is kept, as in the official code
+        image = ifs2d.render_ifs(
+            maps,
+            params[:, 6],
+            rng,
+            size=c.size,
+            n_points=c.points,
+            pad=effective_padding(c.padding, c.size),
+            patch=c.render_mode == "patch",
+            color=c.color == "color",
+            graded=c.graded,
+            gray_value=c.gray_value,
+        )
+        return flip(image, which_flip)

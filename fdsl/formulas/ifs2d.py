@@ -1,0 +1,302 @@
+"""2-D iterated function systems: sampling, the chaos game and rasterisation.
+
+Sources:
+- Kataoka et al., "Pre-training without Natural Images", ACCV 2020 / IJCV 2022 (FractalDB):
+  maps w_i(x) = [[a, b], [c, d]] x + [e, f] with a..f ~ U(-1, 1), N ~ U{2..7}, selection
+  probability p_i = |det A_i| / sum_j |det A_j|; chaos game from (0, 0), start point kept;
+  the points' bounding box stretched to the image in x and y separately with 6 px padding;
+  3x3 patch rendering with one of the 511 non-empty binary masks per point.
+- Anderson & Farrell, "Improved Fractal Pre-training", WACV 2022: A = U diag(s1, s2) V with
+  random rotations/reflections U, V, 0 <= s2 <= s1 <= 1 and sum_i (s1 + 2 s2) ~ U((5+N)/2, (6+N)/2).
+
+Numba kernels do the arithmetic only; their random numbers come from a splitmix64 stream seeded
+by the caller's NumPy generator, so every image is a pure function of that generator.
+"""
+from __future__ import annotations
+
+import threading
+
+import numba
+import numpy as np
+
+from fdsl.seeding import kernel_seed
+
+#: Points whose coordinates leave this bound (or become non-finite) are dropped and the
+#: orbit restarts at the origin: divergent systems then draw something bounded, never overflow.
+ESCAPE_BOUND = 1e12
+
+
+# --- sampling -----------------------------------------------------------------------------------
+def sample_uniform_system(rng: np.random.Generator, n_maps: int) -> np.ndarray:
+    """FractalDB's sampler: (n_maps, 6) parameters a, b, c, d, e, f ~ U(-1, 1)."""
+    return rng.uniform(-1.0, 1.0, size=(n_maps, 6))
+
+
+def _random_orthogonal(rng: np.random.Generator) -> np.ndarray:
+    theta = rng.uniform(0.0, 2.0 * np.pi)
+    rotation = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    if rng.random() < 0.5:
+        rotation = rotation @ np.diag([1.0, -1.0])
+    return rotation
+
+
+def sample_anderson_system(rng: np.random.Generator, n_maps: int) -> np.ndarray:
+    """Anderson & Farrell's sampler: contractive maps whose sigma factor sum_i(s1 + 2 s2) is
+    drawn from U((5+N)/2, (6+N)/2).
+
+    The budget is split over the maps one at a time, each share c_i = s1 + 2 s2 drawn uniformly
+    in the interval that keeps the rest feasible (every share lies in [0, 3]); then
+    s1 ~ U(c/3, min(1, c)) and s2 = (c - s1) / 2, which guarantees 0 <= s2 <= s1 <= 1.
+    """
+    budget = rng.uniform((5 + n_maps) / 2, (6 + n_maps) / 2)
+    params = np.empty((n_maps, 6))
+    for i in range(n_maps):
+        left_after = n_maps - i - 1
+        low, high = max(0.0, budget - 3.0 * left_after), min(3.0, budget)
+        share = high if left_after == 0 else rng.uniform(low, high)
+        budget -= share
+        s1 = rng.uniform(share / 3.0, min(1.0, share))
+        s2 = (share - s1) / 2.0
+        matrix = _random_orthogonal(rng) @ np.diag([s1, s2]) @ _random_orthogonal(rng)
+        params[i, :4] = matrix.ravel()
+        params[i, 4:] = rng.uniform(-1.0, 1.0, size=2)
+    return params
+
+
+def determinant_probabilities(params: np.ndarray) -> np.ndarray:
+    """p_i = |a_i d_i - b_i c_i| / sum_j |a_j d_j - b_j c_j| (uniform when every map is singular)."""
+    dets = np.abs(params[:, 0] * params[:, 3] - params[:, 1] * params[:, 2])
+    total = dets.sum()
+    if not np.isfinite(total) or total <= 0.0:
+        return np.full(len(params), 1.0 / len(params))
+    return dets / total
+
+
+def variation_multipliers(interval: float) -> np.ndarray:
+    """FractalDB's 25 parameter variations as multipliers of (a, b, c, d, e, f), shape (25, 6).
+
+    Rows 0-4 scale a by {1-2K, 1-K, 1, 1+K, 1+2K}; then b, c, d, e, f in turn are each scaled by
+    {1-2K, 1-K, 1+K, 1+2K}. Row 2 is the identity. A row scales that parameter in every map.
+    """
+    k = interval
+    rows = [np.ones(6) for _ in range(25)]
+    for row, factor in enumerate((1 - 2 * k, 1 - k, 1.0, 1 + k, 1 + 2 * k)):
+        rows[row][0] = factor
+    row = 5
+    for parameter in range(1, 6):
+        for factor in (1 - 2 * k, 1 - k, 1 + k, 1 + 2 * k):
+            rows[row][parameter] = factor
+            row += 1
+    return np.array(rows)
+
+
+# --- kernels ------------------------------------------------------------------------------------
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+@numba.njit(cache=True, inline="always")
+def _next_u64(state):
+    """splitmix64: returns (new state, 64 random bits)."""
+    state = state + _GOLDEN
+    z = state
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return state, z ^ (z >> np.uint64(31))
+
+
+@numba.njit(cache=True, inline="always")
+def _next_unit(state):
+    state, bits = _next_u64(state)
+    return state, (bits >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@numba.njit(cache=True)
+def chaos_game(params, cumulative, n_points, seed, xs, ys):
+    """Fill xs, ys with the orbit from (0, 0) (the start point included, as in FractalDB).
+
+    Returns the number of points kept; escaped or non-finite points are dropped and the orbit
+    restarts at the origin, so a non-contractive system still ends in bounded time and values.
+    """
+    n_maps = params.shape[0]
+    state = seed
+    x = 0.0
+    y = 0.0
+    xs[0] = 0.0
+    ys[0] = 0.0
+    kept = 1
+    for _ in range(1, n_points):
+        state, u = _next_unit(state)
+        i = 0
+        for j in range(n_maps - 1):  # branch-free pick: unpredictable branches cost more here
+            i += u >= cumulative[j]
+        nx = params[i, 0] * x + params[i, 1] * y + params[i, 4]
+        ny = params[i, 2] * x + params[i, 3] * y + params[i, 5]
+        if abs(nx) < ESCAPE_BOUND and abs(ny) < ESCAPE_BOUND:  # False for NaN too
+            x = nx
+            y = ny
+            xs[kept] = x
+            ys[kept] = y
+            kept += 1
+        else:
+            x = 0.0
+            y = 0.0
+    return kept
+
+
+@numba.njit(cache=True)
+def _pixel_transform(xs, ys, kept, size, pad):
+    """Offsets and scales that stretch the points' bounding box to [pad, size - 1 - pad] in x
+    and y separately (FractalDB does not keep the aspect); a flat axis maps to the centre."""
+    xmin = xs[0]
+    xmax = xs[0]
+    ymin = ys[0]
+    ymax = ys[0]
+    for k in range(kept):
+        xmin = min(xmin, xs[k])
+        xmax = max(xmax, xs[k])
+        ymin = min(ymin, ys[k])
+        ymax = max(ymax, ys[k])
+    span = size - 1 - 2 * pad
+    sx = span / (xmax - xmin) if xmax > xmin else 0.0
+    sy = span / (ymax - ymin) if ymax > ymin else 0.0
+    cx = pad + 0.5 if xmax > xmin else (size - 1) // 2 + 0.5
+    cy = pad + 0.5 if ymax > ymin else (size - 1) // 2 + 0.5
+    return xmin, sx, cx, ymin, sy, cy
+
+
+@numba.njit(cache=True, inline="always")
+def _to_index(v, vmin, scale, offset, size):
+    return min(max(int(offset + (v - vmin) * scale), 0), size - 1)
+
+
+@numba.njit(cache=True)
+def _stamp(xs, ys, kept, size, pad, patch, seed, counts, color, hue_sum):
+    """Count hits per pixel into arrays with a 1-px border (so no bounds checks are needed).
+
+    With ``patch`` each point stamps one of the 511 non-empty 3x3 masks, drawn per point;
+    with ``color`` each hit also adds the point's hue (its index over the orbit length).
+    """
+    xmin, sx, cx, ymin, sy, cy = _pixel_transform(xs, ys, kept, size, pad)
+    state = seed
+    for k in range(kept):
+        r0 = _to_index(ys[k], ymin, sy, cy, size) + 1
+        c0 = _to_index(xs[k], xmin, sx, cx, size) + 1
+        hue = k / kept
+        if not patch:
+            counts[r0, c0] += 1
+            if color:
+                hue_sum[r0, c0] += hue
+            continue
+        state, bits = _next_u64(state)
+        mask = 1 + ((bits >> np.uint64(32)) * np.uint64(511) >> np.uint64(32))
+        for b in range(9):
+            hit = (mask >> np.uint64(b)) & np.uint64(1)
+            counts[r0 + b // 3 - 1, c0 + b % 3 - 1] += hit
+            if color:
+                hue_sum[r0 + b // 3 - 1, c0 + b % 3 - 1] += hue * hit
+
+
+@numba.njit(cache=True)
+def count_filled(xs, ys, kept, size, pad):
+    """Number of distinct pixels hit when every point is one pixel, for the filling rate."""
+    xmin, sx, cx, ymin, sy, cy = _pixel_transform(xs, ys, kept, size, pad)
+    seen = np.zeros((size, size), dtype=np.bool_)
+    filled = 0
+    for k in range(kept):
+        r = _to_index(ys[k], ymin, sy, cy, size)
+        c = _to_index(xs[k], xmin, sx, cx, size)
+        if not seen[r, c]:
+            seen[r, c] = True
+            filled += 1
+    return filled
+
+
+# --- Python wrappers ----------------------------------------------------------------------------
+def _cumulative(probabilities: np.ndarray) -> np.ndarray:
+    probabilities = np.where(np.isfinite(probabilities), np.abs(probabilities), 0.0)
+    total = probabilities.sum()
+    if total <= 0.0:
+        probabilities, total = np.ones_like(probabilities), float(len(probabilities))
+    return np.cumsum(probabilities / total)
+
+
+def orbit(maps: np.ndarray, probabilities: np.ndarray, n_points: int, seed: np.uint64):
+    """The chaos game's points: (xs, ys, kept), ``kept`` valid points at the front.
+
+    ``probabilities`` are used as given (normalised), as FractalDB keeps a category's p for
+    all its parameter variations.
+    """
+    params = np.ascontiguousarray(maps, dtype=np.float64)
+    cumulative = _cumulative(np.asarray(probabilities, dtype=np.float64))
+    xs, ys = _point_buffers(n_points)
+    kept = chaos_game(params, cumulative, n_points, seed, xs, ys)
+    return xs, ys, kept
+
+
+_buffers = threading.local()
+
+
+def _point_buffers(n_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-thread scratch arrays for the orbit: fresh multi-MB arrays per image cost page
+    faults comparable to the chaos game itself. Callers use them before the next call."""
+    cached = getattr(_buffers, "xy", None)
+    if cached is None or cached.shape[1] < n_points:
+        cached = _buffers.xy = np.empty((2, n_points))
+    return cached[0, :n_points], cached[1, :n_points]
+
+
+def filling_rate(
+    maps: np.ndarray, probabilities: np.ndarray, *, size: int, n_points: int, pad: int, seed: np.uint64
+) -> float:
+    """Fraction of pixels hit when ``n_points`` are drawn as single pixels (FractalDB's search)."""
+    xs, ys, kept = orbit(maps, probabilities, n_points, seed)
+    return count_filled(xs, ys, kept, size, pad) / float(size * size)
+
+
+def image_filling_rate(image: np.ndarray) -> float:
+    """Fraction of non-zero pixels of a (H, W) or (H, W, C) image."""
+    occupied = image if image.ndim == 2 else image.max(axis=-1)
+    return float(np.count_nonzero(occupied)) / occupied.size
+
+
+def _hsv_to_rgb(hue: np.ndarray) -> np.ndarray:
+    """Fully saturated, full-value colours for hues in [0, 1): (..., 3) floats in [0, 1]."""
+    k = (np.array([5.0, 3.0, 1.0]) + hue[..., None] * 6.0) % 6.0
+    return 1.0 - np.clip(np.minimum(k, 4.0 - k), 0.0, 1.0)
+
+
+def render_ifs(
+    maps: np.ndarray,
+    probabilities: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    size: int,
+    n_points: int,
+    pad: int,
+    patch: bool,
+    color: bool,
+    graded: bool,
+    gray_value: int,
+) -> np.ndarray:
+    """Draw the attractor: uint8 (size, size) grey or (size, size, 3) colour, black background.
+
+    Binary mode paints every hit pixel ``gray_value`` (FractalDB's "patch_gray" uses 127);
+    graded mode scales brightness with log hit density up to 255. Colour mode cycles the hue with
+    the point's index along the orbit.
+    """
+    orbit_seed, patch_seed = kernel_seed(rng), kernel_seed(rng)
+    xs, ys, kept = orbit(maps, probabilities, n_points, orbit_seed)
+    counts = np.zeros((size + 2, size + 2), dtype=np.uint32)
+    hue_sum = np.zeros((size + 2, size + 2) if color else (1, 1))
+    _stamp(xs, ys, kept, size, pad, patch, patch_seed, counts, color, hue_sum)
+    counts, hue_sum = counts[1:-1, 1:-1], hue_sum[1:-1, 1:-1]
+    if graded:
+        level = np.log1p(counts) * (255.0 / np.log1p(max(int(counts.max()), 1)))
+    else:
+        level = np.where(counts > 0, float(gray_value), 0.0)
+    if not color:
+        return level.astype(np.uint8)
+    hue = np.divide(hue_sum, counts, out=np.zeros_like(hue_sum), where=counts > 0)
+    return (_hsv_to_rgb(hue) * level[..., None] + 0.5).astype(np.uint8)

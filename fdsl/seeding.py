@@ -1,0 +1,28 @@
+"""Seeds derived from keys, so that any worker, process or machine regenerates the same data.
+
+Every random draw in fdsl comes from a generator built here from ``(seed, domain, *keys)``:
+the image ``(seed, category, instance)`` is the same wherever and in whatever order it is made.
+"""
+import zlib
+
+import numpy as np
+
+# Domains keep the streams of different jobs apart (a category search never reuses a render stream).
+SEARCH = "search"
+RENDER = "render"
+SPLIT = "split"
+
+
+def _domain_key(domain: str) -> int:
+    return zlib.crc32(domain.encode())
+
+
+def derive_rng(seed: int, domain: str, *keys: int) -> np.random.Generator:
+    """A generator that depends only on ``seed``, ``domain`` and ``keys``."""
+    entropy = [int(seed) & 0xFFFFFFFFFFFFFFFF, _domain_key(domain), *(int(k) for k in keys)]
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy)))
+
+
+def kernel_seed(rng: np.random.Generator) -> np.uint64:
+    """A 64-bit seed for a compiled kernel's own generator, drawn from ``rng``."""
+    return np.uint64(rng.integers(1, 2**63, dtype=np.int64))

@@ -1,0 +1,1 @@
+"""Pictures of what fdsl makes and learns: galleries, curves, filters, attention maps."""
