@@ -172,6 +172,10 @@ def build_parser(family: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", default="fdsl-demo", help="output directory")
     p.add_argument("--workers", type=int, default=2, help="processes to use")
     p.set_defaults(run=cmd_demo)
+
+    from fdsl.cli_train import add_train_commands
+
+    add_train_commands(sub)
     return parser
 
 
