@@ -1,0 +1,85 @@
+"""Radial contours: the drawing shared by RCDB (CVPR 2022) and VisualAtom (CVPR 2023).
+
+A closed polygon of V vertices starts at (R ox cos(k a), R oy sin(k a)), a = 2 pi / V, around a
+centre. Each contour first draws a random grey g ~ U{0..255}, then moves every vertex radially,
+
+    x_k -= cos(k a) (Nx_k - lw),   y_k -= sin(k a) (Ny_k - lw),
+    N_k  = perlin1(u_k) * gain - offset - wave_k,   u_k ~ U(0, 256) drawn per vertex and axis,
+
+and draws the closed 1-px polyline in grey g. RCDB uses gain = 2c, offset = c, wave = 0;
+VisualAtom uses gain = c, offset = c, wave_k = 0.5 sin(k a n1) + 0.5 sin(k a n2). As the noise has
+mean 0, each contour moves out by c + lw on average: the contours radiate from the centre.
+(The official code evaluates ``pnoise1`` at a uniform point of [0, 10000], its period being
+1024; one period of ours, [0, 256), gives the same distribution of values.)
+
+Geometry is in the papers' 512-px canvas; ``scale`` maps it to the output size, so a smaller
+render shows the same pattern. Random numbers come from a splitmix64 stream seeded by the
+caller's NumPy generator.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from fdsl.formulas.ifs2d import _next_u64, _next_unit
+from fdsl.formulas.perlin_noise import PERIOD, noise1
+from fdsl.formulas.raster2d import draw_line
+
+#: The papers' canvas: radii, centres and steps are in its pixels.
+CANVAS = 512
+
+
+@numba.njit(cache=True)
+def draw_contours(canvas, xs, ys, cos_k, sin_k, wave, n_contours, gain, offset, step, cx, cy, scale, seed):
+    """Draw ``n_contours`` contours from the start polygon (xs, ys), relative to the centre
+    (cx, cy); xs and ys are updated in place. All lengths in canvas pixels, times ``scale``."""
+    n = xs.shape[0]
+    state = seed
+    for _ in range(n_contours):
+        state, bits = _next_u64(state)
+        grey = np.uint8(bits >> np.uint64(56))
+        for k in range(n):
+            state, u = _next_unit(state)
+            nx = noise1(u * PERIOD) * gain - offset - wave[k]
+            state, u = _next_unit(state)
+            ny = noise1(u * PERIOD) * gain - offset - wave[k]
+            xs[k] -= cos_k[k] * (nx - step)
+            ys[k] -= sin_k[k] * (ny - step)
+        px = (cx + xs[n - 1]) * scale
+        py = (cy + ys[n - 1]) * scale
+        for k in range(n):
+            qx = (cx + xs[k]) * scale
+            qy = (cy + ys[k]) * scale
+            draw_line(canvas, px, py, qx, qy, grey)
+            px = qx
+            py = qy
+
+
+def render_contours(
+    canvas: np.ndarray,
+    *,
+    vertices: int,
+    contours: int,
+    radius: float,
+    oval: tuple[float, float],
+    center: tuple[float, float],
+    gain: float,
+    offset: float,
+    step: float,
+    frequencies: tuple[int, int] | None,
+    seed: np.uint64,
+) -> np.ndarray:
+    """Draw onto ``canvas`` (uint8, square) and return it. ``frequencies`` = (n1, n2) adds
+    VisualAtom's waves; None draws RCDB's plain noise."""
+    angles = np.arange(vertices) * (2.0 * np.pi / vertices)
+    cos_k, sin_k = np.cos(angles), np.sin(angles)
+    if frequencies is None:
+        wave = np.zeros(vertices)
+    else:
+        wave = 0.5 * np.sin(angles * frequencies[0]) + 0.5 * np.sin(angles * frequencies[1])
+    xs = radius * oval[0] * cos_k
+    ys = radius * oval[1] * sin_k
+    scale = canvas.shape[1] / CANVAS
+    draw_contours(canvas, xs, ys, cos_k, sin_k, wave, int(contours), float(gain), float(offset), float(step),
+                  float(center[0]), float(center[1]), scale, seed)
+    return canvas
