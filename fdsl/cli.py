@@ -99,11 +99,12 @@ def cmd_search(args) -> None:
 
 
 def cmd_render(args) -> None:
-    from fdsl.data.writer import Shard, check_writable, render_dataset
+    from fdsl.data.writer import Shard, check_instances, check_writable, render_dataset
 
     formula = formula_from_args(args)
     shard = Shard.parse(args.shard) if args.shard else Shard.from_torchrun()
     check(args.workers >= 1, f"workers = {args.workers}; allowed: >= 1")
+    check_instances(formula, args.instances)  # before a long category search, not after
     check_writable(Path(args.out))
     categories, source = load_or_search(formula, args)
     card = render_dataset(formula, categories, Path(args.out), seed=args.seed, instances=args.instances,
@@ -112,11 +113,15 @@ def cmd_render(args) -> None:
 
 
 def cmd_show(args) -> None:
+    from fdsl.data.writer import check_writable
     from fdsl.viz.gallery import formula_gallery, save_png
 
     formula = formula_from_args(args)
     check(args.instances >= 1, f"instances = {args.instances}; allowed: >= 1")
     check(args.tile >= 8, f"tile = {args.tile}; allowed: >= 8")
+    out = Path(args.out)
+    check(not out.is_dir(), f"output {args.out!r} is a directory; allowed: a PNG file path")
+    check_writable(out.parent)
     categories, _ = load_or_search(formula, args)
     limit = formula.instances_per_category or args.instances
     picks = sorted(set(np.linspace(0, limit - 1, min(args.instances, limit)).round().astype(int).tolist()))

@@ -32,7 +32,7 @@ def read_category_csv(path: Path) -> np.ndarray:
     """One category's (N, 7) parameters; any malformed content raises FdslError naming the file."""
     rows = []
     with open(path, newline="") as handle:
-        for line_number, fields in enumerate(csv.reader(handle), start=1):
+        for line_number, fields in enumerate(csv.reader(_text_lines(path, handle)), start=1):
             if not fields or all(not f.strip() for f in fields):
                 continue
             if len(fields) != N_COLUMNS:
@@ -51,6 +51,16 @@ def read_category_csv(path: Path) -> np.ndarray:
             rows.append(values)
     check(len(rows) >= 1, f"malformed CSV {str(path)!r}: no rows; allowed: one row per map")
     return np.array(rows, dtype=np.float64)
+
+
+def _text_lines(path: Path, handle):
+    """The file's lines; a file that is not text (e.g. binary) is a malformed CSV, not a crash."""
+    try:
+        yield from handle
+    except UnicodeDecodeError as error:
+        raise FdslError(
+            f"malformed CSV {str(path)!r}: not UTF-8 text ({error.reason}); allowed: rows a, b, c, d, e, f, p"
+        ) from None
 
 
 def read_category_csvs(directory: Path) -> list[np.ndarray]:

@@ -127,6 +127,15 @@ def category_checksums(digests: dict[int, dict[str, str]]) -> dict[str, str]:
     return result
 
 
+def check_instances(formula: Formula, instances: int) -> None:
+    limit = formula.instances_per_category
+    check(instances >= 1, f"instances = {instances}; allowed: >= 1")
+    check(
+        limit is None or instances <= limit,
+        f"instances = {instances} exceeds the {limit} distinct instances of {formula.name} with this config",
+    )
+
+
 def render_dataset(
     formula: Formula,
     categories: list,
@@ -141,12 +150,7 @@ def render_dataset(
 ) -> dict[str, Any]:
     """Render ``instances`` images of every category into ``out``; returns the dataset card."""
     out = Path(out)
-    limit = formula.instances_per_category
-    check(instances >= 1, f"instances = {instances}; allowed: >= 1")
-    check(
-        limit is None or instances <= limit,
-        f"instances = {instances} exceeds the {limit} distinct instances of {formula.name} with this config",
-    )
+    check_instances(formula, instances)
     check(workers >= 1, f"workers = {workers}; allowed: >= 1")
     check_writable(out)
     for category in range(len(categories)):

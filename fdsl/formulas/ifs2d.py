@@ -159,10 +159,14 @@ def _pixel_transform(xs, ys, kept, size, pad):
         ymin = min(ymin, ys[k])
         ymax = max(ymax, ys[k])
     span = size - 1 - 2 * pad
-    sx = span / (xmax - xmin) if xmax > xmin else 0.0
-    sy = span / (ymax - ymin) if ymax > ymin else 0.0
-    cx = pad + 0.5 if xmax > xmin else (size - 1) // 2 + 0.5
-    cy = pad + 0.5 if ymax > ymin else (size - 1) // 2 + 0.5
+    # A width so small (subnormal) that span / width overflows counts as flat: an infinite scale
+    # would make (v - vmin) * scale NaN and the pixel index undefined.
+    sx = span / (xmax - xmin) if xmax > xmin else np.inf
+    sy = span / (ymax - ymin) if ymax > ymin else np.inf
+    cx = pad + 0.5 if sx < np.inf else (size - 1) // 2 + 0.5
+    cy = pad + 0.5 if sy < np.inf else (size - 1) // 2 + 0.5
+    sx = sx if sx < np.inf else 0.0
+    sy = sy if sy < np.inf else 0.0
     return xmin, sx, cx, ymin, sy, cy
 
 
