@@ -1,0 +1,228 @@
+"""FractalDB: instance decomposition and official naming, the search, official CSVs, determinism."""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fdsl.data.csvio import read_category_csv, read_category_csvs, write_category_csvs
+from fdsl.errors import FdslError
+from fdsl.formulas import ifs2d
+from fdsl.formulas.fractaldb import FractalDB, effective_padding, flip
+from fdsl.registry import get_formula
+from fdsl.seeding import derive_rng, kernel_seed
+
+from conftest import SMALL, SMALL_FLAGS
+
+
+# --- instances ---------------------------------------------------------------------------------
+def test_released_defaults():
+    c = FractalDB().config
+    assert (c.size, c.points, c.render_mode, c.color, c.gray_value, c.padding) == (362, 200_000, "patch", "gray", 127, 6)
+    assert (c.interval, c.patch_draws, c.flips) == (0.4, 10, 4)
+    assert (c.search_size, c.search_points, c.fill_rate, c.min_maps, c.max_maps) == (512, 100_000, 0.2, 2, 7)
+    assert FractalDB().instances_per_category == 1000
+
+
+@pytest.mark.parametrize(
+    "instance, expected",
+    [(0, (0, 0, 0)), (1, (0, 0, 1)), (3, (0, 0, 3)), (4, (1, 0, 0)), (99, (24, 0, 3)), (100, (0, 1, 0)),
+     (537, (9, 5, 1)), (999, (24, 9, 3))],
+)
+def test_decompose(instance, expected):
+    assert FractalDB().decompose(instance) == expected
+
+
+def test_decomposition_is_a_bijection_onto_variations_draws_flips():
+    formula = FractalDB()
+    triples = {formula.decompose(i) for i in range(1000)}
+    assert triples == {(v, d, f) for v in range(25) for d in range(10) for f in range(4)}
+
+
+@pytest.mark.parametrize("instance", [-1, 1000])
+def test_instance_out_of_range_is_rejected(instance):
+    with pytest.raises(FdslError, match=f"instance = {instance}; allowed: 0..999"):
+        FractalDB().decompose(instance)
+
+
+def test_fewer_flips_and_draws_shrink_the_instance_range():
+    formula = get_formula("fractaldb", flips=2, patch_draws=3)
+    assert formula.instances_per_category == 150
+    assert formula.decompose(149) == (24, 2, 1)
+    with pytest.raises(FdslError):
+        formula.decompose(150)
+
+
+def test_official_names():
+    formula = FractalDB()
+    assert formula.instance_name(0, 0) == "00000_00_count_0_flip0.png"
+    assert formula.instance_name(12, 999) == "00012_24_count_9_flip3.png"
+    assert formula.instance_name(345, 537) == "00345_09_count_5_flip1.png"
+    assert len({formula.instance_name(7, i) for i in range(1000)}) == 1000
+
+
+def test_flip_codes():
+    image = np.arange(6, dtype=np.uint8).reshape(2, 3)
+    np.testing.assert_array_equal(flip(image, 0), image)
+    np.testing.assert_array_equal(flip(image, 1), image[::-1])  # top-bottom
+    np.testing.assert_array_equal(flip(image, 2), image[:, ::-1])  # left-right
+    np.testing.assert_array_equal(flip(image, 3), image[::-1, ::-1])
+
+
+def test_render_applies_variation_to_a_to_f_keeps_p_and_flips(small_fractaldb, small_categories):
+    formula, params = small_fractaldb, small_categories[0]
+    c = formula.config
+    for instance in (0, 4 * 7 + 2, 4 * 23 + 3):  # variations 0, 7, 23 with flips 0, 2, 3
+        variation, _, which = formula.decompose(instance)
+        expected = ifs2d.render_ifs(
+            params[:, :6] * ifs2d.variation_multipliers(0.4)[variation], params[:, 6], derive_rng(1, "x"),
+            size=c.size, n_points=c.points, pad=effective_padding(c.padding, c.size), patch=True, color=False,
+            graded=False, gray_value=127,
+        )
+        got = formula.render(params, instance, derive_rng(1, "x"))
+        np.testing.assert_array_equal(got, flip(expected, which))
+
+
+def test_variations_differ_from_the_identity(small_fractaldb, small_categories):
+    params = small_categories[1]
+    rng = lambda: derive_rng(3, "x")  # noqa: E731  (same patch draws for both)
+    identity = small_fractaldb.render(params, 4 * 2, rng())
+    assert not np.array_equal(small_fractaldb.render(params, 4 * 0, rng()), identity)  # a x 0.2
+    assert np.array_equal(small_fractaldb.render(params, 4 * 2, rng()), identity)
+
+
+def test_color_and_point_modes(small_categories):
+    params = small_categories[0]
+    colour = get_formula("fractaldb", **SMALL, color="color").image(params, 0, 0, 0)
+    assert colour.shape == (48, 48, 3) and colour.dtype == np.uint8
+    assert len({tuple(px) for px in colour.reshape(-1, 3) if px.any()}) > 3  # hue cycles
+    point = get_formula("fractaldb", **SMALL, render_mode="point").image(params, 0, 0, 0)
+    patch = get_formula("fractaldb", **SMALL).image(params, 0, 0, 0)
+    assert set(np.unique(point).tolist()) == {0, 127}
+    assert 0 < np.count_nonzero(point) < np.count_nonzero(patch)
+
+
+# --- search ------------------------------------------------------------------------------------
+def test_searched_category_shape_and_probabilities(small_fractaldb, small_categories):
+    for params in small_categories:
+        assert params.ndim == 2 and params.shape[1] == 7 and 2 <= len(params) <= 7
+        np.testing.assert_allclose(params[:, 6], ifs2d.determinant_probabilities(params[:, :6]), atol=0)
+        assert np.all(np.abs(params[:, :6]) <= 1)
+
+
+def test_search_accepts_exactly_the_systems_at_or_above_the_filling_rate(small_fractaldb):
+    formula, c = small_fractaldb, small_fractaldb.config
+    decisions = []
+    for s in range(40):
+        verdict = formula.sample_category(np.random.default_rng(s))
+        rng = np.random.default_rng(s)  # replay: the system, then the orbit's seed
+        system = formula.sample_system(rng)
+        rate = ifs2d.filling_rate(system[:, :6], system[:, 6], size=c.search_size, n_points=c.search_points,
+                                  pad=effective_padding(c.padding, c.search_size), seed=kernel_seed(rng))
+        decisions.append(rate >= 0.2)
+        assert (verdict is not None) == (rate >= 0.2)
+        if verdict is not None:
+            np.testing.assert_array_equal(verdict, system)
+    assert any(decisions) and not all(decisions)  # both outcomes were exercised
+
+
+def test_impossible_filling_rate_is_rejected_then_reported():
+    # 6,000 points cannot fill all 9,216 pixels: nothing is ever accepted.
+    formula = get_formula("fractaldb", **{**SMALL, "fill_rate": 1.0})
+    assert all(formula.sample_category(np.random.default_rng(s)) is None for s in range(5))
+    formula.max_search_tries = 5
+    with pytest.raises(FdslError, match="no candidate accepted for category 3 after 5 tries"):
+        formula.search_category(0, 3)
+
+
+def test_search_is_order_independent_and_seeded(small_fractaldb, small_categories):
+    np.testing.assert_array_equal(small_fractaldb.search_category(0, 2), small_categories[2])
+    assert not np.array_equal(small_fractaldb.search_category(1, 2), small_categories[2])
+    assert not np.array_equal(small_categories[0], small_categories[1])
+
+
+def test_anderson_sampler_categories_are_contractive():
+    formula = get_formula("fractaldb", **SMALL, sampler="anderson", fill_rate=0.05)
+    params = formula.search_category(0, 0)
+    norms = np.linalg.norm(params[:, :4].reshape(-1, 2, 2), ord=2, axis=(1, 2))
+    assert np.all(norms <= 1 + 1e-9)
+
+
+# --- CSV --------------------------------------------------------------------------------------
+def test_csv_round_trip_is_exact(tmp_path, small_categories):
+    write_category_csvs(small_categories, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["00000.csv", "00001.csv", "00002.csv"]
+    lines = (tmp_path / "00001.csv").read_text().splitlines()
+    assert len(lines) == len(small_categories[1]) and all(len(line.split(",")) == 7 for line in lines)
+    assert not lines[0][0].isalpha()  # no header
+    for written, read in zip(small_categories, read_category_csvs(tmp_path)):
+        np.testing.assert_array_equal(written, read)  # bit-exact, not approximately
+
+
+OFFICIAL_STYLE = (
+    # np.savetxt-style exponents, Windows line ends, spaces after commas and a trailing blank line:
+    "2.500000000000000000e-01,-3.000000000000000000e-01,1.200000000000000000e-01,"
+    "4.500000000000000000e-01,-5.000000000000000000e-02,2.000000000000000000e-01,6.0e-01\r\n"
+    "-0.4, 0.1, 0.35, 0.3, 0.5, -0.25, 0.4\r\n"
+    "\r\n"
+)
+
+
+def test_reads_a_hand_written_official_csv(tmp_path):
+    (tmp_path / "00000.csv").write_bytes(OFFICIAL_STYLE.encode())
+    params = read_category_csv(tmp_path / "00000.csv")
+    np.testing.assert_array_equal(
+        params, [[0.25, -0.3, 0.12, 0.45, -0.05, 0.2, 0.6], [-0.4, 0.1, 0.35, 0.3, 0.5, -0.25, 0.4]]
+    )
+
+
+def test_official_csv_renders_through_the_cli_like_the_library(tmp_path, run_cli):
+    params_dir = tmp_path / "params"
+    params_dir.mkdir()
+    (params_dir / "00000.csv").write_bytes(OFFICIAL_STYLE.encode())
+    (params_dir / "00001.csv").write_text("0.5,0,0,0.5,0,0,1\n0.5,0,0,0.5,0.5,0,1\n0.5,0,0,0.5,0,0.5,1\n")
+    code, _, err = run_cli("render", "fractaldb", "--param-dir", params_dir, "--categories", "2",
+                           "--instances", "5", "-o", tmp_path / "out", *SMALL_FLAGS)
+    assert code == 0, err
+    formula = get_formula("fractaldb", **SMALL)
+    params = read_category_csvs(params_dir)
+    for category in range(2):
+        for instance in range(5):
+            path = tmp_path / "out" / f"{category:05d}" / formula.instance_name(category, instance)
+            np.testing.assert_array_equal(np.asarray(Image.open(path)), formula.image(params[category], 0, category,
+                                                                                      instance))
+
+
+# --- determinism ------------------------------------------------------------------------------
+def test_image_is_a_pure_function_of_seed_category_instance(small_categories):
+    params = small_categories[0]
+    first = get_formula("fractaldb", **SMALL)
+    images = [first.image(params, 5, 0, i).tobytes() for i in range(8)]
+    # A fresh object, the reverse order and a bigger render in between change nothing.
+    second = get_formula("fractaldb", **SMALL)
+    get_formula("fractaldb", size=64, points=50_000).image(params, 5, 0, 0)
+    assert [second.image(params, 5, 0, i).tobytes() for i in reversed(range(8))] == images[::-1]
+    assert first.image(params, 6, 0, 0).tobytes() != images[0]  # seed
+    assert first.image(params, 5, 1, 0).tobytes() != images[0]  # category key, same params
+    assert len(set(images)) == 8  # instances
+
+
+def test_bounding_box_is_stretched_to_the_padding():
+    square = np.array([[0.5, 0, 0, 0.5, e, f, 0.25] for e in (0, 0.5) for f in (0, 0.5)])
+    image = get_formula("fractaldb", size=32, points=400, render_mode="point").image(square, 0, 0, 8)
+    lit = np.argwhere(image)
+    assert lit.min(axis=0).tolist() == [2, 2] and lit.max(axis=0).tolist() == [29, 29]  # padding 32 // 16
+
+
+def test_pinned_reference_image():
+    # Pins the kernel's random stream, the patch masks and the rasterisation at a fixed seed.
+    # A deliberate change of the algorithm updates this digest (and breaks reproducibility of
+    # datasets rendered before it: say so in the changelog).
+    square = np.array([[0.5, 0, 0, 0.5, e, f, 0.25] for e in (0, 0.5) for f in (0, 0.5)])
+    image = get_formula("fractaldb", size=32, points=400).image(square, 0, 0, 8)
+    assert np.count_nonzero(image) == 754
+    assert hashlib.sha256(image.tobytes()).hexdigest() == (
+        "9e8c37fade40841d17d12f54027084875c742a52df54fd54b4abb88a2146cfb4"
+    )
