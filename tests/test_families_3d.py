@@ -232,12 +232,18 @@ def test_mixture_label_ranges_are_disjoint_and_map_back(mixture):
 
 def test_mixture_categories_and_images_are_the_members_own(mixture):
     member = get_formula("mvfractaldb", **{**formula_class("mvfractaldb").quick_config, "size": 40})
-    category = mixture.search_category(5, 4)
+    category = mixture.search_category(5, 4)  # label 4: mvfractaldb, its category 4 from seed 5
     assert category.family == "mvfractaldb"
-    np.testing.assert_array_equal(category.params, member.search_category(5, 1))
-    np.testing.assert_array_equal(mixture.image(category, 5, 4, 3), member.image(category.params, 5, 1, 3))
+    np.testing.assert_array_equal(category.params, member.search_category(5, 4))
+    np.testing.assert_array_equal(mixture.image(category, 5, 4, 3), member.image(category.params, 5, 4, 3))
     first = mixture.search_category(5, 0)
     assert first.family == "fractaldb" and mixture.image(first, 5, 0, 0).shape == (40, 40)
+
+
+def test_members_sharing_a_search_never_share_a_fractal(mixture):
+    # mvfractaldb and ofdb3d run the same 3-D search: labels 3..8 must still be 6 different fractals
+    params = [mixture.search_category(0, c).params for c in range(3, 9)]
+    assert len({p.tobytes() for p in params}) == 6
 
 
 def test_mixture_conforms_size_and_mode(mixture):

@@ -1,12 +1,15 @@
 """A mixture: several registered families in one dataset, with disjoint label ranges.
 
-``families="fractaldb:100,exfractaldb:100"`` makes 200 categories: labels 0..99 are FractalDB's
-categories 0..99 and labels 100..199 are ExFractalDB's categories 0..99, in the order given.
-Category ``c`` of member ``m`` is that family's own category ``c - offset(m)`` searched from the
-same seed, and its images are that family's own images (seed, local category, instance), so a
-mixture is exactly the union of the standalone datasets, brought to one size and mode. Any
-registered family can be a member, the ones added later included: only the registry and the
-:class:`~fdsl.formulas.base.Formula` interface are used.
+``families="fractaldb:100,exfractaldb:100"`` makes 200 categories: labels 0..99 are FractalDB
+and labels 100..199 are ExFractalDB, in the order given (``locate``: label -> (family, index
+within that family's range)). Label ``c`` is category ``c`` of its family, searched from the same
+seed, and its images are that family's own images (seed, c, instance): a mixture is the union of
+disjoint category slices of the standalone datasets, brought to one size and mode. Using the
+label as the member's category index (rather than its position in the member's range) matters
+when members share a category search (``fractaldb`` and ``ofdb``; ``exfractaldb``,
+``mvfractaldb`` and ``ofdb3d``): their slices are then disjoint, so no two labels hold the same
+fractal. Any registered family can be a member, the ones added later included: only the
+registry and the :class:`~fdsl.formulas.base.Formula` interface are used.
 
 Different sizes and modes are reconciled as follows:
 - ``size``: members whose config has a ``size`` option render at that size directly (1-px
@@ -134,8 +137,8 @@ class Mixture(Formula):
         return None if params is None else MixtureCategory(self.names[k], params)
 
     def search_category(self, seed: int, index: int) -> MixtureCategory:
-        family, local = self.locate(index)
-        return MixtureCategory(family, self.members[family].search_category(seed, local))
+        family, _ = self.locate(index)
+        return MixtureCategory(family, self.members[family].search_category(seed, index))
 
     def write_categories(self, categories: list[MixtureCategory], directory: Path) -> None:
         directory = Path(directory)
@@ -182,10 +185,10 @@ class Mixture(Formula):
         return self.conform(self.members[params.family].render(params.params, instance, rng))
 
     def image(self, params: MixtureCategory, seed: int, category: int, instance: int) -> np.ndarray:
-        """The member's own image (seed, local category, instance), brought to size and mode."""
-        family, local = self.locate(category)
+        """The member's own image (seed, category, instance), brought to size and mode."""
+        family, _ = self.locate(category)
         check(family == params.family, f"category {category} belongs to {family!r}, not {params.family!r}")
-        return self.conform(self.members[family].image(params.params, seed, local, instance))
+        return self.conform(self.members[family].image(params.params, seed, category, instance))
 
     def conform(self, image: np.ndarray) -> np.ndarray:
         """Bring a member's image to (size, size) and the mixture's mode."""
