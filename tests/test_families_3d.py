@@ -225,8 +225,10 @@ def test_mixture_label_ranges_are_disjoint_and_map_back(mixture):
     expected = ["fractaldb"] * 3 + ["mvfractaldb"] * 4 + ["ofdb3d"] * 2
     assert [mixture.locate(c)[0] for c in range(9)] == expected
     assert [mixture.locate(c)[1] for c in range(9)] == [0, 1, 2, 0, 1, 2, 3, 0, 1]
-    with pytest.raises(FdslError, match="category 9 is out of range"):
-        mixture.locate(9)
+    assert [mixture.locate(c) for c in (9, 12, 17, 20)] == [  # past the total the pattern repeats
+        ("fractaldb", 3), ("mvfractaldb", 4), ("ofdb3d", 3), ("fractaldb", 8)]
+    with pytest.raises(FdslError, match="category -1 is out of range"):
+        mixture.locate(-1)
     assert mixture.instances_per_category == 12  # the most limited member
 
 
@@ -257,10 +259,11 @@ def test_mixture_conforms_size_and_mode(mixture):
     assert np.array_equal(image[..., 0], image[..., 2])
 
 
-def test_mixture_category_files_round_trip(mixture, tmp_path):
-    categories = [mixture.search_category(0, i) for i in range(5)]  # a prefix: 3 + 2 of 4
+@pytest.mark.parametrize("count", [5, 11])  # a prefix (3 + 2 of 4), more than the total
+def test_mixture_category_files_round_trip(mixture, tmp_path, count):
+    categories = [mixture.search_category(0, i) for i in range(count)]
     mixture.write_categories(categories, tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["fractaldb", "mixture.json", "mvfractaldb"]
+    assert {"fractaldb", "mixture.json", "mvfractaldb"} <= {p.name for p in tmp_path.iterdir()}
     back = mixture.read_categories(tmp_path)
     assert [c.family for c in back] == [c.family for c in categories]
     for a, b in zip(categories, back):

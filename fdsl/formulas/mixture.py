@@ -2,14 +2,17 @@
 
 ``families="fractaldb:100,exfractaldb:100"`` makes 200 categories: labels 0..99 are FractalDB
 and labels 100..199 are ExFractalDB, in the order given (``locate``: label -> (family, index
-within that family's range)). Label ``c`` is category ``c`` of its family, searched from the same
-seed, and its images are that family's own images (seed, c, instance): a mixture is the union of
-disjoint category slices of the standalone datasets, brought to one size and mode. Using the
-label as the member's category index (rather than its position in the member's range) matters
-when members share a category search (``fractaldb`` and ``ofdb``; ``exfractaldb``,
-``mvfractaldb`` and ``ofdb3d``): their slices are then disjoint, so no two labels hold the same
-fractal. Any registered family can be a member, the ones added later included: only the
-registry and the :class:`~fdsl.formulas.base.Formula` interface are used.
+among that family's labels)). The counts' total is the dataset's size; labels past it repeat
+the pattern, so that generic code may ask for any index.
+
+Label ``c`` is category ``c`` of its family, searched from the same seed, and its images are
+that family's own images (seed, c, instance): a mixture is the union of disjoint category slices
+of the standalone datasets, brought to one size and mode. Using the label as the member's
+category index (rather than its position among the member's labels) matters when members share
+a category search (``fractaldb`` and ``ofdb``; ``exfractaldb``, ``mvfractaldb`` and ``ofdb3d``):
+their slices are then disjoint, so no two labels hold the same fractal. Any registered family
+can be a member, the ones added later included: only the registry and the
+:class:`~fdsl.formulas.base.Formula` interface are used.
 
 Different sizes and modes are reconciled as follows:
 - ``size``: members whose config has a ``size`` option render at that size directly (1-px
@@ -113,18 +116,22 @@ class Mixture(Formula):
     # --- labels -----------------------------------------------------------------------------
     @property
     def n_categories(self) -> int:
+        """The total of the counts: the dataset's size, and the period of the label pattern."""
         return self.offsets[-1]
 
     def locate(self, category: int) -> tuple[str, int]:
-        """Global category index -> (family, that family's own category index)."""
-        check(
-            0 <= category < self.n_categories,
-            f"category {category} is out of range; allowed: 0..{self.n_categories - 1} (families={self.config.families})",
-        )
-        k = int(np.searchsorted(self.offsets, category, side="right")) - 1
-        return self.names[k], category - self.offsets[k]
+        """Label -> (family, index among that family's labels).
+
+        Labels past the total repeat the pattern (label c belongs to the member owning c mod the
+        total), so generic code may ask for any index and members stay disjoint.
+        """
+        check(category >= 0, f"category {category} is out of range; allowed: >= 0")
+        period, position = divmod(category, self.n_categories)
+        k = int(np.searchsorted(self.offsets, position, side="right")) - 1
+        return self.names[k], period * self.counts[k] + position - self.offsets[k]
 
     def label_range(self, family: str) -> range:
+        """The family's labels among the first ``n_categories``."""
         k = self.names.index(family)
         return range(self.offsets[k], self.offsets[k + 1])
 
@@ -144,7 +151,7 @@ class Mixture(Formula):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         for family in self.names:
-            part = [categories[i].params for i in self.label_range(family) if i < len(categories)]
+            part = [c.params for c in categories if c.family == family]
             if part:
                 self.members[family].write_categories(part, directory / family)
         payload = {"family": self.name, "families": self.config.families, "categories": len(categories)}
@@ -162,14 +169,15 @@ class Mixture(Formula):
             parse_families(stored) == parse_families(self.config.families),
             f"{str(path)!r} holds families={stored!r}; allowed: the same as --families ({self.config.families!r})",
         )
-        categories = []
+        owners = [self.locate(c)[0] for c in range(total)]
+        parts = {}
         for family in self.names:
-            wanted = len([i for i in self.label_range(family) if i < total])
+            wanted = owners.count(family)
             if wanted:
                 part = self.members[family].read_categories(Path(directory) / family)
                 check(len(part) >= wanted, f"{str(Path(directory) / family)!r} holds {len(part)} categories; expected {wanted}")
-                categories += [MixtureCategory(family, p) for p in part[:wanted]]
-        return categories
+                parts[family] = iter(part[:wanted])
+        return [MixtureCategory(family, next(parts[family])) for family in owners]
 
     # --- instances --------------------------------------------------------------------------
     @property
