@@ -67,29 +67,49 @@ class BezierConfig(FormulaConfig):
 
 def control_points(rng: np.random.Generator, curves: int, degree: int, spread: float, layout: str) -> np.ndarray:
     """(curves', degree + 1, 2) control points in [0, 1]^2 (curves' = 2 curves for "mirror", "turn")."""
-    anchors = rng.uniform(0.0, 1.0, size=(curves, 2))
-    points = fit_inside(anchors[:, None, :] + rng.uniform(-spread, spread, size=(curves, degree + 1, 2)))
-    if layout == "closed":
-        for k in range(1, curves):
-            points[k, 0] = points[k - 1, -1]
-        points[-1, -1] = points[0, 0]
-    elif layout == "mirror":
-        points = np.concatenate([points, points * (-1.0, 1.0) + (1.0, 0.0)])
-    elif layout == "turn":
-        points = np.concatenate([points, 1.0 - points])
-    else:
-        check(layout == "free", f"layout = {layout!r}; allowed: {', '.join(LAYOUTS)}")
+    check(layout in LAYOUTS, f"layout = {layout!r}; allowed: {', '.join(LAYOUTS)}")
+    uniforms = rng.random(curves * (2 + 2 * (degree + 1)))
+    copies = 2 if layout in ("mirror", "turn") else 1
+    points = np.empty((copies * curves, degree + 1, 2))
+    _place_curves(uniforms, curves, degree, float(spread), LAYOUTS.index(layout), points)
     return points
 
 
-def fit_inside(points: np.ndarray) -> np.ndarray:
-    """Move each curve's control points (curves, k, 2) into [0, 1]^2, shrinking only when wider."""
-    low, high = points.min(axis=1, keepdims=True), points.max(axis=1, keepdims=True)
-    shrink = np.minimum(1.0, 1.0 / np.maximum(high - low, 1e-12))
-    points = (points - low) * shrink + low  # now every extent is <= 1
-    high = low + (high - low) * shrink
-    shift = np.maximum(0.0, -low) - np.maximum(0.0, high - 1.0)
-    return points + shift
+@numba.njit(cache=True)
+def _place_curves(uniforms, curves, degree, spread, layout, points):
+    """Fill ``points`` from the uniforms: anchor + U(-spread, spread) per control point, each curve
+    moved (and shrunk only when wider than 1) into [0, 1]^2, then the layout (index in LAYOUTS)."""
+    n = degree + 1
+    for i in range(curves):
+        base = i * (2 + 2 * n)
+        for axis in range(2):
+            anchor = uniforms[base + axis]
+            low = np.inf
+            high = -np.inf
+            for k in range(n):
+                v = anchor + (2.0 * uniforms[base + 2 + 2 * k + axis] - 1.0) * spread
+                points[i, k, axis] = v
+                low = min(low, v)
+                high = max(high, v)
+            shrink = min(1.0, 1.0 / max(high - low, 1e-12))
+            high = low + (high - low) * shrink
+            shift = max(0.0, -low) - max(0.0, high - 1.0)
+            for k in range(n):
+                points[i, k, axis] = (points[i, k, axis] - low) * shrink + low + shift
+    if layout == 1:  # closed: each curve starts where the previous ends; the last closes the loop
+        for i in range(1, curves):
+            points[i, 0, :] = points[i - 1, n - 1, :]
+        points[curves - 1, n - 1, :] = points[0, 0, :]
+    elif layout == 2:  # mirror about the vertical centre line
+        for i in range(curves):
+            for k in range(n):
+                points[curves + i, k, 0] = 1.0 - points[i, k, 0]
+                points[curves + i, k, 1] = points[i, k, 1]
+    elif layout == 3:  # turned by 180 degrees about the centre
+        for i in range(curves):
+            for k in range(n):
+                points[curves + i, k, 0] = 1.0 - points[i, k, 0]
+                points[curves + i, k, 1] = 1.0 - points[i, k, 1]
 
 
 @numba.njit(cache=True)

@@ -65,25 +65,39 @@ def _grad1(h, t):
     return -g * t if h & 8 else g * t
 
 
-@numba.njit(cache=True)
-def noise1(x):
-    """1-D Perlin noise at x: smooth, zero at integers, |value| <= 1.6."""
-    fx = np.floor(x)
-    i = int(fx) & (PERIOD - 1)
-    t = x - fx
+@numba.njit(cache=True, inline="always")
+def _noise1_cell(i, t):
+    """Noise in lattice cell i (0..PERIOD-1) at fraction t in [0, 1)."""
     a = _grad1(PERM[i], t)
     b = _grad1(PERM[i + 1], t - 1.0)
     return (a + _fade(t) * (b - a)) * NOISE1_SCALE
 
 
+@numba.njit(cache=True)
+def noise1(x):
+    """1-D Perlin noise at x: smooth, zero at integers, |value| <= 1.6."""
+    fx = np.floor(x)
+    return _noise1_cell(int(fx) & (PERIOD - 1), x - fx)
+
+
+@numba.njit(cache=True, inline="always")
+def noise1_at_random_bits(bits):
+    """noise1 at the uniform point of [0, PERIOD) that 64 random bits encode: the top 8 bits
+    pick the lattice cell, the low 53 the fraction (what RCDB needs, without a float floor)."""
+    cell = np.int64(bits >> np.uint64(56))
+    t = (bits & np.uint64(0x1FFFFFFFFFFFFF)) * (1.0 / 9007199254740992.0)
+    return _noise1_cell(cell, t)
+
+
+#: The 8 gradients of the 2-D noise, indexed by hash & 7 (tables, not branches: the hash is
+#: random, so branches on it would be mispredicted half the time).
+GRAD2_X = np.array([-1.0, 1.0, -1.0, 1.0, -1.0, 1.0, 0.0, 0.0])
+GRAD2_Y = np.array([-1.0, -1.0, 1.0, 1.0, 0.0, 0.0, -1.0, 1.0])
+
+
 @numba.njit(cache=True, inline="always")
 def _grad2(h, x, y):
-    h = h & 7
-    if h < 4:  # diagonals (+-1, +-1)
-        return (x if h & 1 else -x) + (y if h & 2 else -y)
-    if h < 6:  # (+-1, 0)
-        return x if h & 1 else -x
-    return y if h & 1 else -y  # (0, +-1)
+    return GRAD2_X[h & 7] * x + GRAD2_Y[h & 7] * y
 
 
 @numba.njit(cache=True)
@@ -128,13 +142,49 @@ def fbm2_grid(out, frequency, octaves, persistence, lacunarity, offset_x, offset
     """Fill ``out`` (H, W) with fBm noise; ``frequency`` lattice cells span the width.
 
     Pixel centres sample the noise, so no pixel lands on the lattice for every octave at once.
+    The values are fbm2's, computed octave by octave so that the column terms (cell, fraction,
+    fade) are computed once per column instead of once per pixel.
     """
     height, width = out.shape
     step = frequency / width
-    for r in range(height):
-        y = offset_y + (r + 0.5) * step
+    cells = np.empty(width, dtype=np.int64)
+    fractions = np.empty(width)
+    fades = np.empty(width)
+    out[:, :] = 0.0
+    norm = 0.0
+    amplitude = 1.0
+    scale = 1.0
+    for _ in range(octaves):
         for c in range(width):
-            out[r, c] = fbm2(offset_x + (c + 0.5) * step, y, octaves, persistence, lacunarity)
+            x = (offset_x + (c + 0.5) * step) * scale
+            fx = np.floor(x)
+            cells[c] = int(fx) & (PERIOD - 1)
+            fractions[c] = x - fx
+            fades[c] = _fade(x - fx)
+        for r in range(height):
+            y = (offset_y + (r + 0.5) * step) * scale
+            fy = np.floor(y)
+            j = int(fy) & (PERIOD - 1)
+            ty = y - fy
+            v = _fade(ty)
+            for c in range(width):
+                i = cells[c]
+                tx = fractions[c]
+                a = PERM[i] + j
+                b = PERM[i + 1] + j
+                n00 = _grad2(PERM[a], tx, ty)
+                n10 = _grad2(PERM[b], tx - 1.0, ty)
+                n01 = _grad2(PERM[a + 1], tx, ty - 1.0)
+                n11 = _grad2(PERM[b + 1], tx - 1.0, ty - 1.0)
+                u = fades[c]
+                bottom = n00 + u * (n10 - n00)
+                top = n01 + u * (n11 - n01)
+                out[r, c] += amplitude * (bottom + v * (top - bottom))
+        norm += amplitude
+        amplitude *= persistence
+        scale *= lacunarity
+    if norm > 0.0:
+        out /= norm
 
 
 @numba.njit(cache=True)

@@ -21,9 +21,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from fdsl.formulas.ifs2d import _next_u64, _next_unit
-from fdsl.formulas.perlin_noise import PERIOD, noise1
-from fdsl.formulas.raster2d import draw_line
+from fdsl.formulas.ifs2d import _next_u64
+from fdsl.formulas.perlin_noise import noise1_at_random_bits
+from fdsl.formulas.raster2d import draw_line, join_pixels
 
 #: The papers' canvas: radii, centres and steps are in its pixels.
 CANVAS = 512
@@ -34,25 +34,37 @@ def draw_contours(canvas, xs, ys, cos_k, sin_k, wave, n_contours, gain, offset, 
     """Draw ``n_contours`` contours from the start polygon (xs, ys), relative to the centre
     (cx, cy); xs and ys are updated in place. All lengths in canvas pixels, times ``scale``."""
     n = xs.shape[0]
+    right = canvas.shape[1] - 1.0
+    bottom = canvas.shape[0] - 1.0
     state = seed
     for _ in range(n_contours):
         state, bits = _next_u64(state)
         grey = np.uint8(bits >> np.uint64(56))
         for k in range(n):
-            state, u = _next_unit(state)
-            nx = noise1(u * PERIOD) * gain - offset - wave[k]
-            state, u = _next_unit(state)
-            ny = noise1(u * PERIOD) * gain - offset - wave[k]
+            state, bits = _next_u64(state)
+            nx = noise1_at_random_bits(bits) * gain - offset - wave[k]
+            state, bits = _next_u64(state)
+            ny = noise1_at_random_bits(bits) * gain - offset - wave[k]
             xs[k] -= cos_k[k] * (nx - step)
             ys[k] -= sin_k[k] * (ny - step)
+        # Each vertex is rounded once; a segment with both ends on the canvas (the common case)
+        # skips draw_line's clipping.
         px = (cx + xs[n - 1]) * scale
         py = (cy + ys[n - 1]) * scale
+        p_in = 0.0 <= px <= right and 0.0 <= py <= bottom  # False for NaN too
+        pc = int(px + 0.5) if p_in else 0
+        pr = int(py + 0.5) if p_in else 0
         for k in range(n):
             qx = (cx + xs[k]) * scale
             qy = (cy + ys[k]) * scale
-            draw_line(canvas, px, py, qx, qy, grey)
-            px = qx
-            py = qy
+            q_in = 0.0 <= qx <= right and 0.0 <= qy <= bottom
+            qc = int(qx + 0.5) if q_in else 0
+            qr = int(qy + 0.5) if q_in else 0
+            if p_in and q_in:
+                join_pixels(canvas, pc, pr, qc, qr, grey)
+            else:
+                draw_line(canvas, px, py, qx, qy, grey)
+            px, py, p_in, pc, pr = qx, qy, q_in, qc, qr
 
 
 def render_contours(

@@ -3,8 +3,9 @@
 Coordinates are in pixels, x along columns and y along rows, with pixel (r, c) centred on
 (x, y) = (c, r). A segment is first clipped to the canvas (Liang-Barsky, in floating point, so
 far-away or huge coordinates cost nothing and never overflow an integer), then its rounded end
-points are joined by Bresenham's algorithm. No anti-aliasing: the official renderers draw 1-px
-PIL lines, which are not anti-aliased either. Non-finite coordinates draw nothing.
+points are joined one pixel per step along the major axis (a DDA: Bresenham's pixels, up to
+ties). No anti-aliasing: the official renderers draw 1-px PIL lines, which are not anti-aliased
+either. Non-finite coordinates draw nothing.
 """
 from __future__ import annotations
 
@@ -29,6 +30,16 @@ def _clip_edge(p, q, t0, t1):
 def draw_line(canvas, x0, y0, x1, y1, value):
     """Set the pixels of the segment (x0, y0)-(x1, y1) to ``value``, clipped to ``canvas``."""
     height, width = canvas.shape
+    right = width - 1.0
+    bottom = height - 1.0
+    if 0.0 <= x0 <= right and 0.0 <= x1 <= right and 0.0 <= y0 <= bottom and 0.0 <= y1 <= bottom:
+        # inside (and finite: NaN fails every comparison): the common case needs no clipping,
+        # and rounding non-negative values is int(v + 0.5)
+        join_pixels(canvas, int(x0 + 0.5), int(y0 + 0.5), int(x1 + 0.5), int(y1 + 0.5), value)
+        return
+    if (x0 < -0.5 and x1 < -0.5) or (x0 > right + 0.5 and x1 > right + 0.5) or \
+            (y0 < -0.5 and y1 < -0.5) or (y0 > bottom + 0.5 and y1 > bottom + 0.5):
+        return  # wholly on one side: the cheap rejection of most off-canvas segments
     dx = x1 - x0
     dy = y1 - y0
     if not (np.isfinite(dx) and np.isfinite(dy)):  # also catches non-finite end points
@@ -45,22 +56,27 @@ def draw_line(canvas, x0, y0, x1, y1, value):
     r = min(max(int(np.floor(y0 + t0 * dy + 0.5)), 0), height - 1)
     c_end = min(max(int(np.floor(x0 + t1 * dx + 0.5)), 0), width - 1)
     r_end = min(max(int(np.floor(y0 + t1 * dy + 0.5)), 0), height - 1)
-    step_c = 1 if c_end >= c else -1
-    step_r = 1 if r_end >= r else -1
-    span_c = abs(c_end - c)
-    span_r = -abs(r_end - r)
-    error = span_c + span_r
-    while True:
+    join_pixels(canvas, c, r, c_end, r_end, value)
+
+
+@numba.njit(cache=True, inline="always")
+def join_pixels(canvas, c, r, c_end, r_end, value):
+    """Pixels from (c, r) to (c_end, r_end), both on the canvas, one per step along the major
+    axis (a DDA, which picks the same pixels as Bresenham's algorithm up to ties, without its
+    data-dependent branches: about twice as fast on the short segments of contours)."""
+    steps = max(abs(c_end - c), abs(r_end - r))
+    if steps == 0:
         canvas[r, c] = value
-        if c == c_end and r == r_end:
-            return
-        twice = 2 * error
-        if twice >= span_r:
-            error += span_r
-            c += step_c
-        if twice <= span_c:
-            error += span_c
-            r += step_r
+        return
+    inverse = 1.0 / steps
+    step_c = (c_end - c) * inverse
+    step_r = (r_end - r) * inverse
+    fc = c + 0.5
+    fr = r + 0.5
+    for _ in range(steps + 1):
+        canvas[int(fr), int(fc)] = value  # both >= 0, so int() is floor
+        fc += step_c
+        fr += step_r
 
 
 @numba.njit(cache=True)
