@@ -82,9 +82,11 @@ MULTIPLIERS = variation_multipliers()
 
 # --- kernels ------------------------------------------------------------------------------------
 @numba.njit(cache=True)
-def chaos_game(maps, cumulative, n_points, seed, out):
+def chaos_game(maps, cumulative, n_points, seed, out, stats):
     """Fill out[:, :kept] with the orbit from the origin (start point not recorded); returns kept.
 
+    ``stats`` receives what the normalisation needs, gathered on the way (off the orbit's
+    dependency chain, so nearly free): min and max over all coordinates, sum of x, y, z.
     Escaped or non-finite points are dropped and the orbit restarts at the origin, so any system
     (non-contractive, singular) ends after ``n_points`` steps with bounded values.
     """
@@ -93,6 +95,11 @@ def chaos_game(maps, cumulative, n_points, seed, out):
     x = 0.0
     y = 0.0
     z = 0.0
+    low = np.inf
+    high = -np.inf
+    sum_x = 0.0
+    sum_y = 0.0
+    sum_z = 0.0
     kept = 0
     for _ in range(n_points):
         state, u = _next_unit(state)
@@ -100,9 +107,10 @@ def chaos_game(maps, cumulative, n_points, seed, out):
         for j in range(n_maps - 1):  # branch-free pick, as in ifs2d
             i += u >= cumulative[j]
         m = maps[i]
-        nx = m[0] * x + m[1] * y + m[2] * z + m[9]
-        ny = m[3] * x + m[4] * y + m[5] * z + m[10]
-        nz = m[6] * x + m[7] * y + m[8] * z + m[11]
+        # grouped so that the chain from (x, y, z) to the next point is one product and two sums
+        nx = (m[0] * x + m[9]) + (m[1] * y + m[2] * z)
+        ny = (m[3] * x + m[10]) + (m[4] * y + m[5] * z)
+        nz = (m[6] * x + m[11]) + (m[7] * y + m[8] * z)
         if abs(nx) < ESCAPE_BOUND and abs(ny) < ESCAPE_BOUND and abs(nz) < ESCAPE_BOUND:  # False for NaN
             x = nx
             y = ny
@@ -111,39 +119,39 @@ def chaos_game(maps, cumulative, n_points, seed, out):
             out[1, kept] = y
             out[2, kept] = z
             kept += 1
+            low = min(low, x, y, z)
+            high = max(high, x, y, z)
+            sum_x += x
+            sum_y += y
+            sum_z += z
         else:
             x = 0.0
             y = 0.0
             z = 0.0
+    stats[0] = low
+    stats[1] = high
+    stats[2] = sum_x
+    stats[3] = sum_y
+    stats[4] = sum_z
     return kept
 
 
 @numba.njit(cache=True)
-def normalise(points, kept):
-    """In place: one joint min-max of all coordinates to [-1, 1], then subtract the centroid.
-    A cloud of one repeated point becomes the origin."""
-    low = np.inf
-    high = -np.inf
-    sums = np.zeros(3)
-    for axis in range(3):
-        total = 0.0
-        for k in range(kept):
-            v = points[axis, k]
-            total += v
-            if v < low:
-                low = v
-            if v > high:
-                high = v
-        sums[axis] = total
+def normalise(points, kept, stats):
+    """In place: one joint min-max of all coordinates to [-1, 1], then subtract the centroid
+    (``stats`` from ``chaos_game``). A cloud of one repeated point becomes the origin."""
+    low = stats[0]
+    high = stats[1]
     scale = 2.0 / (high - low) if high > low else 0.0
     if not scale < np.inf:  # a subnormal width: treat the cloud as one point
         scale = 0.0
     for axis in range(3):
         # the centroid of the normalised cloud, from the raw sum (normalisation is affine)
-        mean = (sums[axis] / kept - low) * scale - 1.0 if kept > 0 else 0.0
+        mean = (stats[2 + axis] / kept - low) * scale - 1.0 if kept > 0 else 0.0
         shift = -1.0 - mean
+        row = points[axis]
         for k in range(kept):
-            points[axis, k] = (points[axis, k] - low) * scale + shift
+            row[k] = (row[k] - low) * scale + shift
 
 
 @numba.njit(cache=True)
@@ -209,10 +217,12 @@ def point_cloud(params: np.ndarray, variation: int, n_points: int) -> tuple[np.n
     cached = getattr(_cache, "cloud", None)
     if cached is not None and cached[0] == key:
         return cached[1], cached[2]
-    maps = params[:, :N_PARAMS] * MULTIPLIERS[variation]
-    points = np.empty((3, n_points))
-    kept = chaos_game(maps, _cumulative(params[:, N_PARAMS]), n_points, orbit_seed(params, variation), points)
-    normalise(points, kept)
+    with np.errstate(over="ignore", invalid="ignore"):  # huge parameters: the kernel drops what escapes
+        maps = params[:, :N_PARAMS] * MULTIPLIERS[variation]
+        cumulative = _cumulative(params[:, N_PARAMS])
+    points, stats = np.empty((3, n_points)), np.empty(5)
+    kept = chaos_game(maps, cumulative, n_points, orbit_seed(params, variation), points, stats)
+    normalise(points, kept, stats)
     _cache.cloud = (key, points, kept)
     return points, kept
 
