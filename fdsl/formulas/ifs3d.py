@@ -41,7 +41,7 @@ import numpy as np
 
 from fdsl.errors import FdslError, check
 from fdsl.formulas.base import Formula, FormulaConfig, check_range
-from fdsl.formulas.ifs2d import ESCAPE_BOUND, _cumulative, _next_unit
+from fdsl.formulas.ifs2d import ESCAPE_BOUND, _next_unit
 
 N_PARAMS = 12
 N_COLUMNS = N_PARAMS + 1
@@ -82,14 +82,37 @@ MULTIPLIERS = variation_multipliers()
 
 # --- kernels ------------------------------------------------------------------------------------
 @numba.njit(cache=True)
-def chaos_game(maps, cumulative, n_points, seed, out, stats):
-    """Fill out[:, :kept] with the orbit from the origin (start point not recorded); returns kept.
+def _maps_and_cdf(params, multipliers):
+    """The variation's maps (a..l times ``multipliers``; p kept) and the cumulative selection
+    probabilities, non-finite or negative p counting as 0 and all-zero p as uniform."""
+    n_maps = params.shape[0]
+    maps = np.empty((n_maps, N_PARAMS))
+    cdf = np.empty(n_maps)
+    total = 0.0
+    for i in range(n_maps):
+        for j in range(N_PARAMS):
+            maps[i, j] = params[i, j] * multipliers[j]
+        p = abs(params[i, N_PARAMS])
+        cdf[i] = p if p < np.inf else 0.0  # False for NaN too
+        total += cdf[i]
+    running = 0.0
+    for i in range(n_maps):
+        running += cdf[i] / total if 0.0 < total < np.inf else 1.0 / n_maps
+        cdf[i] = running
+    return maps, cdf
+
+
+@numba.njit(cache=True)
+def chaos_game(params, multipliers, n_points, seed, out, stats):
+    """Fill out[:, :kept] with the orbit from the origin (start point not recorded) of the maps
+    ``params[:, :12] * multipliers`` picked with probabilities ``params[:, 12]``; returns kept.
 
     ``stats`` receives what the normalisation needs, gathered on the way (off the orbit's
     dependency chain, so nearly free): min and max over all coordinates, sum of x, y, z.
     Escaped or non-finite points are dropped and the orbit restarts at the origin, so any system
     (non-contractive, singular) ends after ``n_points`` steps with bounded values.
     """
+    maps, cumulative = _maps_and_cdf(params, multipliers)
     n_maps = maps.shape[0]
     state = seed
     x = 0.0
@@ -160,33 +183,41 @@ def rasterise(points, kept, camera, focal, point_size, image):
 
     ``camera`` rows: position, right, up, forward; ``focal`` = 1 / tan(fov / 2). Points outside
     the (NEAR, FAR) depth range or the image are skipped: nothing is written out of bounds.
+    Two passes (project every point, then paint): the first has no stores to the image, which
+    makes it about a third faster.
     """
     size = image.shape[0]
     half = 0.5 * size
+    bound = float(size)
     px, py, pz = camera[0, 0], camera[0, 1], camera[0, 2]
     rx, ry, rz = camera[1, 0], camera[1, 1], camera[1, 2]
     ux, uy, uz = camera[2, 0], camera[2, 1], camera[2, 2]
     fx, fy, fz = camera[3, 0], camera[3, 1], camera[3, 2]
-    lo = (point_size - 1) // 2
+    xs, ys, zs = points[0], points[1], points[2]
+    pixels = np.empty(kept, dtype=np.int64)  # row * size + column, or -1 when not visible
     for k in range(kept):
-        vx = points[0, k] - px
-        vy = points[1, k] - py
-        vz = points[2, k] - pz
+        vx = xs[k] - px
+        vy = ys[k] - py
+        vz = zs[k] - pz
         depth = vx * fx + vy * fy + vz * fz
-        if not (NEAR < depth < FAR):
-            continue
         s = focal * half / depth
         sx = half + (vx * rx + vy * ry + vz * rz) * s  # image x grows to the right
         sy = half - (vx * ux + vy * uy + vz * uz) * s  # image rows grow downwards, +y is up
-        if not (0.0 <= sx < size and 0.0 <= sy < size):
+        visible = (NEAR < depth) & (depth < FAR) & (0.0 <= sx) & (sx < bound) & (0.0 <= sy) & (sy < bound)
+        pixels[k] = np.int64(sy) * size + np.int64(sx) if visible else -1
+    if point_size == 1:
+        flat = image.reshape(size * size)  # a view: ``image`` is C-contiguous
+        for k in range(kept):
+            if pixels[k] >= 0:
+                flat[pixels[k]] = 255
+        return
+    lo = (point_size - 1) // 2
+    for k in range(kept):
+        if pixels[k] < 0:
             continue
-        if point_size == 1:
-            image[int(sy), int(sx)] = 255
-            continue
-        c0 = int(sx) - lo
-        r0 = int(sy) - lo
-        for r in range(max(r0, 0), min(r0 + point_size, size)):
-            for c in range(max(c0, 0), min(c0 + point_size, size)):
+        r0, c0 = divmod(pixels[k], size)
+        for r in range(max(r0 - lo, 0), min(r0 - lo + point_size, size)):
+            for c in range(max(c0 - lo, 0), min(c0 - lo + point_size, size)):
                 image[r, c] = 255
 
 
@@ -217,11 +248,8 @@ def point_cloud(params: np.ndarray, variation: int, n_points: int) -> tuple[np.n
     cached = getattr(_cache, "cloud", None)
     if cached is not None and cached[0] == key:
         return cached[1], cached[2]
-    with np.errstate(over="ignore", invalid="ignore"):  # huge parameters: the kernel drops what escapes
-        maps = params[:, :N_PARAMS] * MULTIPLIERS[variation]
-        cumulative = _cumulative(params[:, N_PARAMS])
     points, stats = np.empty((3, n_points)), np.empty(5)
-    kept = chaos_game(maps, cumulative, n_points, orbit_seed(params, variation), points, stats)
+    kept = chaos_game(params, MULTIPLIERS[variation], n_points, orbit_seed(params, variation), points, stats)
     normalise(points, kept, stats)
     _cache.cloud = (key, points, kept)
     return points, kept
