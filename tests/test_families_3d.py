@@ -13,7 +13,6 @@ from hypothesis.extra import numpy as hnp
 
 from fdsl.errors import FdslError
 from fdsl.formulas import ifs3d
-from fdsl.formulas.mixture import Mixture
 from fdsl.registry import formula_class, get_formula
 from fdsl.seeding import derive_rng
 

@@ -174,8 +174,9 @@ class Mixture(Formula):
         for family in self.names:
             wanted = owners.count(family)
             if wanted:
-                part = self.members[family].read_categories(Path(directory) / family)
-                check(len(part) >= wanted, f"{str(Path(directory) / family)!r} holds {len(part)} categories; expected {wanted}")
+                where = Path(directory) / family
+                part = self.members[family].read_categories(where)
+                check(len(part) >= wanted, f"{str(where)!r} holds {len(part)} categories; expected {wanted}")
                 parts[family] = iter(part[:wanted])
         return [MixtureCategory(family, next(parts[family])) for family in owners]
 
