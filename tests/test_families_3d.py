@@ -279,6 +279,7 @@ def test_mixture_category_files_round_trip(mixture, tmp_path, count):
         ("fractaldb:3,fractaldb:2", "appears twice"),
         ("fractaldb", "malformed"),
         ("fractaldb:x", "malformed"),
+        ("fractaldb:\u00b2", "malformed"),
         ("fractaldb:0", "count >= 1"),
         ("fractaldb:2,mixture:2", "unknown family 'mixture'"),
     ],

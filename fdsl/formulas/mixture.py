@@ -50,8 +50,9 @@ def parse_families(spec: str) -> list[tuple[str, int]]:
     members = []
     for part in spec.split(","):
         name, sep, count = part.strip().partition(":")
+        count = count.strip()
         check(
-            bool(sep) and count.strip().isdigit(),
+            bool(sep) and count.isascii() and count.isdigit(),
             f"families entry {part.strip()!r} is malformed; allowed: family:count, e.g. fractaldb:100",
         )
         members.append((name.strip(), int(count)))
