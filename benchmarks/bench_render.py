@@ -5,7 +5,8 @@ against a per-point reference where ``benchmarks/reference/`` has one, plus cate
     python benchmarks/bench_render.py --families fractaldb     # one family
     python benchmarks/bench_render.py --quick                  # quick_config, a few images: a smoke run
 
-Per family, in one process (one core) unless said otherwise:
+Per family, in one process (one core) unless said otherwise; rates are per CPU second of this
+process (``*_wall`` in the JSON: per wall-clock second), since the machine may be shared:
 - search: seconds per category of ``search_category`` (the first ``--search-categories``), then
   extrapolated to 1,000; and a real ``search_categories`` run of ``--search-run`` categories on
   ``--workers`` processes, also extrapolated to 1,000;
@@ -77,31 +78,43 @@ def tasks_for(formula: Formula, n_categories: int, count: int) -> list[tuple[int
     return [(i % n_categories, (i // n_categories) * INSTANCE_STRIDE % limit) for i in range(count)]
 
 
-def rate(count: int, seconds: float) -> float:
-    return count / seconds if seconds > 0 else float("inf")
+class Clock:
+    """Wall and CPU seconds of a block. On a shared machine the CPU time (this process only) is the
+    honest "per core" figure: time spent waiting for a core is not the renderer's."""
+
+    def __enter__(self) -> "Clock":
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+    def rates(self, count: int, key: str) -> dict[str, float]:
+        """``key`` (per CPU second, i.e. per core) and ``key``_wall."""
+        return {key: count / max(self.cpu, 1e-9), f"{key}_wall": count / max(self.wall, 1e-9)}
 
 
-def time_render(formula: Formula, categories: list, tasks: list[tuple[int, int]]) -> float:
-    start = time.perf_counter()
-    for category, instance in tasks:
-        formula.image(categories[category], SEED, category, instance)
-    return rate(len(tasks), time.perf_counter() - start)
+def time_render(formula: Formula, categories: list, tasks: list[tuple[int, int]]) -> dict[str, float]:
+    with Clock() as clock:
+        for category, instance in tasks:
+            formula.image(categories[category], SEED, category, instance)
+    return clock.rates(len(tasks), "render_images_per_s")
 
 
-def time_render_png(formula: Formula, categories: list, tasks: list[tuple[int, int]]) -> float:
-    with tempfile.TemporaryDirectory(prefix="fdsl-bench-") as tmp:
-        start = time.perf_counter()
+def time_render_png(formula: Formula, categories: list, tasks: list[tuple[int, int]]) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="fdsl-bench-") as tmp, Clock() as clock:
         for category, instance in tasks:
             data = encode_png(formula.image(categories[category], SEED, category, instance))
             write_bytes_atomic(Path(tmp) / formula.instance_name(category, instance), data)
-        return rate(len(tasks), time.perf_counter() - start)
+    return clock.rates(len(tasks), "render_png_images_per_s")
 
 
-def time_reference(module: ModuleType, formula: Formula, categories: list, tasks: list[tuple[int, int]]) -> float:
-    start = time.perf_counter()
-    for category, instance in tasks:
-        module.render(formula, categories[category], instance, derive_rng(SEED, RENDER, category, instance))
-    return rate(len(tasks), time.perf_counter() - start)
+def time_reference(module: ModuleType, formula: Formula, categories: list,
+                   tasks: list[tuple[int, int]]) -> dict[str, float]:
+    with Clock() as clock:
+        for category, instance in tasks:
+            module.render(formula, categories[category], instance, derive_rng(SEED, RENDER, category, instance))
+    return clock.rates(len(tasks), "images_per_s")
 
 
 def bench_family(name: str, args: argparse.Namespace, reference: ModuleType | None) -> dict[str, Any]:
@@ -110,32 +123,30 @@ def bench_family(name: str, args: argparse.Namespace, reference: ModuleType | No
     # Warm-up outside the clocks: numba compiles or loads its cache on first use.
     formula.image(formula.search_category(SEED, 0), SEED, 0, 0)
 
-    start = time.perf_counter()
-    categories = [formula.search_category(SEED, i) for i in range(args.search_categories)]
-    search_s_per_category = (time.perf_counter() - start) / args.search_categories
-
+    with Clock() as clock:
+        categories = [formula.search_category(SEED, i) for i in range(args.search_categories)]
     tasks = tasks_for(formula, len(categories), args.images)
     result: dict[str, Any] = {
         "config": formula.config.to_dict(),
         "image_mode": formula.image_mode,
         "images": len(tasks),
-        "render_images_per_s": time_render(formula, categories, tasks),
-        "render_png_images_per_s": time_render_png(formula, categories, tasks),
-        "search_s_per_category": search_s_per_category,
-        "search_1000_estimate_s": 1000 * search_s_per_category,
+        **time_render(formula, categories, tasks),
+        **time_render_png(formula, categories, tasks),
+        "search_s_per_category": clock.cpu / args.search_categories,
+        "search_s_per_category_wall": clock.wall / args.search_categories,
+        "search_1000_estimate_s": 1000 * clock.cpu / args.search_categories,
     }
 
     if reference is not None:
         ref_tasks = tasks[: args.reference_images]
-        ref_rate = time_reference(reference, formula, categories, ref_tasks)
         result["reference"] = {
             "module": f"benchmarks/reference/{Path(reference.__file__).name}",
             "images": len(ref_tasks),
-            "images_per_s": ref_rate,
+            **time_reference(reference, formula, categories, ref_tasks),
         }
-        result["speedup_vs_reference"] = result["render_images_per_s"] / ref_rate
+        result["speedup_vs_reference"] = result["render_images_per_s"] / result["reference"]["images_per_s"]
 
-    if args.search_run > 0:
+    if args.search_run > 0:  # wall clock: the time a user waits, whatever else runs on the machine
         start = time.perf_counter()
         try:
             search_categories(formula, args.search_run, seed=SEED, workers=args.workers, progress=False)
@@ -170,8 +181,8 @@ def fmt(value: float | None, digits: int = 1) -> str:
 
 
 def print_table(results: dict[str, Any]) -> None:
-    header = ("family", "settings", "render img/s", "+PNG img/s", "ref img/s", "speed-up", "search s/cat",
-              "1k search (1 core)", "1k search (run)")
+    header = ("family", "settings", "render img/s/core", "+PNG img/s/core", "ref img/s/core", "speed-up",
+              "search s/cat", "1k search (1 core)", "1k search (run, wall)")
     rows = []
     for name, r in results["families"].items():
         run = r.get("search_run")
@@ -195,11 +206,22 @@ def print_table(results: dict[str, Any]) -> None:
             print(f"{name}: {key} {fmt(check['measured'])} (target {check['target']}): {verdict}")
 
 
+def cpu_model() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def machine() -> dict[str, Any]:
     return {
         "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
+        "processor": cpu_model(),
         "cpu_count": os.cpu_count(),
+        # The machine may be shared: a load above the core count slows every figure here.
+        "load_average_1_5_15_min": [round(v, 2) for v in os.getloadavg()],
         "python": platform.python_version(),
         "numpy": np.__version__,
         "numba": numba.__version__,

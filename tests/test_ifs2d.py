@@ -35,6 +35,7 @@ def test_translations_do_not_affect_probabilities():
     np.testing.assert_array_equal(ifs2d.determinant_probabilities(params), ifs2d.determinant_probabilities(moved))
 
 
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # inf - inf, on purpose
 @pytest.mark.parametrize("fill", [0.0, np.inf, np.nan])
 def test_probabilities_fall_back_to_uniform_without_a_usable_total(fill):
     params = np.full((4, 6), fill)
@@ -244,6 +245,7 @@ def test_fuzz_render_any_finite_system(system, size, n_points, pad, patch, color
     assert 1 / size**2 <= rate <= min(1.0, n_points / size**2)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy warns on the NaN / inf determinants
 @settings(max_examples=40, deadline=None)
 @given(system=systems(), poison=st.sampled_from([np.nan, np.inf, -np.inf]), where=st.integers(0, 6))
 def test_fuzz_non_finite_parameters_do_not_crash(system, poison, where):
