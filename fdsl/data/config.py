@@ -1,0 +1,62 @@
+"""Data configs (plain dataclasses, cheap to import): formula images for pre-training, real images
+for fine-tuning. The datasets they describe are built in :mod:`fdsl.data.datasets`."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from fdsl.errors import check
+
+
+@dataclasses.dataclass
+class FormulaDataConfig:
+    """Pre-training data: a formula family on the fly, or a folder it was rendered to."""
+
+    family: str = "fractaldb"
+    #: Options of the family's own config (e.g. ``size``, ``points``); unset ones keep the papers' values.
+    formula: dict[str, Any] = dataclasses.field(default_factory=dict)
+    categories: int = 1000
+    #: Training instances per category: indices 0 .. instances - 1.
+    instances: int = 1000
+    #: Held-out instances per category, right after the training range (0: no validation).
+    val_instances: int = 0
+    #: Passes over the training images per epoch (OFDB: one image per category, seen many times).
+    repeats: int = 1
+    seed: int = 0
+    #: Read categories from this directory (e.g. the official FractalDB CSVs) instead of searching.
+    param_dir: str | None = None
+    #: Train on this rendered ImageFolder instead of on the fly (it then defines categories and
+    #: instances; validation holds out the last ``val_instances`` files of each class).
+    data_dir: str | None = None
+
+    def validate(self) -> None:
+        from fdsl.registry import list_formulas
+
+        check(self.family in list_formulas(), f"unknown formula family {self.family!r}; valid: {', '.join(list_formulas())}")
+        check(self.categories >= 1, f"data.categories = {self.categories}; allowed: >= 1")
+        check(self.instances >= 1, f"data.instances = {self.instances}; allowed: >= 1")
+        check(self.val_instances >= 0, f"data.val_instances = {self.val_instances}; allowed: >= 0")
+        check(self.repeats >= 1, f"data.repeats = {self.repeats}; allowed: >= 1")
+
+
+@dataclasses.dataclass
+class RealDataConfig:
+    """Fine-tuning data: a dataset name (see :data:`NAMED_DATASETS`) or an ImageFolder path."""
+
+    dataset: str = "cifar10"
+    #: Where named datasets are stored (and downloaded to).
+    root: str = "data"
+    #: Validation split: None holds out ``holdout`` of each class from train; "test" takes a named
+    #: dataset's official test split; a path reads an ImageFolder.
+    val: str | None = None
+    holdout: float = 0.1
+    #: Use only the first N training images of each class (small-data fine-tuning).
+    train_per_class: int | None = None
+    #: Score only the first N validation images of each class (faster evaluation every epoch).
+    val_per_class: int | None = None
+
+    def validate(self) -> None:
+        check(0.0 <= self.holdout < 1.0, f"data.holdout = {self.holdout}; allowed: [0, 1)")
+        for name in ("train_per_class", "val_per_class"):
+            value = getattr(self, name)
+            check(value is None or value >= 1, f"data.{name} = {value}; allowed: >= 1 or null")

@@ -1,0 +1,271 @@
+"""Datasets for training: formula images on the fly, rendered folders, and real images.
+
+- :class:`FormulaDataset` renders image ``(seed, category, instance)`` inside ``__getitem__``, so
+  DataLoader workers (and every torchrun rank through its sampler) render their own share with
+  no disk; the bytes are those ``fdsl render`` writes (:meth:`Formula.image`).
+- Rendered folders and real images are read with torchvision's ``ImageFolder``; CIFAR-10/100 by
+  name through torchvision (downloaded on a connected machine).
+- Validation: the official FractalDB code has no held-out set. Here the validation instances of a
+  category are the ``val_instances`` indices right after its training range (new parameter
+  variations, patch draws or flips of the same category, never seen in training). A folder or a
+  real dataset without a given split holds out the last images of each class, in file order.
+
+Every dataset yields ``(image, label)`` with a PIL RGB image (before ``transform``), like
+``ImageFolder``; grey formula images become three equal channels, as ``ImageFolder`` reads them.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+from torch.utils.data import Dataset
+
+from fdsl.data.config import FormulaDataConfig, RealDataConfig
+from fdsl.errors import FdslError, check
+from fdsl.formulas.base import Formula
+from fdsl.registry import get_formula
+
+
+# --- formula images on the fly --------------------------------------------------------------------
+class FormulaDataset(Dataset):
+    """Index -> (category, instance) -> the image ``formula.image(params, seed, category, instance)``.
+
+    Index ``k`` is category ``k // len(instances)`` (modulo the repeats), instance
+    ``instances[k % len(instances)]``. Labels are category indices; ``classes`` are the folder names
+    that ``fdsl render`` writes (``00000``, ``00001``, ...), so a model trained on the fly and one
+    trained on the rendered folder share their label names.
+    """
+
+    def __init__(self, formula: Formula, categories: Sequence[Any], *, seed: int, instances: Sequence[int],
+                 repeats: int = 1, transform: Callable | None = None):
+        check(len(categories) >= 1 and len(instances) >= 1, "a formula dataset needs >= 1 category and instance")
+        self.formula, self.categories, self.seed = formula, list(categories), seed
+        self.instances, self.repeats, self.transform = list(instances), repeats, transform
+        self.classes = [f"{c:05d}" for c in range(len(self.categories))]
+
+    def __len__(self) -> int:
+        return len(self.categories) * len(self.instances) * self.repeats
+
+    def locate(self, index: int) -> tuple[int, int]:
+        """(category, instance) of dataset index ``index``."""
+        category, position = divmod(index % (len(self.categories) * len(self.instances)), len(self.instances))
+        return category, self.instances[position]
+
+    def render(self, index: int) -> Image.Image:
+        category, instance = self.locate(index)
+        array = self.formula.image(self.categories[category], self.seed, category, instance)
+        return Image.fromarray(array).convert("RGB")
+
+    def __getitem__(self, index: int):
+        image = self.render(index)
+        return (self.transform(image) if self.transform else image), self.locate(index)[0]
+
+
+def load_categories(formula: Formula, data: FormulaDataConfig, *, progress: bool = False) -> list[Any]:
+    """The first ``data.categories`` categories, read from ``data.param_dir`` or searched from
+    ``data.seed`` (the same categories as ``fdsl render`` with the same options)."""
+    from fdsl.data.writer import search_categories
+
+    if data.param_dir is None:
+        return search_categories(formula, data.categories, seed=data.seed, progress=progress)
+    categories = formula.read_categories(Path(data.param_dir))
+    check(len(categories) >= data.categories,
+          f"data.categories = {data.categories} but {data.param_dir!r} holds only {len(categories)}")
+    return categories[: data.categories]
+
+
+def formula_datasets(data: FormulaDataConfig, *, train_transform: Callable | None = None,
+                     val_transform: Callable | None = None, progress: bool = False
+                     ) -> tuple[Dataset, Dataset | None, list[str]]:
+    """(train, validation or None, class names) for pre-training, on the fly or from ``data.data_dir``."""
+    data.validate()
+    if data.data_dir is not None:
+        return _rendered_folder_datasets(data, train_transform, val_transform)
+    formula = get_formula(data.family, **data.formula)
+    end = data.instances + data.val_instances
+    limit = formula.instances_per_category
+    check(limit is None or end <= limit,
+          f"data.instances + val_instances = {end} exceeds the {limit} distinct instances of {data.family} "
+          "with this config")
+    categories = load_categories(formula, data, progress=progress)
+    # Render once here: it fails early on a bad config, and forked DataLoader workers inherit
+    # compiled kernels instead of compiling them again every epoch.
+    formula.image(categories[0], data.seed, 0, 0)
+    train_range = range(data.instances)
+    train = FormulaDataset(formula, categories, seed=data.seed, instances=train_range, repeats=data.repeats,
+                           transform=train_transform)
+    val = None
+    if data.val_instances:
+        val = FormulaDataset(formula, categories, seed=data.seed, instances=range(train_range.stop, end),
+                             transform=val_transform)
+    return train, val, train.classes
+
+
+def _rendered_folder_datasets(data: FormulaDataConfig, train_transform, val_transform):
+    folder = image_folder(data.data_dir)
+    train_idx, val_idx = split_per_class(folder.targets, lambda n: min(data.val_instances, n - 1))
+    val = Split(folder, val_idx, val_transform) if data.val_instances else None
+    return Split(folder, train_idx, train_transform), val, list(folder.classes)
+
+
+# --- folders and real images ----------------------------------------------------------------------
+class Split(Dataset):
+    """The items ``indices`` of ``base`` (which yields PIL images) with a transform of their own."""
+
+    def __init__(self, base: Dataset, indices: Sequence[int], transform: Callable | None = None):
+        self.base, self.indices, self.transform = base, list(indices), transform
+        self.classes = list(base.classes)
+        base_targets = _targets(base)
+        self.targets = [base_targets[i] for i in self.indices]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int):
+        image, label = self.base[self.indices[index]]
+        return (self.transform(image) if self.transform else image), label
+
+
+def _targets(dataset: Dataset) -> list[int]:
+    targets = getattr(dataset, "targets", None)
+    return [int(t) for t in (targets if targets is not None else dataset.labels)]
+
+
+def image_folder(path: str | Path) -> Dataset:
+    """torchvision's ImageFolder over ``path`` (``class/image`` files); bad trees end in one FdslError."""
+    from torchvision.datasets import ImageFolder
+
+    path = Path(path)
+    check(path.is_dir(), f"image folder {str(path)!r} does not exist or is not a directory")
+    try:
+        folder = ImageFolder(str(path))
+    except (FileNotFoundError, RuntimeError) as error:  # no class folders, or no image in any of them
+        raise FdslError(f"image folder {str(path)!r} holds no images in class sub-folders ({error})") from None
+    return folder
+
+
+def split_per_class(targets: Sequence[int], held_out: Callable[[int], int]) -> tuple[list[int], list[int]]:
+    """Per class, the last ``held_out(count)`` indices (in dataset order) go to the second list."""
+    by_class = indices_per_class(targets)
+    keep, hold = [], []
+    for indices in by_class.values():
+        cut = len(indices) - held_out(len(indices))
+        keep += indices[:cut]
+        hold += indices[cut:]
+    return sorted(keep), sorted(hold)
+
+
+def indices_per_class(targets: Sequence[int]) -> dict[int, list[int]]:
+    by_class: dict[int, list[int]] = {}
+    for index, target in enumerate(targets):
+        by_class.setdefault(int(target), []).append(index)
+    return dict(sorted(by_class.items()))
+
+
+def first_per_class(indices: Sequence[int], targets: Sequence[int], limit: int | None) -> list[int]:
+    """The first ``limit`` of ``indices`` of each class (all when None), in dataset order."""
+    if limit is None:
+        return list(indices)
+    taken: dict[int, int] = {}
+    chosen = []
+    for index in indices:
+        label = targets[index]
+        if taken.get(label, 0) < limit:
+            taken[label] = taken.get(label, 0) + 1
+            chosen.append(index)
+    return chosen
+
+
+def _torchvision_cifar(name: str):
+    def load(root: str, train: bool) -> Dataset:
+        import torchvision.datasets
+
+        cls = getattr(torchvision.datasets, name)
+        return cls(root, train=train, download=True)
+
+    return load
+
+
+#: Real datasets by name: (root, train split?) -> a dataset of (PIL image, label) with ``classes``.
+NAMED_DATASETS: dict[str, Callable[[str, bool], Dataset]] = {
+    "cifar10": _torchvision_cifar("CIFAR10"),
+    "cifar100": _torchvision_cifar("CIFAR100"),
+}
+
+
+def looks_like_path(name: str) -> bool:
+    return "/" in name or "\\" in name or name.startswith(".") or Path(name).exists()
+
+
+def check_dataset_name(name: str) -> None:
+    """Fail unless ``name`` is a known dataset or looks like a path to an ImageFolder."""
+    check(name in NAMED_DATASETS or looks_like_path(name),
+          f"unknown dataset {name!r}; valid: {', '.join(NAMED_DATASETS)}, or a path to an ImageFolder directory")
+
+
+def _named(name: str, root: str, train: bool) -> Dataset:
+    try:
+        return NAMED_DATASETS[name](root, train)
+    except (OSError, RuntimeError) as error:  # no internet (URLError is an OSError), or a bad download
+        raise FdslError(
+            f"could not load dataset {name!r} into {root!r} ({error}); without internet pass an ImageFolder path "
+            "instead, e.g. ../shared/data/cifar10/train"
+        ) from None
+
+
+def real_base(data: RealDataConfig, *, train: bool = True) -> Dataset:
+    """The dataset named or pointed at by ``data.dataset`` (its train split unless ``train`` is False)."""
+    check_dataset_name(data.dataset)
+    if data.dataset in NAMED_DATASETS:
+        return _named(data.dataset, data.root, train)
+    check(train, f"dataset {data.dataset!r} is an ImageFolder and has no test split; pass a validation folder")
+    return image_folder(data.dataset)
+
+
+def real_datasets(data: RealDataConfig, *, train_transform: Callable | None = None,
+                  val_transform: Callable | None = None) -> tuple[Dataset, Dataset | None, list[str]]:
+    """(train, validation or None, class names) for fine-tuning, following ``data.val``."""
+    data.validate()
+    base = real_base(data)
+    targets = _targets(base)
+    if data.val is None:
+        train_idx, val_idx = split_per_class(targets, lambda n: int(round(n * data.holdout)))
+        val_base = base
+    else:
+        train_idx, val_idx = list(range(len(base))), None
+        val_base = _validation_base(data)
+    train_idx = first_per_class(train_idx, targets, data.train_per_class)
+    train = Split(base, train_idx, train_transform)
+    if val_idx is None:
+        val_idx = range(len(val_base))
+    if not len(val_idx):
+        return train, None, train.classes
+    val_targets = _targets(val_base)
+    check(list(val_base.classes) == train.classes,
+          f"validation classes {list(val_base.classes)[:5]}... differ from training classes {train.classes[:5]}...")
+    val = Split(val_base, first_per_class(val_idx, val_targets, data.val_per_class), val_transform)
+    return train, val, train.classes
+
+
+def evaluation_dataset(data: RealDataConfig, *, transform: Callable | None = None) -> Dataset:
+    """The split that fine-tuning validates on (``data.val``, else the held-out part of each class);
+    with ``holdout`` 0 and no ``val``, the whole dataset."""
+    data.validate()
+    if data.val is not None:
+        base = _validation_base(data)
+        indices: Sequence[int] = range(len(base))
+    else:
+        base = real_base(data)
+        indices = split_per_class(_targets(base), lambda n: int(round(n * data.holdout)))[1] if data.holdout else range(len(base))
+    check(len(indices) > 0, f"no images to evaluate in {data.dataset!r} (holdout {data.holdout})")
+    return Split(base, first_per_class(indices, _targets(base), data.val_per_class), transform)
+
+
+def _validation_base(data: RealDataConfig) -> Dataset:
+    if data.val == "test":
+        check(data.dataset in NAMED_DATASETS,
+              f"val = 'test' needs a named dataset ({', '.join(NAMED_DATASETS)}); {data.dataset!r} is a folder")
+        return _named(data.dataset, data.root, False)
+    return image_folder(data.val)

@@ -1,0 +1,142 @@
+"""Datasets: on-the-fly formula images equal the rendered files, held-out instances, folders, real data."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader
+
+from fdsl.data.config import FormulaDataConfig, RealDataConfig
+from fdsl.data.datasets import (
+    evaluation_dataset,
+    formula_datasets,
+    image_folder,
+    load_categories,
+    real_datasets,
+    split_per_class,
+)
+from fdsl.data.writer import render_dataset
+from fdsl.errors import FdslError
+from fdsl.registry import formula_class, get_formula, list_formulas
+
+
+def quick_data(family: str, **overrides) -> FormulaDataConfig:
+    values = dict(family=family, formula=dict(formula_class(family).quick_config), categories=2, instances=2)
+    values.update(overrides)
+    return FormulaDataConfig(**values)
+
+
+def make_image_folder(root: Path, counts: dict[str, int], size: int = 8) -> Path:
+    """An ImageFolder with ``counts[class]`` PNGs per class; pixel values encode (class, index)."""
+    for c, (name, count) in enumerate(sorted(counts.items())):
+        (root / name).mkdir(parents=True)
+        for i in range(count):
+            pixels = np.full((size, size, 3), (c * 20 + i) % 256, dtype=np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{i:04d}.png")
+    return root
+
+
+@pytest.mark.parametrize("family", list_formulas())
+def test_on_the_fly_images_equal_rendered_files(family, tmp_path):
+    formula = get_formula(family, **formula_class(family).quick_config)
+    data = quick_data(family, instances=min(2, formula.instances_per_category or 2))
+    render_dataset(formula, load_categories(formula, data), tmp_path, seed=data.seed, instances=data.instances,
+                   progress=False)
+    fly, _, classes = formula_datasets(data)
+    folder = image_folder(tmp_path)
+    assert classes == folder.classes
+    position = {Path(path).relative_to(tmp_path).as_posix(): k for k, (path, _) in enumerate(folder.samples)}
+    assert len(fly) == len(folder) == 2 * data.instances
+    for index in range(len(fly)):
+        category, instance = fly.locate(index)
+        image, label = fly[index]
+        on_disk, disk_label = folder[position[f"{category:05d}/{formula.instance_name(category, instance)}"]]
+        assert label == disk_label == category
+        assert image.mode == on_disk.mode == "RGB"
+        assert np.array_equal(np.asarray(image), np.asarray(on_disk))
+
+
+def test_held_out_instances_follow_the_training_range():
+    train, val, classes = formula_datasets(quick_data("fractaldb", categories=3, instances=4, val_instances=2))
+    assert len(classes) == 3 and len(train) == 12 and len(val) == 6
+    train_pairs = {train.locate(k) for k in range(len(train))}
+    val_pairs = {val.locate(k) for k in range(len(val))}
+    assert train_pairs == {(c, i) for c in range(3) for i in range(4)}
+    assert val_pairs == {(c, i) for c in range(3) for i in (4, 5)}
+    # held-out images are new images of the same category, not copies of training ones
+    assert not np.array_equal(np.asarray(val[0][0]), np.asarray(train[3][0]))
+
+
+def test_repeats_cycle_over_the_same_images():
+    train, _, _ = formula_datasets(quick_data("fractaldb", instances=1, repeats=3))
+    assert len(train) == 6
+    assert [train.locate(k) for k in range(6)] == [(0, 0), (1, 0), (0, 0), (1, 0), (0, 0), (1, 0)]
+
+
+def test_too_many_instances_for_the_family_is_one_clear_error():
+    with pytest.raises(FdslError, match="exceeds the 1 distinct instances of ofdb"):
+        formula_datasets(quick_data("ofdb", instances=1, val_instances=1))
+
+
+def test_workers_render_the_same_batches_as_the_main_process():
+    from fdsl.train.augment import build_transforms
+    from fdsl.train.config import AugmentConfig
+
+    _, evaluation = build_transforms(AugmentConfig(img_size=32))
+    train, _, _ = formula_datasets(quick_data("fractaldb", instances=3), train_transform=evaluation)
+    alone = torch.cat([x for x, _ in DataLoader(train, batch_size=2, num_workers=0)])
+    workers = torch.cat([x for x, _ in DataLoader(train, batch_size=2, num_workers=2)])
+    assert alone.shape == (6, 3, 32, 32)
+    assert torch.equal(alone, workers)
+
+
+def test_rendered_folder_holds_out_the_last_files_of_each_class(tmp_path):
+    make_image_folder(tmp_path, {"00000": 5, "00001": 5})
+    data = FormulaDataConfig(data_dir=str(tmp_path), val_instances=2)
+    train, val, classes = formula_datasets(data)
+    assert classes == ["00000", "00001"]
+    assert len(train) == 6 and len(val) == 4
+    assert [int(np.asarray(val[k][0])[0, 0, 0]) for k in range(4)] == [3, 4, 23, 24]
+
+
+def test_split_per_class_keeps_dataset_order():
+    keep, hold = split_per_class([0, 1, 0, 1, 0, 1], lambda n: 1)
+    assert keep == [0, 1, 2, 3] and hold == [4, 5]
+
+
+def test_real_folder_holdout_subsets_and_evaluation_split(tmp_path):
+    make_image_folder(tmp_path, {"cat": 10, "dog": 10})
+    data = RealDataConfig(dataset=str(tmp_path), holdout=0.2, train_per_class=3)
+    train, val, classes = real_datasets(data)
+    assert classes == ["cat", "dog"]
+    assert len(train) == 6 and len(val) == 4
+    assert [label for _, label in (train[k] for k in range(6))] == [0, 0, 0, 1, 1, 1]
+    held_out = evaluation_dataset(data)
+    assert [int(np.asarray(held_out[k][0])[0, 0, 0]) for k in range(len(held_out))] == [8, 9, 28, 29]
+    whole = evaluation_dataset(RealDataConfig(dataset=str(tmp_path), holdout=0.0))
+    assert len(whole) == 20
+
+
+def test_validation_folder_is_used_when_given(tmp_path):
+    make_image_folder(tmp_path / "train", {"a": 4, "b": 4})
+    make_image_folder(tmp_path / "val", {"a": 2, "b": 2})
+    train, val, _ = real_datasets(RealDataConfig(dataset=str(tmp_path / "train"), val=str(tmp_path / "val")))
+    assert len(train) == 8 and len(val) == 4
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda root: root / "missing", "does not exist"),
+    (lambda root: (root / "empty" / "cat").mkdir(parents=True) or root / "empty", "holds no images"),
+    (lambda root: root, "holds no images"),  # an empty directory: no class folders
+])
+def test_bad_image_folders_are_one_clear_error(tmp_path, make, message):
+    with pytest.raises(FdslError, match=message):
+        real_datasets(RealDataConfig(dataset=str(make(tmp_path))))
+
+
+def test_unknown_dataset_name_lists_the_valid_ones():
+    with pytest.raises(FdslError, match="unknown dataset 'imagenet'; valid: cifar10, cifar100"):
+        real_datasets(RealDataConfig(dataset="imagenet"))
