@@ -1,0 +1,173 @@
+"""Run folders, weights and training state. Nothing here unpickles an untrusted object.
+
+A run folder::
+
+    config.yaml          the resolved config (YAML)
+    metrics.csv          one row per epoch; tb/ holds the same scalars for TensorBoard
+    last/, best/         weights: model.safetensors + config.json in timm's format
+    state.pt             everything needed to resume (tensors and numbers only)
+    summary.json         final and best metrics
+
+``last/`` and ``best/`` load in plain timm, without fdsl::
+
+    timm.create_model("local-dir:runs/x/last", pretrained=True)
+    timm.create_model(arch, pretrained=True, num_classes=n, **model_args,
+                      pretrained_cfg_overlay=dict(file="runs/x/last/model.safetensors", num_classes=n))
+
+(``arch``, ``n`` and ``model_args`` are in ``config.json``.)
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from fdsl.errors import FdslError, check
+from fdsl.train.config import AugmentConfig, dump_yaml, load_yaml, to_dict
+from fdsl.train.distributed import barrier, is_primary
+
+WEIGHTS_FILE = "model.safetensors"
+MODEL_CONFIG_FILE = "config.json"
+RUN_CONFIG_FILE = "config.yaml"
+STATE_FILE = "state.pt"
+SUMMARY_FILE = "summary.json"
+
+
+def write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+# --- weights ----------------------------------------------------------------------------------------
+def save_weights(model: nn.Module, directory: Path, *, label_names: list[str], augment: AugmentConfig,
+                 meta: dict[str, Any]) -> None:
+    """``model.safetensors`` and timm's ``config.json`` (architecture, model_args, preprocessing,
+    label names) in ``directory``; ``meta`` goes under the ``fdsl`` key of config.json."""
+    import safetensors.torch
+    from timm.models._hub import save_config_for_hf
+
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tmp = directory / f".{WEIGHTS_FILE}.tmp"
+    safetensors.torch.save_file(tensors, str(tmp), metadata={"format": "pt"})
+    os.replace(tmp, directory / WEIGHTS_FILE)
+    size = augment.img_size
+    data_config = {"input_size": (3, size, size), "interpolation": augment.interpolation, "mean": augment.mean,
+                   "std": augment.std, "crop_pct": augment.eval_crop_pct, "crop_mode": "center"}
+    model_config = {"label_names": list(label_names), "pretrained_cfg": {"tag": "fdsl", "license": None},
+                    "fdsl": meta}
+    tmp = directory / f".{MODEL_CONFIG_FILE}.tmp"
+    save_config_for_hf(model, str(tmp), model_config=model_config, data_config=data_config)
+    os.replace(tmp, directory / MODEL_CONFIG_FILE)
+
+
+@dataclasses.dataclass
+class Weights:
+    """Weights read from disk: the tensors, timm's config.json beside them (None when absent)."""
+
+    state_dict: dict[str, torch.Tensor]
+    config: dict[str, Any] | None
+    path: Path
+
+    @property
+    def label_names(self) -> list[str] | None:
+        return None if self.config is None else self.config.get("label_names")
+
+    @property
+    def num_classes(self) -> int | None:
+        return None if self.config is None else self.config.get("num_classes")
+
+
+def weights_file(path: str | Path) -> Path:
+    """The ``.safetensors`` file of a run folder (its ``last/``), a weights folder or a file path."""
+    path = Path(path)
+    check(path.exists(), f"checkpoint {str(path)!r} does not exist")
+    if path.is_dir():
+        for candidate in (path / WEIGHTS_FILE, path / "last" / WEIGHTS_FILE):
+            if candidate.is_file():
+                return candidate
+        raise FdslError(f"checkpoint folder {str(path)!r} holds no {WEIGHTS_FILE} (nor last/{WEIGHTS_FILE})")
+    check(path.suffix == ".safetensors",
+          f"checkpoint {str(path)!r} is not a .safetensors file; fdsl never loads weights through pickle "
+          "(convert trusted .pth files with safetensors.torch.save_file)")
+    return path
+
+
+def load_weights(path: str | Path) -> Weights:
+    """Read weights (safetensors only) and their config.json; a bad file ends in one FdslError."""
+    import safetensors.torch
+
+    file = weights_file(path)
+    try:
+        state_dict = safetensors.torch.load_file(str(file), device="cpu")
+    except Exception as error:  # safetensors raises its own error types for truncated or foreign files
+        raise FdslError(f"checkpoint {str(file)!r} is corrupt or not a safetensors file ({error})") from None
+    config_path = file.parent / MODEL_CONFIG_FILE
+    config = None
+    if config_path.is_file():
+        try:
+            config = json.loads(config_path.read_text())
+        except ValueError as error:
+            raise FdslError(f"checkpoint config {str(config_path)!r} is not valid JSON ({error})") from None
+        check(isinstance(config, dict) and "architecture" in config,
+              f"checkpoint config {str(config_path)!r} has no 'architecture'; is it timm's config.json?")
+    return Weights(state_dict, config, file)
+
+
+# --- training state ---------------------------------------------------------------------------------
+def save_state(path: Path, state: dict[str, Any]) -> None:
+    """Tensors, numbers, strings, lists and dicts only, so that :func:`load_state` needs no pickle."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_state(path: Path) -> dict[str, Any]:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as error:
+        raise FdslError(f"training state {str(path)!r} is corrupt ({str(error).splitlines()[0]}); "
+                        "start the run again in a new folder") from None
+
+
+# --- run folders ------------------------------------------------------------------------------------
+def flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    items: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            items.update(flat(value, f"{prefix}{key}."))
+        else:
+            items[f"{prefix}{key}"] = value
+    return items
+
+
+def prepare_run(out: Path, config: Any, *, resume: bool) -> dict[str, Any] | None:
+    """Check the run folder and write config.yaml; returns the training state to resume, if any.
+
+    Without ``resume`` the folder must not hold a run yet. With it, the run goes on from
+    ``state.pt`` when there is one (else it starts), and only with the same config: a resumed run
+    must end exactly where the uninterrupted run would.
+    """
+    config_path, state_path = out / RUN_CONFIG_FILE, out / STATE_FILE
+    state = None
+    if config_path.exists():
+        check(resume, f"{str(out)!r} already holds a run; pass --resume to continue it, or choose another --out")
+        saved, current = flat(load_yaml(config_path)), flat(to_dict(config))
+        changed = sorted(k for k in saved.keys() | current.keys() if saved.get(k) != current.get(k))
+        if changed:
+            raise FdslError(f"cannot resume {str(out)!r}: its config.yaml differs in {', '.join(changed[:5])} "
+                            f"({changed[0]}: {saved.get(changed[0])!r} there, {current.get(changed[0])!r} now)")
+        if state_path.exists():
+            state = load_state(state_path)
+    barrier()  # every rank has looked at the folder before rank 0 writes into it
+    if is_primary():
+        out.mkdir(parents=True, exist_ok=True)
+        write_text(config_path, dump_yaml(config))
+    return state

@@ -1,0 +1,265 @@
+"""Typed configs of the training pipeline: one dataclass per component, a preset, then YAML, then
+command-line overrides (``--set optim.lr=0.01``). The resolved config is saved in every run folder.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from fdsl.data.config import FormulaDataConfig, RealDataConfig
+from fdsl.errors import FdslError, check
+
+SCHEDULES = ("cosine", "step", "multistep")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+# timm's IMAGENET_DEFAULT_MEAN / _STD (not imported: this module stays cheap to import for the CLI).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """A timm model by name; ``kwargs`` go to ``timm.create_model`` (e.g. a ViT's width and depth)."""
+
+    name: str = "resnet50"
+    kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    drop_path: float | None = None
+
+
+@dataclasses.dataclass
+class AugmentConfig:
+    """timm's training transform (``create_transform``), Mixup/CutMix and the loss."""
+
+    img_size: int = 224
+    scale: tuple[float, float] = (0.08, 1.0)
+    ratio: tuple[float, float] = (3 / 4, 4 / 3)
+    hflip: float = 0.5
+    vflip: float = 0.0
+    color_jitter: float | None = 0.4
+    #: e.g. "rand-m9-mstd0.5-inc1" (RandAugment); timm turns colour jitter off when it is set.
+    auto_augment: str | None = None
+    interpolation: str = "bilinear"
+    re_prob: float = 0.0
+    re_mode: str = "pixel"
+    mixup: float = 0.0
+    cutmix: float = 0.0
+    label_smoothing: float = 0.0
+    #: Evaluation: resize to img_size / crop_pct, then centre-crop img_size.
+    eval_crop_pct: float = 1.0
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+    def validate(self) -> None:
+        check(self.img_size >= 8, f"augment.img_size = {self.img_size}; allowed: >= 8")
+        check(0 < self.scale[0] <= self.scale[1] <= 1, f"augment.scale = {self.scale}; allowed: 0 < low <= high <= 1")
+        for name in ("hflip", "vflip", "re_prob", "label_smoothing"):
+            value = getattr(self, name)
+            check(0.0 <= value <= 1.0, f"augment.{name} = {value}; allowed: [0, 1]")
+        check(self.mixup >= 0 and self.cutmix >= 0, "augment.mixup and augment.cutmix must be >= 0")
+        check(0 < self.eval_crop_pct <= 1, f"augment.eval_crop_pct = {self.eval_crop_pct}; allowed: (0, 1]")
+
+
+@dataclasses.dataclass
+class OptimConfig:
+    """Optimiser (any of ``timm.optim.list_optimizers()``) and learning-rate schedule (per step)."""
+
+    opt: str = "adamw"
+    lr: float = 1e-3
+    #: When set, the learning rate is lr x global batch / lr_base_batch (DeiT: 5e-4 x batch / 512).
+    lr_base_batch: int | None = None
+    weight_decay: float = 0.05
+    momentum: float = 0.9
+    sched: str = "cosine"
+    warmup_epochs: int = 0
+    warmup_lr: float = 1e-6
+    min_lr: float = 0.0
+    #: "multistep": epochs at which the lr is multiplied by decay_rate; "step": every decay_epochs.
+    decay_milestones: tuple[int, ...] = ()
+    decay_epochs: float = 30.0
+    decay_rate: float = 0.1
+    #: Clip the gradient norm to this value (None: no clipping).
+    clip_grad: float | None = None
+
+    def validate(self) -> None:
+        from timm.optim import list_optimizers
+
+        valid = list_optimizers()
+        check(self.opt in valid, f"unknown optimiser {self.opt!r}; valid: {', '.join(valid)}")
+        check(self.sched in SCHEDULES, f"unknown schedule {self.sched!r}; valid: {', '.join(SCHEDULES)}")
+        check(self.lr > 0, f"optim.lr = {self.lr}; allowed: > 0")
+        check(self.warmup_epochs >= 0, f"optim.warmup_epochs = {self.warmup_epochs}; allowed: >= 0")
+        check(self.clip_grad is None or self.clip_grad > 0, f"optim.clip_grad = {self.clip_grad}; allowed: > 0")
+        check(self.lr_base_batch is None or self.lr_base_batch >= 1, "optim.lr_base_batch must be >= 1")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """The loop: epochs, batch size per process, seed, device, mixed precision, loader workers."""
+
+    epochs: int = 100
+    batch_size: int = 128
+    seed: int = 0
+    device: str = "auto"
+    #: Mixed precision where it applies (CUDA: bfloat16, or float16 with loss scaling); off on CPU.
+    amp: bool = True
+    workers: int = 2
+    log_interval: int = 50
+
+    def validate(self) -> None:
+        check(self.epochs >= 1, f"train.epochs = {self.epochs}; allowed: >= 1")
+        check(self.batch_size >= 1, f"train.batch_size = {self.batch_size}; allowed: >= 1")
+        check(self.workers >= 0, f"train.workers = {self.workers}; allowed: >= 0")
+        check(self.device in DEVICES or self.device.startswith("cuda:"),
+              f"unknown device {self.device!r}; valid: {', '.join(DEVICES)}, cuda:N")
+        check(self.log_interval >= 1, f"train.log_interval = {self.log_interval}; allowed: >= 1")
+
+
+@dataclasses.dataclass
+class PretrainConfig:
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    data: FormulaDataConfig = dataclasses.field(default_factory=FormulaDataConfig)
+    augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
+    optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    def validate(self) -> None:
+        for part in (self.data, self.augment, self.optim, self.train):
+            part.validate()
+        check_mixup_batch(self.augment, self.train)
+
+
+@dataclasses.dataclass
+class FinetuneConfig:
+    #: The architecture when starting from scratch or from timm's weights; a checkpoint brings its own.
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    #: None: from scratch; "timm": timm's pretrained weights of model.name (downloaded); otherwise
+    #: fdsl weights: a run folder, a weights folder (model.safetensors + config.json) or a .safetensors file.
+    init: str | None = None
+    #: Replace the classifier when the checkpoint's classes differ from the dataset's.
+    new_head: bool = False
+    data: RealDataConfig = dataclasses.field(default_factory=RealDataConfig)
+    augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
+    optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    def validate(self) -> None:
+        for part in (self.data, self.augment, self.optim, self.train):
+            part.validate()
+        check_mixup_batch(self.augment, self.train)
+
+
+def check_mixup_batch(augment: AugmentConfig, train: TrainConfig) -> None:
+    # timm's Mixup pairs each image with the one mirrored in the batch, so the batch must be even.
+    if augment.mixup or augment.cutmix:
+        check(train.batch_size % 2 == 0, f"train.batch_size = {train.batch_size} must be even with mixup/cutmix")
+
+
+# --- dict <-> dataclass ----------------------------------------------------------------------------
+C = TypeVar("C")
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """Plain nested dict (tuples as lists), ready for YAML or JSON."""
+
+    def plain(value):
+        if dataclasses.is_dataclass(value):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+
+    return plain(config)
+
+
+def from_dict(cls: type[C], values: dict[str, Any], *, where: str = "") -> C:
+    """Build ``cls`` from a nested dict, converting and checking every value against the type hints."""
+    check(isinstance(values, dict), f"config {where or 'root'} must be a mapping, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        key = f"{where}{unknown[0]}"
+        raise FdslError(f"unknown config key {key!r}; valid: {', '.join(where + n for n in names)}")
+    return cls(**{name: _convert(values[name], hints[name], f"{where}{name}") for name in names if name in values})
+
+
+def _convert(value: Any, hint: Any, key: str) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(value, inner, key)
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, where=f"{key}.")
+    if origin is tuple:
+        check(isinstance(value, (list, tuple)), f"config {key!r} = {value!r}; expected a list")
+        kinds = [args[0]] * len(value) if len(args) == 2 and args[1] is Ellipsis else list(args)
+        check(len(kinds) == len(value), f"config {key!r} = {value!r}; expected {len(kinds)} values")
+        return tuple(_convert(v, k, key) for v, k in zip(value, kinds))
+    if origin is dict:
+        check(isinstance(value, dict), f"config {key!r} = {value!r}; expected a mapping")
+        return dict(value)
+    if hint is float and isinstance(value, (int, str)) and not isinstance(value, bool):
+        try:  # YAML 1.1 reads "2e-3" (no dot) as a string
+            return float(value)
+        except ValueError:
+            pass
+    if hint is Any or (isinstance(hint, type) and isinstance(value, hint) and not (hint is int and isinstance(value, bool))):
+        return value
+    raise FdslError(f"config {key!r} = {value!r}; expected {getattr(hint, '__name__', hint)}")
+
+
+def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``overrides`` applied key by key (nested mappings merged, except free-form ones)."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key not in ("kwargs", "formula"):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_assignment(text: str) -> dict[str, Any]:
+    """``"optim.lr=0.01"`` -> ``{"optim": {"lr": 0.01}}`` (the value is read as YAML)."""
+    key, sep, raw = text.partition("=")
+    check(bool(sep) and bool(key.strip()), f"override {text!r} is malformed; allowed: KEY=VALUE, e.g. optim.lr=0.01")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise FdslError(f"override {text!r}: the value is not valid YAML") from None
+    for part in reversed(key.strip().split(".")):
+        value = {part: value}
+    return value
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    check(path.is_file(), f"config file {str(path)!r} does not exist")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise FdslError(f"config file {str(path)!r} is not valid YAML: {str(error).splitlines()[0]}") from None
+    check(isinstance(values, dict), f"config file {str(path)!r} must hold a mapping")
+    return values
+
+
+def resolve(base: C, *layers: dict[str, Any]) -> C:
+    """``base`` with each layer of overrides applied in turn, converted, type-checked and validated."""
+    values = to_dict(base)
+    for layer in layers:
+        values = merge(values, layer)
+    config = from_dict(type(base), values)
+    config.validate()
+    return config
+
+
+def dump_yaml(config: Any) -> str:
+    return yaml.safe_dump(to_dict(config), sort_keys=False)

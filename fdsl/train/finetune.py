@@ -1,0 +1,126 @@
+"""Fine-tuning from fdsl or timm weights (or from scratch), and scoring a checkpoint on a dataset.
+
+A checkpoint brings its architecture and arguments (timm's config.json); its classifier is
+replaced only with ``new_head`` (DeiT's rule: drop head weights whose classes differ), and ViT
+position embeddings are resampled when the fine-tuning image size changes the patch grid.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from torch import nn
+from torch.utils.data import DataLoader
+
+import fdsl
+from fdsl.data.config import RealDataConfig
+from fdsl.data.datasets import evaluation_dataset, real_datasets
+from fdsl.errors import FdslError, check
+from fdsl.train import checkpoint, distributed
+from fdsl.train.augment import build_transforms
+from fdsl.train.checkpoint import Weights, load_weights
+from fdsl.train.config import AugmentConfig, FinetuneConfig, ModelConfig
+from fdsl.train.engine import evaluate
+from fdsl.train.models import check_model_name, create_model, load_pretrained, model_config_from_checkpoint
+from fdsl.train.trainer import FitResult, fit, seed_init
+
+
+def finetune(config: FinetuneConfig, out: str | Path, *, resume: bool = False) -> FitResult:
+    """Fine-tune on ``config.data``, scoring the validation split each epoch (top-1/top-5); the
+    run folder ``out`` receives config.yaml, metrics, best/ and last/ weights and state.pt."""
+    config.validate()
+    out = Path(out)
+    context = distributed.setup(config.train.device)
+    config, weights = resolve_init(config)
+    state = checkpoint.prepare_run(out, config, resume=resume)
+    train_transform, val_transform = build_transforms(config.augment)
+    with distributed.primary_first():  # rank 0 downloads a named dataset before the others read it
+        train_set, val_set, classes = real_datasets(config.data, train_transform=train_transform,
+                                                    val_transform=val_transform)
+    model = build_model(config, weights, classes)
+    meta = {"task": "finetune", "fdsl_version": fdsl.__version__, "init": config.init,
+            "dataset": config.data.dataset}
+    return fit(model, train_set, val_set, config=config, out=out, label_names=classes, context=context,
+               state=state, meta=meta)
+
+
+def resolve_init(config: FinetuneConfig) -> tuple[FinetuneConfig, Weights | None]:
+    """The config with the checkpoint's own architecture (when it has a config.json), and its weights."""
+    if config.init in (None, "timm"):
+        check_model_name(config.model.name)
+        return config, None
+    weights = load_weights(config.init)
+    if weights.config is None:  # bare weights: the architecture is config.model's
+        check_model_name(config.model.name)
+        return config, weights
+    model = model_config_from_checkpoint(weights.config, img_size=config.augment.img_size,
+                                         drop_path=config.model.drop_path)
+    return dataclasses.replace(config, model=model), weights
+
+
+def check_classes(weights: Weights, classes: list[str], *, new_head: bool) -> None:
+    """Without ``new_head`` the checkpoint must have been trained on exactly these classes."""
+    names = weights.label_names
+    if new_head or names is None:
+        return
+    check(list(names) == list(classes),
+          f"checkpoint {str(weights.path)!r} was trained on {len(names)} classes ({_preview(names)}) but the "
+          f"dataset has {len(classes)} ({_preview(classes)}); pass --new-head to fine-tune with a new classifier")
+
+
+def _preview(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+
+
+def build_model(config: FinetuneConfig, weights: Weights | None, classes: list[str]) -> nn.Module:
+    """The model to fine-tune, initialised from scratch, from timm's weights or from ``weights``."""
+    seed_init(config.train.seed)  # the new head (or the whole model) starts the same for a given seed
+    if config.init == "timm":
+        from timm.models import get_pretrained_cfg
+
+        arch = config.model.name
+        pretrained = get_pretrained_cfg(arch)
+        check(pretrained is not None, f"timm has no pretrained weights for {arch!r}")
+        check(config.new_head or pretrained.num_classes == len(classes),
+              f"timm's {arch} weights have {pretrained.num_classes} classes but the dataset has {len(classes)}; "
+              "pass --new-head to fine-tune with a new classifier")
+        model = create_model(config.model, num_classes=len(classes), pretrained=True)
+        if config.new_head and pretrained.num_classes == len(classes):
+            model.reset_classifier(len(classes))
+        return model
+    model = create_model(config.model, num_classes=len(classes))
+    if weights is not None:
+        check_classes(weights, classes, new_head=config.new_head)
+        load_pretrained(model, weights.state_dict, new_head=config.new_head)
+    return model
+
+
+def evaluate_checkpoint(path: str | Path, data: RealDataConfig, *, batch_size: int = 256, workers: int = 2,
+                        device: str = "auto") -> dict[str, float]:
+    """Top-1/top-5 accuracy (%) and loss of fdsl (or timm-format) weights on the split that
+    fine-tuning validates on (see :func:`fdsl.data.datasets.evaluation_dataset`)."""
+    check(batch_size >= 1, f"batch size = {batch_size}; allowed: >= 1")
+    context = distributed.setup(device)
+    weights = load_weights(path)
+    check(weights.config is not None,
+          f"checkpoint {str(weights.path)!r} has no config.json beside it: its architecture is unknown")
+    cfg = weights.config["pretrained_cfg"]
+    augment = AugmentConfig(img_size=int(cfg["input_size"][-1]), interpolation=cfg.get("interpolation", "bilinear"),
+                            mean=tuple(cfg["mean"]), std=tuple(cfg["std"]), eval_crop_pct=cfg.get("crop_pct", 1.0))
+    dataset = evaluation_dataset(data, transform=build_transforms(augment)[1])
+    check_classes(weights, dataset.classes, new_head=False)
+    kwargs = {k: v for k, v in (weights.config.get("model_args") or {}).items() if k != "num_classes"}
+    model = create_model(ModelConfig(name=weights.config["architecture"], kwargs=kwargs),
+                         num_classes=int(weights.config["num_classes"]))
+    check(int(weights.config["num_classes"]) == len(dataset.classes),
+          f"checkpoint has {weights.config['num_classes']} classes but the dataset has {len(dataset.classes)}")
+    try:
+        model.load_state_dict(weights.state_dict)
+    except RuntimeError as error:
+        raise FdslError(f"checkpoint {str(weights.path)!r} does not fit its own config.json "
+                        f"({str(error).splitlines()[0]})") from None
+    model.to(context.device)
+    sampler = distributed.ShardSampler(len(dataset), context) if context.distributed else None
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
+                        pin_memory=context.device.type == "cuda")
+    return evaluate(model, loader, device=context.device)

@@ -1,0 +1,35 @@
+"""Training curves of several runs: one line per group (mean over its runs) with a +-1 std band."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def plot_curves(panels: dict[str, dict[str, list[list[float]]]], path: Path, *, title: str = "") -> None:
+    """``panels``: y-axis label -> group label -> one list of per-epoch values per run."""
+    from matplotlib.figure import Figure  # no pyplot: no global figure state, no display needed
+
+    figure = Figure(figsize=(5.5 * len(panels), 4.0), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(1, len(panels)))
+    for ax, (ylabel, groups) in zip(axes, panels.items()):
+        for label, runs in groups.items():
+            length = min(len(run) for run in runs)
+            values = np.array([run[:length] for run in runs], dtype=float)  # (runs, epochs)
+            epochs = np.arange(1, length + 1)
+            mean = values.mean(axis=0)
+            ax.plot(epochs, mean, marker="o", markersize=3, label=f"{label} (n={len(runs)})")
+            if len(runs) > 1:
+                std = values.std(axis=0, ddof=1)
+                ax.fill_between(epochs, mean - std, mean + std, alpha=0.2)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        figure.suptitle(title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    figure.savefig(tmp, dpi=110)
+    tmp.replace(path)

@@ -1,0 +1,50 @@
+"""Tiny training settings shared by the training tests: a 20k-parameter ViT at 32 px, a few
+FractalDB categories rendered fast, and a small ImageFolder of coloured noise."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import yaml
+from PIL import Image
+
+from fdsl.train.config import resolve
+from fdsl.train.presets import finetune_preset, pretrain_preset
+
+TINY_VIT = {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 2, "mlp_ratio": 2.0}
+#: Overrides of the cpu-small presets: tiny model, tiny data, two quick epochs, no worker processes.
+TINY = {
+    "model": {"name": "vit_tiny_patch16_224", "kwargs": TINY_VIT},
+    "train": {"epochs": 2, "batch_size": 8, "workers": 0, "log_interval": 1000},
+}
+TINY_PRETRAIN = {
+    **TINY,
+    "data": {"formula": {"size": 32, "points": 1000, "search_size": 64, "search_points": 3000},
+             "categories": 3, "instances": 8, "val_instances": 2},
+}
+TINY_FINETUNE = {**TINY, "data": {"holdout": 0.25, "val_per_class": None}}
+
+
+def tiny_pretrain(*layers: dict):
+    return resolve(pretrain_preset("cpu-small"), TINY_PRETRAIN, *layers)
+
+
+def tiny_finetune(dataset: Path, *layers: dict):
+    return resolve(finetune_preset("cpu-small"), TINY_FINETUNE, {"data": {"dataset": str(dataset)}}, *layers)
+
+
+def write_yaml(path: Path, values: dict) -> Path:
+    path.write_text(yaml.safe_dump(values))
+    return path
+
+
+def make_image_folder(root: Path, classes: int = 3, per_class: int = 8, size: int = 32) -> Path:
+    """``classes`` folders of coloured noise (one dominant channel per class): learnable, tiny."""
+    rng = np.random.default_rng(0)
+    for c in range(classes):
+        (root / f"class{c}").mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 120, size=(size, size, 3))
+            pixels[..., c % 3] += 120
+            Image.fromarray(pixels.astype(np.uint8)).save(root / f"class{c}" / f"{i:03d}.png")
+    return root
