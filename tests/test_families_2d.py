@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from fdsl.data.writer import search_categories
 from fdsl.errors import FdslError
 from fdsl.formulas import perlin_noise as pn
-from fdsl.formulas.raster2d import draw_line
+from fdsl.formulas.bezier import draw_bezier_curves
+from fdsl.formulas.raster2d import draw_line, draw_polyline
 from fdsl.formulas.rcdb import RCDBCategory, truncated_exponential_int
 from fdsl.formulas.visualatom import VisualAtomCategory
 from fdsl.registry import get_formula
@@ -215,6 +216,26 @@ def test_bezier_curves_and_layouts():
         turn = drawn(cell(2, "turn"), instance) > 0
         assert (mirror & mirror[:, ::-1]).sum() > 0.8 * mirror.sum()
         assert (turn & turn[::-1, ::-1]).sum() > 0.8 * turn.sum()
+
+
+def test_bezier_power_form_draws_de_casteljaus_curve():
+    g = np.random.default_rng(5)
+    for degree in range(1, 6):
+        points = g.uniform(0, 120, size=(1, degree + 1, 2))
+        fast = np.zeros((128, 128), dtype=np.uint8)
+        draw_bezier_curves(fast, points, 0.5, 4096, np.uint8(255))
+        length = np.hypot(*np.diff(points[0], axis=0).T).sum()
+        segments = min(max(int(length * 0.5), 8), 4096)
+        samples = []
+        for t in np.arange(segments + 1) / segments:
+            work = points[0].copy()
+            for level in range(degree, 0, -1):
+                work[:level] += t * (work[1:level + 1] - work[:level])
+            samples.append(work[0])
+        samples = np.array(samples)
+        slow = np.zeros((128, 128), dtype=np.uint8)
+        draw_polyline(slow, samples[:, 0].copy(), samples[:, 1].copy(), segments + 1, False, np.uint8(255))
+        assert np.array_equal(fast, slow)
 
 
 # --- bad values, fuzzing ------------------------------------------------------------------------
