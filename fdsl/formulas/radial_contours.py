@@ -67,6 +67,25 @@ def draw_contours(canvas, xs, ys, cos_k, sin_k, wave, n_contours, gain, offset, 
             px, py, p_in, pc, pr = qx, qy, q_in, qc, qr
 
 
+@numba.njit(cache=True)
+def _contour_image(canvas, vertices, contours, radius, ox, oy, cx, cy, gain, offset, step, n1, n2, seed):
+    """Start polygon, waves and contours in one compiled call (no per-image NumPy temporaries)."""
+    angle = 2.0 * np.pi / vertices
+    cos_k = np.empty(vertices)
+    sin_k = np.empty(vertices)
+    wave = np.empty(vertices)
+    xs = np.empty(vertices)
+    ys = np.empty(vertices)
+    for k in range(vertices):
+        cos_k[k] = np.cos(k * angle)
+        sin_k[k] = np.sin(k * angle)
+        wave[k] = 0.5 * np.sin(k * angle * n1) + 0.5 * np.sin(k * angle * n2)
+        xs[k] = radius * ox * cos_k[k]
+        ys[k] = radius * oy * sin_k[k]
+    draw_contours(canvas, xs, ys, cos_k, sin_k, wave, contours, gain, offset, step, cx, cy,
+                  canvas.shape[1] / CANVAS, seed)
+
+
 def render_contours(
     canvas: np.ndarray,
     *,
@@ -78,20 +97,12 @@ def render_contours(
     gain: float,
     offset: float,
     step: float,
-    frequencies: tuple[int, int] | None,
+    frequencies: tuple[int, int],
     seed: np.uint64,
 ) -> np.ndarray:
-    """Draw onto ``canvas`` (uint8, square) and return it. ``frequencies`` = (n1, n2) adds
-    VisualAtom's waves; None draws RCDB's plain noise."""
-    angles = np.arange(vertices) * (2.0 * np.pi / vertices)
-    cos_k, sin_k = np.cos(angles), np.sin(angles)
-    if frequencies is None:
-        wave = np.zeros(vertices)
-    else:
-        wave = 0.5 * np.sin(angles * frequencies[0]) + 0.5 * np.sin(angles * frequencies[1])
-    xs = radius * oval[0] * cos_k
-    ys = radius * oval[1] * sin_k
-    scale = canvas.shape[1] / CANVAS
-    draw_contours(canvas, xs, ys, cos_k, sin_k, wave, int(contours), float(gain), float(offset), float(step),
-                  float(center[0]), float(center[1]), scale, seed)
+    """Draw onto ``canvas`` (uint8, square) and return it. ``frequencies`` = VisualAtom's
+    (n1, n2); RCDB's (0, 0) makes the wave term exactly zero."""
+    _contour_image(canvas, int(vertices), int(contours), float(radius), float(oval[0]), float(oval[1]),
+                   float(center[0]), float(center[1]), float(gain), float(offset), float(step),
+                   float(frequencies[0]), float(frequencies[1]), seed)
     return canvas
