@@ -97,9 +97,10 @@ def _place_curves(uniforms, curves, degree, spread, layout, points):
             for k in range(n):
                 points[i, k, axis] = (points[i, k, axis] - low) * shrink + low + shift
     if layout == 1:  # closed: each curve starts where the previous ends; the last closes the loop
-        for i in range(1, curves):
-            points[i, 0, :] = points[i - 1, n - 1, :]
-        points[curves - 1, n - 1, :] = points[0, 0, :]
+        for axis in range(2):
+            for i in range(1, curves):
+                points[i, 0, axis] = points[i - 1, n - 1, axis]
+            points[curves - 1, n - 1, axis] = points[0, 0, axis]
     elif layout == 2:  # mirror about the vertical centre line
         for i in range(curves):
             for k in range(n):
@@ -132,7 +133,9 @@ def draw_bezier_curves(canvas, points, samples_per_px, max_samples, value):
         for k in range(degree):
             length += np.hypot(points[i, k + 1, 0] - points[i, k, 0], points[i, k + 1, 1] - points[i, k, 1])
         segments = min(max(int(length * samples_per_px), 8), max_samples)
-        diff[:, :] = points[i]
+        for k in range(n_ctrl):
+            diff[k, 0] = points[i, k, 0]
+            diff[k, 1] = points[i, k, 1]
         binomial = 1.0
         for k in range(n_ctrl):
             coef[k, 0] = binomial * diff[0, 0]

@@ -13,7 +13,7 @@ import numba
 import numpy as np
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _clip_edge(p, q, t0, t1):
     """One Liang-Barsky boundary: keep t with p t <= q. Returns (t0, t1), t0 > t1 when empty."""
     if p == 0.0:
@@ -59,7 +59,7 @@ def draw_line(canvas, x0, y0, x1, y1, value):
     join_pixels(canvas, c, r, c_end, r_end, value)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def join_pixels(canvas, c, r, c_end, r_end, value):
     """Pixels from (c, r) to (c_end, r_end), both on the canvas, one per step along the major
     axis (a DDA, which picks the same pixels as Bresenham's algorithm up to ties, without its
