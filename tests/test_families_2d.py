@@ -185,6 +185,8 @@ def test_grid_categories_round_trip_through_files(tmp_path):
     cells = [formula.search_category(0, i) for i in (0, 77, 143)]
     formula.write_categories(cells, tmp_path)
     assert formula.read_categories(tmp_path) == cells
+    with pytest.raises(FdslError, match="another variant"):
+        get_formula("bezier", variant=1024).read_categories(tmp_path)
 
 
 def test_perlin_frequency_sets_the_texture_scale():

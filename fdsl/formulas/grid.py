@@ -61,4 +61,7 @@ class GridFormula(Formula):
 
     def decode_category(self, obj: Any) -> dict[str, Any]:
         check(isinstance(obj, dict) and "cell" in obj, f"{self.name}: a category must hold its grid 'cell', got {obj!r}")
-        return self.grid.cell(int(obj["cell"]))
+        cell = self.grid.cell(int(obj["cell"]))
+        check(obj == cell, f"{self.name}: category {obj!r} is not cell {obj['cell']} of {self.grid.label} "
+                           f"({cell!r}); was the file written with another variant?")
+        return cell
