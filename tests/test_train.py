@@ -6,15 +6,18 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import safetensors.torch
 import torch
+from PIL import Image, ImageOps
 from train_helpers import TINY_VIT, make_image_folder, tiny_finetune, tiny_pretrain
 
 from fdsl.errors import FdslError
 from fdsl.train import trainer
+from fdsl.train.augment import build_transforms
 from fdsl.train.checkpoint import load_weights
-from fdsl.train.config import ModelConfig, PretrainConfig, parse_assignment, resolve
+from fdsl.train.config import AugmentConfig, ModelConfig, PretrainConfig, parse_assignment, resolve
 from fdsl.train.engine import NonFiniteLoss, train_one_epoch
 from fdsl.train.finetune import build_model, evaluate_checkpoint, finetune, resolve_init
 from fdsl.train.models import create_model
@@ -209,3 +212,14 @@ def test_config_overrides_are_typed_and_checked():
         resolve(pretrain_preset("cpu-small"), parse_assignment("train.epochs=many"))
     with pytest.raises(FdslError, match="unknown optimiser 'adamz'"):
         resolve(pretrain_preset("cpu-small"), parse_assignment("optim.opt=adamz"))
+
+
+def test_randaugment_posterize_to_zero_bits_does_not_stop_training():
+    # DeiT's rand-m9-mstd0.5-inc1 asks timm's increasing posterize for 0 bits at the top magnitude,
+    # which Pillow >= 13 rejects; we keep Pillow < 13's answer (a black image).
+    train, _ = build_transforms(AugmentConfig(img_size=32, auto_augment="rand-m9-mstd0.5-inc1"))
+    randaugment = next(t for t in train.transforms if type(t).__name__ == "RandAugment")
+    posterize = next(op for op in randaugment.ops if op.name == "PosterizeIncreasing")
+    image = Image.new("RGB", (8, 8), (200, 100, 50))
+    assert posterize.aug_fn(image, 0).getextrema() == ((0, 0), (0, 0), (0, 0))
+    assert np.array_equal(np.asarray(posterize.aug_fn(image, 3)), np.asarray(ImageOps.posterize(image, 3)))

@@ -107,12 +107,16 @@ class TrainConfig:
     #: Mixed precision where it applies (CUDA: bfloat16, or float16 with loss scaling); off on CPU.
     amp: bool = True
     workers: int = 2
+    #: torch threads of each training process (None: torch's default, one per core, or
+    #: OMP_NUM_THREADS, which torchrun sets to 1).
+    threads: int | None = None
     log_interval: int = 50
 
     def validate(self) -> None:
         check(self.epochs >= 1, f"train.epochs = {self.epochs}; allowed: >= 1")
         check(self.batch_size >= 1, f"train.batch_size = {self.batch_size}; allowed: >= 1")
         check(self.workers >= 0, f"train.workers = {self.workers}; allowed: >= 0")
+        check(self.threads is None or self.threads >= 1, f"train.threads = {self.threads}; allowed: >= 1 or null")
         check(self.device in DEVICES or self.device.startswith("cuda:"),
               f"unknown device {self.device!r}; valid: {', '.join(DEVICES)}, cuda:N")
         check(self.log_interval >= 1, f"train.log_interval = {self.log_interval}; allowed: >= 1")

@@ -83,6 +83,8 @@ def fit(
     ``val_set`` each epoch; rank 0 writes metrics, weights (last/, best/) and the state to ``out``."""
     train, optim = config.train, config.optim
     device = context.device
+    if train.threads is not None:
+        torch.set_num_threads(train.threads)
     generator = torch.Generator()
     train_loader, val_loader = _loaders(train_set, val_set, config, context, generator)
     global_batch = train.batch_size * context.world_size
@@ -119,7 +121,7 @@ def fit(
              train.batch_size, context.world_size, lr, device.type,
              f"; resuming after epoch {start_epoch}" if start_epoch else "")
     metrics = _MetricsLog(out, start_epoch) if context.is_primary else None
-    best_top1 = max((row["val_top1"] for row in history if row.get("val_top1") is not None), default=None)
+    result = FitResult(out, history)
     for epoch in range(start_epoch, train.epochs):
         generator.manual_seed(seed_epoch(train.seed, epoch, context.rank))
         if isinstance(train_loader.sampler, DistributedSampler):
@@ -133,8 +135,6 @@ def fit(
                "val_top1": scores.get("top1"), "val_top5": scores.get("top5"), "lr": stats["lr"],
                "images_per_s": stats["images_per_s"], "epoch_s": stats["time_s"]}
         history.append(row)
-        improved = row["val_top1"] is not None and (best_top1 is None or row["val_top1"] > best_top1)
-        best_top1 = row["val_top1"] if improved else best_top1
         log.info("epoch %d/%d train loss %.4f%s | %.0f img/s, %.1f s", epoch + 1, train.epochs, stats["loss"],
                  f" | val loss {scores['loss']:.4f} top-1 {scores['top1']:.2f} top-5 {scores['top5']:.2f}"
                  if scores else "", stats["images_per_s"], stats["time_s"])
@@ -142,7 +142,7 @@ def fit(
             weights_meta = {**meta, "epoch": epoch + 1, "metrics": row}
             checkpoint.save_weights(model, out / "last", label_names=label_names, augment=config.augment,
                                     meta=weights_meta)
-            if improved:
+            if result.best is row:  # the first epoch with the highest validation top-1
                 checkpoint.save_weights(model, out / "best", label_names=label_names, augment=config.augment,
                                         meta=weights_meta)
             checkpoint.save_state(out / checkpoint.STATE_FILE, {
@@ -151,7 +151,6 @@ def fit(
                 "history": history,
             })
             metrics.write(history)
-    result = FitResult(out, history)
     if context.is_primary:
         metrics.close()
         checkpoint.write_text(out / checkpoint.SUMMARY_FILE, json.dumps(
