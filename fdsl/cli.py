@@ -133,7 +133,7 @@ def cmd_show(args) -> None:
 def cmd_demo(args) -> None:
     from fdsl.demo import run_demo
 
-    run_demo(Path(args.out), workers=args.workers)
+    run_demo(Path(args.out), workers=args.workers, data=args.data)
 
 
 # --- parser ---------------------------------------------------------------------------------------
@@ -173,9 +173,11 @@ def build_parser(family: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--tile", type=int, default=128, help="tile size in pixels")
     p.set_defaults(run=cmd_show)
 
-    p = sub.add_parser("demo", help="the README's main job on a small built-in default")
+    p = sub.add_parser("demo", help="the README's main job: pre-train on FractalDB, fine-tune, compare with scratch")
     p.add_argument("-o", "--out", default="fdsl-demo", help="output directory")
-    p.add_argument("--workers", type=int, default=2, help="processes to use")
+    p.add_argument("--data", help="real images: cifar10, cifar100 or an ImageFolder path "
+                                  "(default: ../shared/data/cifar10/train if present, else cifar10)")
+    p.add_argument("--workers", type=int, help="loader worker processes (default: the presets' value)")
     p.set_defaults(run=cmd_demo)
 
     from fdsl.cli_train import add_train_commands

@@ -1,23 +1,81 @@
-"""The README's main job on a small built-in default: search, render and look at a small FractalDB."""
+"""The README's main job, the whole FDSL story on a CPU: pre-train a small ViT on FractalDB rendered
+on the fly, fine-tune it on real images (CIFAR-10 by default), fine-tune the same model from
+scratch with the same recipe over the same seeds, and print the comparison table.
+
+The recipe is :data:`fdsl.train.presets.DEMO` (presets by name), not code. Every step resumes:
+rerunning ``fdsl demo`` after an interruption finishes the job, and after a finished run it only
+prints the table again.
+"""
 from __future__ import annotations
 
+import dataclasses
+import logging
+import time
 from pathlib import Path
 
-from fdsl.data.writer import render_dataset, search_categories
-from fdsl.registry import get_formula
-from fdsl.viz.gallery import formula_gallery, save_png
+from fdsl.train.presets import DEMO, DemoRecipe
 
-DEMO_CATEGORIES = 16
-DEMO_INSTANCES = 20
-DEMO_SEED = 0
+log = logging.getLogger(__name__)
+
+#: The shared CIFAR-10 training images, seen from the project's root (developers and CI).
+SHARED_CIFAR10 = Path("../shared/data/cifar10/train")
 
 
-def run_demo(out: Path, *, workers: int = 2) -> None:
-    formula = get_formula("fractaldb")
-    categories = search_categories(formula, DEMO_CATEGORIES, seed=DEMO_SEED, workers=workers)
-    formula.write_categories(categories, out / "params")
-    card = render_dataset(formula, categories, out / "FractalDB-16", seed=DEMO_SEED,
-                          instances=DEMO_INSTANCES, workers=workers)
-    gallery = formula_gallery(formula, categories[:8], seed=DEMO_SEED, instances=[0, 1, 2, 3, 105, 210])
+def default_real_data() -> str:
+    """The shared CIFAR-10 ImageFolder when present, else torchvision's CIFAR-10 (downloaded)."""
+    return str(SHARED_CIFAR10) if SHARED_CIFAR10.is_dir() else "cifar10"
+
+
+def run_demo(out: Path, *, workers: int | None = None, data: str | None = None,
+             recipe: DemoRecipe | None = None) -> str:
+    """Run the demo into ``out`` (pretrain/, compare/, gallery.png); returns the printed report."""
+    from fdsl.data.datasets import load_categories
+    from fdsl.registry import get_formula
+    from fdsl.train.compare import compare
+    from fdsl.train.config import resolve
+    from fdsl.train.distributed import configure_logging
+    from fdsl.train.presets import finetune_preset, pretrain_preset
+    from fdsl.train.pretrain import pretrain
+    from fdsl.viz.gallery import formula_gallery, save_png
+
+    configure_logging()
+    recipe = recipe or DEMO
+    start = time.perf_counter()
+    out = Path(out)
+    data = data or default_real_data()
+    loader = {"train": {"workers": workers}} if workers is not None else {}
+    pre_config = resolve(pretrain_preset(recipe.pretrain), loader)
+    formula = get_formula(pre_config.data.family, **pre_config.data.formula)
+    sample = dataclasses.replace(pre_config.data, categories=min(8, pre_config.data.categories))
+    gallery = formula_gallery(formula, load_categories(formula, sample), seed=sample.seed,
+                              instances=list(range(6)), tile=64)
     save_png(gallery, out / "gallery.png")
-    print(f"rendered {card['images']} images to {out / 'FractalDB-16'}; gallery: {out / 'gallery.png'}")
+
+    log.info("1/2 pre-training (%s preset) on %s categories x %s instances rendered on the fly",
+             recipe.pretrain, pre_config.data.categories, pre_config.data.instances)
+    pre = pretrain(pre_config, out / "pretrain", resume=True)
+    pre_minutes = (time.perf_counter() - start) / 60
+
+    ft_config = resolve(finetune_preset(recipe.finetune), loader, {
+        "data": {"dataset": data, "root": str(out / "data"), "train_per_class": recipe.train_per_class},
+    })
+    log.info("2/2 fine-tuning (%s preset) on %s, %d images per class, from scratch and from the pre-trained "
+             "weights, seeds %s", recipe.finetune, data, recipe.train_per_class, list(recipe.seeds))
+    comparison = compare(ft_config, [str(out / "pretrain" / "last")], seeds=recipe.seeds, out=out / "compare",
+                         labels=["fractaldb"])
+    minutes = (time.perf_counter() - start) / 60
+    held_out = pre.last.get("val_top1")
+    report = "\n".join([
+        f"pre-training: {pre_config.model.name} {pre_config.model.kwargs}, {len(pre.history)} epochs on "
+        f"{pre_config.data.family} ({pre_config.data.categories} categories x {pre_config.data.instances} "
+        f"instances, on the fly)" + (f", held-out top-1 {held_out:.1f}%" if held_out is not None else ""),
+        f"fine-tuning: {data}, {recipe.train_per_class} images per class x {ft_config.train.epochs} epochs, "
+        f"validation: {ft_config.data.val_per_class} held-out images per class (last {ft_config.data.holdout:.0%} "
+        "of each class), final epoch",
+        "",
+        comparison.table,
+        "",
+        f"wall time: {minutes:.1f} min (pre-training {pre_minutes:.1f} min); curves: {out / 'compare' / 'curves.png'}",
+    ])
+    print(report)
+    return report

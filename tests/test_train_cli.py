@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from train_helpers import TINY_FINETUNE, TINY_PRETRAIN, make_image_folder, write_yaml
+from train_helpers import TINY_FINETUNE, TINY_PRETRAIN, make_image_folder, tiny_finetune, tiny_pretrain, write_yaml
 
 from fdsl.cli import main
 
@@ -102,6 +102,27 @@ def test_print_config_applies_preset_yaml_set_and_flags(fdsl, setup):
 def test_models_lists_valid_names(fdsl):
     code, out, _ = fdsl("models", "deit_tiny*")
     assert code == 0 and "deit_tiny_patch16_224" in out.split()
+
+
+def test_demo_runs_the_whole_story_on_a_tiny_recipe(fdsl, setup, tmp_path, monkeypatch):
+    from fdsl import demo
+    from fdsl.train import presets
+
+    monkeypatch.setitem(presets.PRETRAIN_PRESETS, "tiny", tiny_pretrain)
+    monkeypatch.setitem(presets.FINETUNE_PRESETS, "tiny", lambda: tiny_finetune(setup["images"]))
+    monkeypatch.setattr(demo, "DEMO", presets.DemoRecipe(pretrain="tiny", finetune="tiny", train_per_class=4,
+                                                             seeds=(0, 1)))
+    code, out, err = fdsl("demo", "-o", tmp_path / "demo", "--data", setup["images"])
+    assert code == 0, err
+    rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")]
+    assert rows == ["init", "scratch", "fractaldb"]
+    assert "wall time:" in out and "held-out top-1" in out
+    for path in ("gallery.png", "pretrain/last/model.safetensors", "compare/curves.png", "compare/results.md"):
+        assert (tmp_path / "demo" / path).is_file()
+    # a second run resumes everything and prints the same table
+    code, again, _ = fdsl("demo", "-o", tmp_path / "demo", "--data", setup["images"])
+    assert code == 0 and [l for l in again.splitlines() if l.startswith("|")] == \
+        [l for l in out.splitlines() if l.startswith("|")]
 
 
 # --- bad input: one line, exit status 2 -----------------------------------------------------------

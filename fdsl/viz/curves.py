@@ -9,6 +9,7 @@ import numpy as np
 def plot_curves(panels: dict[str, dict[str, list[list[float]]]], path: Path, *, title: str = "") -> None:
     """``panels``: y-axis label -> group label -> one list of per-epoch values per run."""
     from matplotlib.figure import Figure  # no pyplot: no global figure state, no display needed
+    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(5.5 * len(panels), 4.0), layout="constrained")
     axes = np.atleast_1d(figure.subplots(1, len(panels)))
@@ -23,6 +24,7 @@ def plot_curves(panels: dict[str, dict[str, list[list[float]]]], path: Path, *, 
                 std = values.std(axis=0, ddof=1)
                 ax.fill_between(epochs, mean - std, mean + std, alpha=0.2)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         ax.legend()
