@@ -93,7 +93,7 @@ def ofdb_vit_tiny() -> PretrainConfig:
 
 def cpu_small_pretrain() -> PretrainConfig:
     """Minutes on a 2-core CPU: the small ViT on FractalDB-100 rendered on the fly at 32 px
-    (100 categories x 100 instances, 10 held out per category), 10 epochs. Grey (better than
+    (100 categories x 100 instances, 10 held out per category), 8 epochs. Grey (better than
     colour for DeiT in the paper) with density shading, 2,000 points: a render costs about 0.2 ms of
     CPU, no more than reading and decoding the same PNG. One core trains (one torch thread: a second
     one mostly spins and stalls when the loader or anything else needs the core) and one loader
@@ -108,13 +108,13 @@ def cpu_small_pretrain() -> PretrainConfig:
         augment=AugmentConfig(img_size=32, scale=(0.35, 1.0), hflip=0.5, color_jitter=None, label_smoothing=0.1),
         optim=OptimConfig(opt="adamw", lr=1e-3, weight_decay=0.05, sched="cosine", warmup_epochs=1,
                           warmup_lr=1e-5, min_lr=1e-5, clip_grad=1.0),
-        train=TrainConfig(epochs=10, batch_size=128, workers=1, threads=1, log_interval=20),
+        train=TrainConfig(epochs=8, batch_size=128, workers=1, threads=1, log_interval=20),
     )
 
 
 def cpu_small_finetune() -> FinetuneConfig:
     """Minutes on a 2-core CPU: the small ViT fine-tuned on 32 px images (CIFAR-10 by default) for
-    15 epochs, AdamW lr 5e-4, batch 64, cosine after one warm-up epoch, label smoothing 0.1, random
+    12 epochs, AdamW lr 5e-4, batch 64, cosine after one warm-up epoch, label smoothing 0.1, random
     crops (area 0.6..1) and flips; 100 validation images per class are scored each epoch. One
     torch thread and one loader worker, as in the cpu-small pre-training."""
     return FinetuneConfig(
@@ -123,7 +123,7 @@ def cpu_small_finetune() -> FinetuneConfig:
         augment=AugmentConfig(img_size=32, scale=(0.6, 1.0), hflip=0.5, color_jitter=None, label_smoothing=0.1),
         optim=OptimConfig(opt="adamw", lr=5e-4, weight_decay=0.05, sched="cosine", warmup_epochs=1,
                           warmup_lr=1e-5, min_lr=1e-5, clip_grad=1.0),
-        train=TrainConfig(epochs=15, batch_size=64, workers=1, threads=1, log_interval=20),
+        train=TrainConfig(epochs=12, batch_size=64, workers=1, threads=1, log_interval=20),
     )
 
 
