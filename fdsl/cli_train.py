@@ -55,16 +55,21 @@ def _dest(key: str) -> str:
 
 
 def resolve_config(args: argparse.Namespace, preset: Callable[[str], Any], extra: dict[str, Any] | None = None):
-    """The preset, then --config, then each --set, then the named flags (and ``extra``)."""
+    """The preset, then --config, then each --set, then the named flags (and ``extra``). A --model
+    other than the preset's drops the preset's model kwargs (set them with --set model.kwargs=...)."""
     from fdsl.train.config import load_yaml, merge, parse_assignment, resolve
 
-    layers = [load_yaml(args.config)] if args.config else []
+    base = preset(args.preset)
+    layers = []
+    if getattr(args, "cfg__model__name", None) not in (None, base.model.name):
+        layers.append({"model": {"kwargs": {}}})  # the preset's model options fit the preset's model only
+    layers += [load_yaml(args.config)] if args.config else []
     layers += [parse_assignment(text) for text in args.set]
     flags: dict[str, Any] = {}
     for name, value in vars(args).items():
         if name.startswith("cfg__") and value is not None:
             flags = merge(flags, parse_assignment_value(name[len("cfg__"):].split("__"), value))
-    return resolve(preset(args.preset), *layers, flags, extra or {})
+    return resolve(base, *layers, flags, extra or {})
 
 
 def parse_assignment_value(path: list[str], value: Any) -> dict[str, Any]:

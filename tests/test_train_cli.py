@@ -99,6 +99,14 @@ def test_print_config_applies_preset_yaml_set_and_flags(fdsl, setup):
     assert "auto_augment: rand-m9-mstd0.5-inc1" in out
 
 
+def test_model_flag_drops_the_presets_model_options(fdsl):
+    code, out, _ = fdsl("pretrain", "--model", "resnet10t", "-o", "unused", "--print-config")
+    assert code == 0 and "name: resnet10t" in out and "kwargs: {}" in out
+    code, out, _ = fdsl("pretrain", "--model", "resnet10t", "--set", "model.kwargs={stem_width: 16}", "-o", "unused",
+                        "--print-config")
+    assert code == 0 and "stem_width: 16" in out
+
+
 def test_models_lists_valid_names(fdsl):
     code, out, _ = fdsl("models", "deit_tiny*")
     assert code == 0 and "deit_tiny_patch16_224" in out.split()
@@ -131,6 +139,12 @@ def test_unknown_model_lists_close_valid_names(fdsl, setup, tmp_path):
     one_line_error(code, err, "unknown model 'resnet5'; close valid names: resnet50")
     assert "`fdsl models`" in err
     assert not (tmp_path / "x").exists()
+
+
+def test_unknown_pretrained_tag_lists_the_valid_ones(fdsl, setup, tmp_path):
+    code, _, err = fdsl("finetune", "--config", setup["ft_yaml"], "--dataset", setup["images"], "--init", "timm",
+                        "--model", "resnet10t.bad_tag", "--new-head", "-o", tmp_path / "x")
+    one_line_error(code, err, "unknown pretrained tag 'bad_tag' of resnet10t; valid: c3_in1k")
 
 
 def test_unknown_dataset_lists_the_valid_ones(fdsl, setup, tmp_path):

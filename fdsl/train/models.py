@@ -23,8 +23,11 @@ log = logging.getLogger(__name__)
 
 def check_model_name(name: str) -> None:
     """Fail unless timm knows ``name`` (an architecture, optionally ``.tag``), naming close valid ones."""
-    architecture = name.split(".")[0]
+    architecture, _, tag = name.partition(".")
     if timm.is_model(architecture):
+        valid_tags = [n.partition(".")[2] for n in timm.list_pretrained(f"{architecture}.*")]
+        check(not tag or tag in valid_tags,
+              f"unknown pretrained tag {tag!r} of {architecture}; valid: {', '.join(valid_tags) or 'none'}")
         return
     names = timm.list_models()
     close = difflib.get_close_matches(architecture, names, n=8, cutoff=0.6) or timm.list_models(f"*{architecture}*")[:8]
