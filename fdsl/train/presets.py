@@ -94,10 +94,10 @@ def ofdb_vit_tiny() -> PretrainConfig:
 def cpu_small_pretrain() -> PretrainConfig:
     """Minutes on a 2-core CPU: the small ViT on FractalDB-100 rendered on the fly at 32 px
     (100 categories x 100 instances, 10 held out per category), 8 epochs. Grey (better than
-    colour for DeiT in the paper) with density shading, 2,000 points: a render costs about 0.2 ms of
-    CPU, no more than reading and decoding the same PNG. One core trains (one torch thread: a second
-    one mostly spins and stalls when the loader or anything else needs the core) and one loader
-    worker renders and augments (under 1 ms per image, against about 3.5 ms of training)."""
+    colour for DeiT in the paper) with density shading, 2,000 points: a render costs about 0.26 ms of
+    CPU (0.11 ms to read the same PNG). One core trains (one torch thread: a second one mostly
+    spins and stalls when the loader or anything else needs the core) and one loader worker renders
+    and augments (under 1 ms per image, against about 3.5 ms of training)."""
     return PretrainConfig(
         model=dataclasses.replace(CPU_VIT, kwargs=dict(CPU_VIT.kwargs)),
         data=FormulaDataConfig(
