@@ -57,7 +57,7 @@ def _dest(key: str) -> str:
 def resolve_config(args: argparse.Namespace, preset: Callable[[str], Any], extra: dict[str, Any] | None = None):
     """The preset, then --config, then each --set, then the named flags (and ``extra``). A --model
     other than the preset's drops the preset's model kwargs (set them with --set model.kwargs=...)."""
-    from fdsl.train.config import load_yaml, merge, parse_assignment, resolve
+    from fdsl.train.config import load_yaml, merge, nest, parse_assignment, resolve
 
     base = preset(args.preset)
     layers = []
@@ -68,14 +68,8 @@ def resolve_config(args: argparse.Namespace, preset: Callable[[str], Any], extra
     flags: dict[str, Any] = {}
     for name, value in vars(args).items():
         if name.startswith("cfg__") and value is not None:
-            flags = merge(flags, parse_assignment_value(name[len("cfg__"):].split("__"), value))
+            flags = merge(flags, nest(name[len("cfg__"):].split("__"), value))
     return resolve(base, *layers, flags, extra or {})
-
-
-def parse_assignment_value(path: list[str], value: Any) -> dict[str, Any]:
-    for part in reversed(path):
-        value = {part: value}
-    return value
 
 
 def _primary_print(text: str) -> None:

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from fdsl.errors import FdslError, check
+from fdsl.formulas.base import write_text_atomic
 from fdsl.train.config import AugmentConfig, dump_yaml, load_yaml, to_dict
 from fdsl.train.distributed import barrier, is_primary
 
@@ -37,12 +38,6 @@ MODEL_CONFIG_FILE = "config.json"
 RUN_CONFIG_FILE = "config.yaml"
 STATE_FILE = "state.pt"
 SUMMARY_FILE = "summary.json"
-
-
-def write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 # --- weights ----------------------------------------------------------------------------------------
@@ -169,5 +164,5 @@ def prepare_run(out: Path, config: Any, *, resume: bool) -> dict[str, Any] | Non
     barrier()  # every rank has looked at the folder before rank 0 writes into it
     if is_primary():
         out.mkdir(parents=True, exist_ok=True)
-        write_text(config_path, dump_yaml(config))
+        write_text_atomic(config_path, dump_yaml(config))
     return state

@@ -239,7 +239,12 @@ def parse_assignment(text: str) -> dict[str, Any]:
         value = yaml.safe_load(raw)
     except yaml.YAMLError:
         raise FdslError(f"override {text!r}: the value is not valid YAML") from None
-    for part in reversed(key.strip().split(".")):
+    return nest(key.strip().split("."), value)
+
+
+def nest(path: list[str], value: Any) -> dict[str, Any]:
+    """``["optim", "lr"], 0.01`` -> ``{"optim": {"lr": 0.01}}``."""
+    for part in reversed(path):
         value = {part: value}
     return value
 

@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
 from fdsl.errors import check
+from fdsl.formulas.base import write_text_atomic
 from fdsl.seeding import derive_rng
 from fdsl.train import checkpoint, distributed
 from fdsl.train.augment import mixup_and_loss
@@ -153,7 +154,7 @@ def fit(
             metrics.write(history)
     if context.is_primary:
         metrics.close()
-        checkpoint.write_text(out / checkpoint.SUMMARY_FILE, json.dumps(
+        write_text_atomic(out / checkpoint.SUMMARY_FILE, json.dumps(
             {"task": meta["task"], "epochs": len(history), "last": result.last, "best": result.best}, indent=1))
     distributed.barrier()  # nobody reads the run folder before rank 0 has finished writing it
     return result
@@ -193,7 +194,7 @@ class _MetricsLog:
         writer = csv.DictWriter(buffer, fieldnames=METRICS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(history)
-        checkpoint.write_text(self.out / METRICS_FILE, buffer.getvalue())
+        write_text_atomic(self.out / METRICS_FILE, buffer.getvalue())
         row = history[-1]
         for key, value in row.items():
             if key != "epoch" and value is not None:
