@@ -61,7 +61,7 @@ def resolve_config(args: argparse.Namespace, preset: Callable[[str], Any], extra
 
     base = preset(args.preset)
     layers = []
-    if getattr(args, "cfg__model__name", None) not in (None, base.model.name):
+    if args.cfg__model__name not in (None, base.model.name):
         layers.append({"model": {"kwargs": {}}})  # the preset's model options fit the preset's model only
     layers += [load_yaml(args.config)] if args.config else []
     layers += [parse_assignment(text) for text in args.set]

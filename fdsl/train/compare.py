@@ -16,6 +16,7 @@ from pathlib import Path
 from fdsl.errors import check
 from fdsl.formulas.base import write_text_atomic
 from fdsl.train.config import FinetuneConfig
+from fdsl.train.distributed import is_primary
 from fdsl.train.finetune import finetune, resolve_init
 from fdsl.viz.curves import plot_curves
 
@@ -67,11 +68,12 @@ def compare(recipe: FinetuneConfig, checkpoints: Sequence[str], *, seeds: Sequen
                          "train_loss": [row["train_loss"] for row in result.history]})
         groups.append({"init": label, "checkpoint": init, "runs": runs})
     comparison = Comparison(out, groups)
-    write_text_atomic(out / "results.json", json.dumps({"groups": groups}, indent=1))
-    write_text_atomic(out / "results.md", comparison.table + "\n")
-    plot_curves({"validation top-1 (%)": {g["init"]: [r["val_top1"] for r in g["runs"]] for g in groups},
-                 "training loss": {g["init"]: [r["train_loss"] for r in g["runs"]] for g in groups}},
-                out / "curves.png", title=f"fine-tuning on {recipe.data.dataset}")
+    if is_primary():
+        write_text_atomic(out / "results.json", json.dumps({"groups": groups}, indent=1))
+        write_text_atomic(out / "results.md", comparison.table + "\n")
+        plot_curves({"validation top-1 (%)": {g["init"]: [r["val_top1"] for r in g["runs"]] for g in groups},
+                     "training loss": {g["init"]: [r["train_loss"] for r in g["runs"]] for g in groups}},
+                    out / "curves.png", title=f"fine-tuning on {recipe.data.dataset}")
     return comparison
 
 
