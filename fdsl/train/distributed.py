@@ -25,7 +25,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Dataset, Sampler
 
-log = logging.getLogger(__name__)
+from fdsl.errors import FdslError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,8 +52,6 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         name = f"cuda:{local_rank}"
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        from fdsl.errors import FdslError
-
         raise FdslError(f"device {name!r} asked for, but CUDA is not available here; use --device cpu")
     return device
 
