@@ -172,6 +172,22 @@ def cmd_compare(args) -> None:
     _run_training(args, run)
 
 
+def cmd_study(args) -> None:
+    from fdsl.train.config import dump_yaml
+    from fdsl.train.study import check_study_file, finetune_config, pretrain_configs, run_study
+
+    study = check_study_file(args.study)
+    if args.data:
+        study.data = args.data
+    pre, ft = pretrain_configs(study, args.workers), finetune_config(study, args.workers)
+    if args.print_config:
+        for name, config in pre.items():
+            print(f"# pre-training: {name}\n{dump_yaml(config)}")
+        print(f"# fine-tuning (seeds {study.seeds})\n{dump_yaml(ft)}", end="")
+        return
+    _run_training(args, lambda: _primary_print(run_study(study, args.out, workers=args.workers)))
+
+
 def cmd_models(args) -> None:
     import timm
 
@@ -220,6 +236,15 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="fine-tuning seeds")
     add_config_options(p, FINETUNE_PRESETS, "cpu-small", COMMON_FLAGS + FINETUNE_DATA_FLAGS)
     p.set_defaults(run=cmd_compare)
+
+    p = sub.add_parser("study", help="a grid of pre-training variants against scratch: table and plot")
+    p.add_argument("study", help="study YAML: seeds, finetune and pretrain recipes, variants (see studies/)")
+    p.add_argument("-o", "--out", required=True, help="folder for every run, study.md/json and study.png")
+    p.add_argument("--data", help="real images to fine-tune on (dataset name or ImageFolder path); "
+                                  "default: the study's")
+    p.add_argument("--workers", type=int, help="DataLoader workers per run (default: the recipes')")
+    p.add_argument("--print-config", action="store_true", help="print every resolved config and exit")
+    p.set_defaults(run=cmd_study)
 
     p = sub.add_parser("models", help="list timm model names (the valid --model values)")
     p.add_argument("pattern", nargs="?", help="wildcard filter, e.g. 'vit_*'")

@@ -1,0 +1,88 @@
+"""``fdsl study``: a tiny grid of pre-training variants against scratch, end to end, and its bad input."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from test_train_cli import fdsl, one_line_error  # noqa: F401  (fixture)
+from train_helpers import TINY_FINETUNE, TINY_PRETRAIN, make_image_folder, write_yaml
+
+from fdsl.train.study import parse_study, study_rows
+
+TINY_STUDY = {
+    "seeds": [0, 1],
+    "finetune": {"preset": "cpu-small", "set": {**TINY_FINETUNE, "train.epochs": 1}},
+    "pretrain": {"preset": "cpu-small", "set": {**TINY_PRETRAIN, "train.epochs": 1}},
+    "variants": {
+        "fractaldb": {},
+        "perlin": {"data.family": "perlin", "data.formula": {"size": 32}, "data.categories": 3},
+    },
+}
+
+
+def test_study_runs_a_grid_end_to_end(fdsl, tmp_path):  # noqa: F811
+    images = make_image_folder(tmp_path / "images")
+    study = write_yaml(tmp_path / "study.yaml", {**TINY_STUDY, "data": str(images)})
+    code, out, err = fdsl("study", study, "-o", tmp_path / "s")
+    assert code == 0, err
+    rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")]
+    assert rows == ["init", "scratch", "fractaldb", "perlin"]
+    assert "gap (std)" in out and "2 seeds" in out
+    report = json.loads((tmp_path / "s" / "study.json").read_text())
+    assert [r["init"] for r in report["rows"]] == ["scratch", "fractaldb", "perlin"]
+    assert all(len(r["scores"]) == 2 for r in report["rows"])
+    assert "family: perlin" in (tmp_path / "s" / "pretrain" / "perlin" / "config.yaml").read_text()
+    assert (tmp_path / "s" / "pretrain" / "perlin" / "last" / "model.safetensors").is_file()
+    for name in ("study.png", "study.md", "compare/curves.png"):
+        assert (tmp_path / "s" / name).is_file()
+    # a rerun reuses every finished run and reports the same table
+    code, again, _ = fdsl("study", study, "-o", tmp_path / "s")
+    assert code == 0 and again == out
+
+
+def test_variant_overrides_reach_the_resolved_configs(fdsl, tmp_path):  # noqa: F811
+    study = write_yaml(tmp_path / "study.yaml", TINY_STUDY)
+    code, out, err = fdsl("study", study, "-o", tmp_path / "s", "--print-config")
+    assert code == 0, err
+    sections = out.split("# ")
+    perlin = next(s for s in sections if s.startswith("pre-training: perlin"))
+    fractal = next(s for s in sections if s.startswith("pre-training: fractaldb"))
+    assert "family: perlin" in perlin and "family: fractaldb" in fractal
+    assert "epochs: 1" in perlin and "embed_dim: 32" in perlin
+
+
+def test_gap_in_standard_deviations():
+    groups = [{"init": "scratch", "runs": [{"top1": 30.0}, {"top1": 32.0}]},
+              {"init": "a", "runs": [{"top1": 35.0}, {"top1": 37.0}]}]
+    scratch, a = study_rows(groups, {})
+    assert "gap" not in scratch
+    assert a["gap"] == pytest.approx(5.0)
+    assert a["gap_std"] == pytest.approx(5.0 / math.sqrt(2.0))
+
+
+@pytest.mark.parametrize("values, pattern", [
+    ({"variants": {}}, "at least one variant"),
+    ({"variants": {"scratch": {}}}, "variant name 'scratch'"),
+    ({"variants": {"a": {}}, "seeds": []}, "seeds = []"),
+    ({"variants": {"a": {}}, "sedes": [1]}, "unknown key(s) ['sedes']"),
+    ({"variants": {"a": {}}, "finetune": {"preset": "x", "sett": {}}}, "unknown key(s) ['sett'] in finetune"),
+])
+def test_malformed_studies(values, pattern):
+    from fdsl.errors import FdslError
+
+    with pytest.raises(FdslError) as caught:
+        parse_study(values)
+    assert pattern in str(caught.value)
+
+
+def test_bad_study_input_is_one_line(fdsl, tmp_path):  # noqa: F811
+    code, _, err = fdsl("study", tmp_path / "missing.yaml", "-o", tmp_path / "s")
+    one_line_error(code, err, "missing.yaml")
+    study = write_yaml(tmp_path / "study.yaml", {**TINY_STUDY, "variants": {"a": {"data.family": "nope"}}})
+    code, _, err = fdsl("study", study, "-o", tmp_path / "s")
+    one_line_error(code, err, "unknown formula family 'nope'")
+    study = write_yaml(tmp_path / "study.yaml", {**TINY_STUDY, "finetune": {"preset": "huge"}})
+    code, _, err = fdsl("study", study, "-o", tmp_path / "s")
+    one_line_error(code, err, "unknown fine-tuning preset 'huge'")
+    assert not (tmp_path / "s").exists()
