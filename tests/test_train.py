@@ -141,6 +141,29 @@ def test_resume_refuses_a_changed_config_and_a_run_needs_resume(pretrained):
         pretrain(tiny_pretrain({"optim": {"lr": 0.5}}), run, resume=True)
 
 
+def test_eval_interval_scores_some_epochs_and_the_last_without_changing_training(pretrained, tmp_path):
+    every, _ = pretrained  # two epochs, scored after each
+    sparse = pretrain(tiny_pretrain({"train": {"eval_interval": 5}}), tmp_path / "sparse")
+    assert [row["val_top1"] is None for row in sparse.history] == [True, False]
+    assert sparse.last["val_top1"] == every.last["val_top1"]
+    assert sparse.last["train_loss"] == pytest.approx(every.last["train_loss"], rel=1e-6)
+    assert (tmp_path / "sparse" / "best").is_dir()
+
+
+def test_a_config_key_added_since_a_run_was_saved_resumes_at_its_default(pretrained, tmp_path):
+    import shutil
+
+    _, run = pretrained
+    old = tmp_path / "old"
+    shutil.copytree(run, old)
+    config = old / "config.yaml"
+    config.write_text("".join(line for line in config.read_text().splitlines(keepends=True)
+                              if "eval_interval" not in line))
+    assert pretrain(tiny_pretrain(), old, resume=True).last["epoch"] == 2
+    with pytest.raises(FdslError, match=r"differs in train\.eval_interval"):
+        pretrain(tiny_pretrain({"train": {"eval_interval": 3}}), old, resume=True)
+
+
 def test_weights_load_in_plain_timm_without_fdsl(pretrained, tmp_path):
     _, run = pretrained
     model = create_model(ModelConfig(name="vit_tiny_patch16_224", kwargs=TINY_VIT), num_classes=3)

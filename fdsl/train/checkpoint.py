@@ -155,7 +155,8 @@ def prepare_run(out: Path, config: Any, *, resume: bool) -> dict[str, Any] | Non
     if config_path.exists():
         check(resume, f"{str(out)!r} already holds a run; pass --resume to continue it, or choose another --out")
         saved, current = flat(load_yaml(config_path)), flat(to_dict(config))
-        changed = sorted(k for k in saved.keys() | current.keys() if saved.get(k) != current.get(k))
+        defaults = flat(to_dict(type(config)()))  # a key added since the run was saved has its default there
+        changed = sorted(k for k in saved.keys() | current.keys() if saved.get(k, defaults.get(k)) != current.get(k))
         if changed:
             raise FdslError(f"cannot resume {str(out)!r}: its config.yaml differs in {', '.join(changed[:5])} "
                             f"({changed[0]}: {saved.get(changed[0])!r} there, {current.get(changed[0])!r} now)")

@@ -111,6 +111,9 @@ class TrainConfig:
     #: OMP_NUM_THREADS, which torchrun sets to 1).
     threads: int | None = None
     log_interval: int = 50
+    #: Score the validation set every N epochs and after the last one (evaluation does not change
+    #: training: every epoch reseeds every random source).
+    eval_interval: int = 1
 
     def validate(self) -> None:
         check(self.epochs >= 1, f"train.epochs = {self.epochs}; allowed: >= 1")
@@ -120,6 +123,7 @@ class TrainConfig:
         check(self.device in DEVICES or self.device.startswith("cuda:"),
               f"unknown device {self.device!r}; valid: {', '.join(DEVICES)}, cuda:N")
         check(self.log_interval >= 1, f"train.log_interval = {self.log_interval}; allowed: >= 1")
+        check(self.eval_interval >= 1, f"train.eval_interval = {self.eval_interval}; allowed: >= 1")
 
 
 @dataclasses.dataclass

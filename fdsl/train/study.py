@@ -186,25 +186,20 @@ def format_study(rows: list[dict], ft_config) -> str:
 
 def plot_study(rows: list[dict], path: Path, *, title: str) -> None:
     """Mean ± std per init as bars, each seed's score as a dot."""
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: no global figure state, no display needed
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(rows), 3.6))
+    figure = Figure(figsize=(1.2 + 1.1 * len(rows), 3.6), layout="constrained")
+    ax = figure.subplots()
     for i, row in enumerate(rows):
         ax.bar(i, row["mean"], yerr=row["std"], color="0.75" if i == 0 else "C0", capsize=4)
         ax.plot([i] * len(row["scores"]), row["scores"], "k.", markersize=5)
     ax.set_xticks(range(len(rows)), [r["init"] for r in rows], rotation=30, ha="right")
-    low = min(min(r["scores"]) for r in rows)
-    ax.set_ylim(max(0.0, low - 5), max(max(r["scores"]) for r in rows) + 3)
+    ax.set_ylim(max(0.0, min(min(r["scores"]) for r in rows) - 5), max(max(r["scores"]) for r in rows) + 3)
     ax.set_ylabel("validation top-1 (%)")
     ax.set_title(title)
-    fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    figure.savefig(tmp, dpi=110)
     tmp.replace(path)
 
 

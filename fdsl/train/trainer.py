@@ -131,7 +131,8 @@ def fit(
         stats = train_one_epoch(network, train_loader, optimizer, loss_fn=loss_fn, device=device, epoch=epoch,
                                 precision=precision, mixup=mixup, clip_grad=optim.clip_grad, scheduler=scheduler,
                                 num_updates=epoch * len(train_loader), log_interval=train.log_interval)
-        scores = evaluate(network, val_loader, device=device, precision=precision) if val_loader else {}
+        due = (epoch + 1) % train.eval_interval == 0 or epoch + 1 == train.epochs
+        scores = evaluate(network, val_loader, device=device, precision=precision) if val_loader and due else {}
         row = {"epoch": epoch + 1, "train_loss": stats["loss"], "val_loss": scores.get("loss"),
                "val_top1": scores.get("top1"), "val_top5": scores.get("top5"), "lr": stats["lr"],
                "images_per_s": stats["images_per_s"], "epoch_s": stats["time_s"]}

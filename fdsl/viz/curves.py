@@ -16,8 +16,9 @@ def plot_curves(panels: dict[str, dict[str, list[list[float]]]], path: Path, *, 
     for ax, (ylabel, groups) in zip(axes, panels.items()):
         for label, runs in groups.items():
             length = min(len(run) for run in runs)
-            values = np.array([run[:length] for run in runs], dtype=float)  # (runs, epochs)
-            epochs = np.arange(1, length + 1)
+            values = np.array([run[:length] for run in runs], dtype=float)  # (runs, epochs); None -> NaN
+            scored = np.isfinite(values).all(axis=0)  # epochs without a score (eval_interval) are skipped
+            values, epochs = values[:, scored], np.arange(1, length + 1)[scored]
             mean = values.mean(axis=0)
             ax.plot(epochs, mean, marker="o", markersize=3, label=f"{label} (n={len(runs)})")
             if len(runs) > 1:
