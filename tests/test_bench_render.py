@@ -11,7 +11,7 @@ import pytest
 
 from fdsl.formulas import ifs2d
 from fdsl.formulas.fractaldb import flip
-from fdsl.registry import get_formula
+from fdsl.registry import get_formula, list_formulas
 from fdsl.seeding import derive_rng
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
@@ -36,12 +36,72 @@ def test_quick_run_writes_json(bench, tmp_path, capsys):
     bench.main(["--quick", "--families", "fractaldb", "--images", "4", "--search-run", "4", "--out", str(out)])
     table = capsys.readouterr().out
     assert table.splitlines()[0].split()[:3] == ["family", "settings", "render"]
-    result = json.loads(out.read_text())["families"]["fractaldb"]
+    assert table.splitlines()[0].split()[-1] == "targets"
+    assert "speed-up >= 500x: not judged (--quick)" in table.splitlines()[2]
+    results = json.loads(out.read_text())
+    result = results["families"]["fractaldb"]
     assert result["images"] == 4 and result["config"]["size"] == 64
-    assert result["render_images_per_s"] > result["reference"]["images_per_s"] > 0
-    assert result["speedup_vs_reference"] > 1
+    # Three categories (the quick default) spread over the default 1,000, one image each, then round-robin.
+    assert result["category_range"] == 1000 and result["categories"] == [0, 333, 666]
+    assert result["reference"]["images"] == 1 and result["reference"]["tasks"] == [[0, 0]]
+    assert result["render_images_per_s"] > 0 and result["reference"]["images_per_s"] > 0
+    reference = result["reference"]
+    assert result["speedup_vs_reference"] == reference["fdsl_images_per_s"] / reference["images_per_s"]
     assert result["search_run"] == {"categories": 4, "workers": 2, "seconds": result["search_run"]["seconds"]}
-    assert {check["met"] for check in result["targets"].values()} == {None}  # not judged on quick settings
+    # Every target is listed, none judged on quick settings.
+    assert set(result["targets"]) == {"render_images_per_s", "speedup_vs_reference", "search_1000_run_s"}
+    assert result["targets"]["speedup_vs_reference"]["target"] == ">= 500"
+    assert {check["met"] for check in result["targets"].values()} == {None}
+    assert result["targets_met"] is None and results["all_targets_met"] is None
+
+
+def test_grid_categories_are_spread_over_the_grid(bench, tmp_path, capsys):
+    """Bezier's first cells all hold one curve: the benchmark must draw from the whole grid."""
+    out = tmp_path / "render.json"
+    bench.main(["--quick", "--families", "bezier", "--images", "8", "--search-categories", "4",
+                "--reference-images", "2", "--search-run", "0", "--out", str(out)])
+    result = json.loads(out.read_text())["families"]["bezier"]
+    assert result["category_range"] == 1024 and result["categories"] == [0, 256, 512, 768]
+    curves = [get_formula("bezier").search_category(0, c)["curves"] for c in result["categories"]]
+    assert curves == sorted(curves) and len(set(curves)) == 4
+    assert result["reference"]["tasks"] == [[0, 0], [512, 0]]  # spread over the benchmarked categories too
+    assert "search_run" not in result and "search_1000_run_s" not in result
+
+
+def test_spread_and_reference_tasks(bench):
+    assert bench.spread(1000, 20) == list(range(0, 1000, 50))
+    assert bench.spread(100, 3) == [0, 33, 66]
+    assert bench.spread(5, 8) == [0, 1, 2, 3, 4]  # never more than there are
+    tasks = bench.tasks_for(get_formula("rcdb"), [0, 10, 20, 30], 8)
+    assert [c for c, _ in tasks] == [0, 10, 20, 30] * 2
+    assert bench.reference_tasks(tasks, 4, 2) == [tasks[0], tasks[2]]
+    assert bench.reference_tasks(tasks, 4, 6) == tasks[:6]
+
+
+def test_targets_for_every_family(bench):
+    """>= 100x the reference everywhere; RCDB and VisualAtom >= 100 img/s; FractalDB's foundation targets."""
+    for name in list_formulas():
+        assert bench.targets_for(name)["speedup_vs_reference"][0] == ">="
+    assert bench.targets_for("bezier") == {"speedup_vs_reference": (">=", 100.0)}
+    assert bench.targets_for("rcdb")["render_images_per_s"] == (">=", 100.0)
+    assert bench.targets_for("visualatom")["render_images_per_s"] == (">=", 100.0)
+    assert bench.targets_for("fractaldb")["render_images_per_s"] == (">=", 150.0)
+    assert bench.targets_for("fractaldb")["speedup_vs_reference"] == (">=", 500.0)
+
+
+def test_targets_are_judged_on_full_runs(bench):
+    checks = bench.check_targets("rcdb", {"render_images_per_s": 120.0, "speedup_vs_reference": 40.0}, quick=False)
+    assert checks == {
+        "speedup_vs_reference": {"target": ">= 100", "measured": 40.0, "met": False},
+        "render_images_per_s": {"target": ">= 100", "measured": 120.0, "met": True},
+    }
+    assert bench.all_met(list(checks.values())) is False
+    fractaldb = bench.check_targets("fractaldb", {"render_images_per_s": 200.0, "speedup_vs_reference": 600.0,
+                                                  "search_1000_run_s": 200.0}, quick=False)
+    assert bench.all_met(list(fractaldb.values())) is True
+    missing = bench.check_targets("bezier", {}, quick=False)  # no reference measured
+    assert missing["speedup_vs_reference"]["met"] is None and bench.all_met(list(missing.values())) is None
+    assert bench.verdict(missing["speedup_vs_reference"], quick=False) == "not measured"
 
 
 def test_bad_family_is_rejected(bench):
