@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import numpy as np
 import pytest
@@ -176,6 +177,29 @@ def test_reads_a_hand_written_official_csv(tmp_path):
     np.testing.assert_array_equal(
         params, [[0.25, -0.3, 0.12, 0.45, -0.05, 0.2, 0.6], [-0.4, 0.1, 0.35, 0.3, 0.5, -0.25, 0.4]]
     )
+
+
+@pytest.mark.parametrize("kind", ["folder", "broken link"])
+def test_a_csv_named_entry_that_is_not_a_file_is_reported_by_name(tmp_path, run_cli, small_categories, kind):
+    write_category_csvs(small_categories[:2], tmp_path / "params")
+    odd = tmp_path / "params" / "00002.csv"
+    if kind == "folder":
+        odd.mkdir()
+    else:
+        odd.symlink_to(tmp_path / "missing.csv")
+    message = f"category CSV {str(odd)!r} is not a regular file (a folder or a broken link)"
+    with pytest.raises(FdslError, match=re.escape(message)):
+        read_category_csvs(tmp_path / "params")
+    code, _, err = run_cli("render", "fractaldb", "--param-dir", tmp_path / "params", "--categories", "2",
+                           "--instances", "1", "-o", tmp_path / "out", *SMALL_FLAGS)
+    assert code != 0 and err.splitlines() == [f"fdsl: error: {message}; allowed: one CSV file per category"]
+
+
+def test_a_link_to_a_csv_file_is_read(tmp_path, small_categories):
+    write_category_csvs(small_categories[:1], tmp_path / "elsewhere")
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "00000.csv").symlink_to(tmp_path / "elsewhere" / "00000.csv")
+    np.testing.assert_array_equal(read_category_csvs(tmp_path / "params")[0], small_categories[0])
 
 
 def test_official_csv_renders_through_the_cli_like_the_library(tmp_path, run_cli):

@@ -64,9 +64,19 @@ def _text_lines(path: Path, handle):
 
 
 def read_category_csvs(directory: Path) -> list[np.ndarray]:
-    """All ``*.csv`` of a directory in name order (the official 00000.csv ... naming sorts right)."""
+    """All ``*.csv`` of a directory in name order (the official 00000.csv ... naming sorts right).
+
+    Every match must be a file (or a link to one): a category's label is its position in this
+    order, so skipping, say, a folder named ``00000.csv`` would silently shift every label after it.
+    """
     directory = Path(directory)
     check(directory.is_dir(), f"category directory {str(directory)!r} does not exist")
     paths = sorted(directory.glob("*.csv"))
     check(len(paths) > 0, f"category directory {str(directory)!r} holds no .csv files")
+    for path in paths:
+        check(
+            path.is_file(),
+            f"category CSV {str(path)!r} is not a regular file (a folder or a broken link); "
+            "allowed: one CSV file per category",
+        )
     return [read_category_csv(path) for path in paths]
