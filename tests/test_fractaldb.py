@@ -105,6 +105,16 @@ def test_color_and_point_modes(small_categories):
     assert 0 < np.count_nonzero(point) < np.count_nonzero(patch)
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("color", ["gray", "color"])
+def test_huge_parameters_render_silently_in_every_variation(color):
+    # a x 1.8 overflows 1e308 to inf; a CSV may hold such values (they are finite).
+    params = np.array([[1e308, -1e308, 1e308, 1e308, 1e308, -1e308, 1e308], [0.5, 0, 0, 0.5, 0, 0, 1e308]])
+    formula = get_formula("fractaldb", **SMALL, color=color, interval=0.5)  # 1 - 2K = 0: 0 x finite
+    for variation in range(25):
+        assert formula.render(params, 4 * variation, derive_rng(0, "huge")).any()
+
+
 # --- search ------------------------------------------------------------------------------------
 def test_searched_category_shape_and_probabilities(small_fractaldb, small_categories):
     for params in small_categories:

@@ -35,8 +35,8 @@ def test_translations_do_not_affect_probabilities():
     np.testing.assert_array_equal(ifs2d.determinant_probabilities(params), ifs2d.determinant_probabilities(moved))
 
 
-@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # inf - inf, on purpose
-@pytest.mark.parametrize("fill", [0.0, np.inf, np.nan])
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # inf - inf and overflow fall back silently
+@pytest.mark.parametrize("fill", [0.0, np.inf, np.nan, 1e300, -1e300, 1e160])
 def test_probabilities_fall_back_to_uniform_without_a_usable_total(fill):
     params = np.full((4, 6), fill)
     np.testing.assert_array_equal(ifs2d.determinant_probabilities(params), [0.25] * 4)
@@ -245,7 +245,7 @@ def test_fuzz_render_any_finite_system(system, size, n_points, pad, patch, color
     assert 1 / size**2 <= rate <= min(1.0, n_points / size**2)
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy warns on the NaN / inf determinants
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # NaN / inf determinants fall back silently
 @settings(max_examples=40, deadline=None)
 @given(system=systems(), poison=st.sampled_from([np.nan, np.inf, -np.inf]), where=st.integers(0, 6))
 def test_fuzz_non_finite_parameters_do_not_crash(system, poison, where):
@@ -255,3 +255,18 @@ def test_fuzz_non_finite_parameters_do_not_crash(system, poison, where):
     image = ifs2d.render_ifs(maps, ifs2d.determinant_probabilities(maps), derive_rng(0, "fuzz"), size=16,
                              n_points=500, pad=1, patch=True, color=False, graded=True, gray_value=127)
     assert image.shape == (16, 16) and image.dtype == np.uint8 and image.any()
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("value", [1e300, -1e300, 1e308, 1e160])
+@pytest.mark.parametrize("graded, color", [(False, False), (True, False), (False, True)])
+def test_huge_parameters_render_without_overflow_warnings(value, graded, color):
+    # a * d overflows, inf - inf is NaN, the p sum overflows: every step has a silent fallback.
+    maps = np.array([[value] * 6, [0.5, 0, 0, 0.5, 0, 0], [value, 0.5, -value, 0.5, value, 0]])
+    probabilities = ifs2d.determinant_probabilities(maps)
+    np.testing.assert_array_equal(probabilities, [1 / 3] * 3)
+    for p in (probabilities, np.full(3, value)):
+        image = ifs2d.render_ifs(maps, p, derive_rng(0, "huge"), size=16, n_points=500, pad=1, patch=True,
+                                 color=color, graded=graded, gray_value=127)
+        assert image.dtype == np.uint8 and image.any()
+    assert 0 < ifs2d.filling_rate(maps, np.full(3, value), size=16, n_points=500, pad=1, seed=SEED) <= 1

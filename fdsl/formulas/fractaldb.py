@@ -147,7 +147,8 @@ class FractalDB(Formula):
     def render(self, params: np.ndarray, instance: int, rng: np.random.Generator) -> np.ndarray:
         c = self.config
         variation, _, which_flip = self.decompose(instance)
-        maps = params[:, :6] * self.multipliers[variation]  # p is kept, as in the official code
+        with np.errstate(over="ignore", invalid="ignore"):  # huge parameters: the kernel drops what escapes
+            maps = params[:, :6] * self.multipliers[variation]  # p is kept, as in the official code
         image = ifs2d.render_ifs(
             maps,
             params[:, 6],

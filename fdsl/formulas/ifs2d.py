@@ -64,9 +64,11 @@ def sample_anderson_system(rng: np.random.Generator, n_maps: int) -> np.ndarray:
 
 
 def determinant_probabilities(params: np.ndarray) -> np.ndarray:
-    """p_i = |a_i d_i - b_i c_i| / sum_j |a_j d_j - b_j c_j| (uniform when every map is singular)."""
-    dets = np.abs(params[:, 0] * params[:, 3] - params[:, 1] * params[:, 2])
-    total = dets.sum()
+    """p_i = |a_i d_i - b_i c_i| / sum_j |a_j d_j - b_j c_j|, uniform when every map is singular
+    or the determinants overflow (huge or non-finite parameters: no warning, that is the fallback)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        dets = np.abs(params[:, 0] * params[:, 3] - params[:, 1] * params[:, 2])
+        total = dets.sum()
     if not np.isfinite(total) or total <= 0.0:
         return np.full(len(params), 1.0 / len(params))
     return dets / total
@@ -220,7 +222,8 @@ def count_filled(xs, ys, kept, size, pad):
 # --- Python wrappers ----------------------------------------------------------------------------
 def _cumulative(probabilities: np.ndarray) -> np.ndarray:
     probabilities = np.where(np.isfinite(probabilities), np.abs(probabilities), 0.0)
-    total = probabilities.sum()
+    with np.errstate(over="ignore"):  # huge p overflow the sum to inf: then p / total = 0, no crash
+        total = probabilities.sum()
     if total <= 0.0:
         probabilities, total = np.ones_like(probabilities), float(len(probabilities))
     return np.cumsum(probabilities / total)
