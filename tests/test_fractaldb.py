@@ -260,3 +260,37 @@ def test_pinned_reference_image():
     assert hashlib.sha256(image.tobytes()).hexdigest() == (
         "9e8c37fade40841d17d12f54027084875c742a52df54fd54b4abb88a2146cfb4"
     )
+
+
+FERN = np.array([[0.0, 0.0, 0.0, 0.16, 0.0, 0.0, 0.01], [0.85, 0.04, -0.04, 0.85, 0.0, 1.6, 0.85],
+                 [0.2, -0.26, 0.23, 0.22, 0.0, 1.6, 0.07], [-0.15, 0.28, 0.26, 0.24, 0.0, 0.44, 0.07]])
+
+
+@pytest.mark.parametrize(
+    "instance, filled, digest",
+    [
+        (0, 5494, "8f79ae7d460add1350f7e8ffb2aef32df29c2b7cea389152bc0998124023fa07"),
+        (1, 5468, "28962aa2a3efbf16fe87f054788cf2eb32c5458f85768684e1a8cdb4bda96483"),
+        (2, 5480, "7fa87cf42f126c2a7a473f470f7885c8a59f6e12f66f270319d69bc57d01b02b"),
+        (3, 5476, "fd4a6703eccfcd82bc29850b25e3d4792e291fafb38797746e6dd3c54e73c2b3"),
+        (537, 28747, "952868f03ab52c4945005a7e603ea5596b28de6c4837a4b67020f232e0d7de84"),
+    ],
+)
+def test_pinned_released_settings_images(instance, filled, digest):
+    # The released settings (362 px, 200k points, patches, grey 127) over the four flips and a
+    # variation, pinned before the binary renderer was optimised: the fast path must keep every byte.
+    image = FractalDB().image(FERN, 0, 0, instance)
+    assert np.count_nonzero(image) == filled
+    assert hashlib.sha256(image.tobytes()).hexdigest() == digest
+
+
+@pytest.mark.parametrize(
+    "mode, digest",
+    [
+        ({"graded": True}, "0295df88f2416efd5f0a456d14857253ec713900aa0c5d4981adef1d90b48b00"),
+        ({"color": "color"}, "305afd872dff2e06873fe822452d437b512ac5a4fd67c30d98b90dfc40cb5eb3"),
+    ],
+)
+def test_pinned_graded_and_colour_images(mode, digest):
+    image = get_formula("fractaldb", size=64, points=5000, **mode).image(FERN, 0, 0, 7)
+    assert hashlib.sha256(image.tobytes()).hexdigest() == digest

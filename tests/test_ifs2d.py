@@ -144,7 +144,7 @@ def test_flat_and_subnormal_spans_draw_at_the_centre():
 
 def test_divergent_system_escapes_and_restarts_without_non_finite_points():
     maps = np.array([[3.0, 0, 0, 3.0, 1.0, 1.0]])
-    xs, ys, kept = ifs2d.orbit(maps, np.ones(1), 1000, SEED)
+    xs, ys, kept, _ = ifs2d.orbit(maps, np.ones(1), 1000, SEED)
     assert 1 < kept < 1000  # some points escaped and were dropped
     assert np.all(np.abs(xs[:kept]) < ifs2d.ESCAPE_BOUND) and np.all(np.isfinite(ys[:kept]))
 
@@ -166,13 +166,94 @@ def test_patch_masks_cover_all_511_non_empty_patterns():
     for draw in range(3000):
         counts = np.zeros((11, 11), np.uint32)
         xs, ys = np.zeros(1), np.zeros(1)
-        ifs2d._stamp(xs, ys, 1, 9, 0, True, np.uint64(draw + 1), counts, False, np.zeros((1, 1)))
+        ifs2d._stamp(xs, ys, 1, (0.0,) * 4, 9, 0, True, np.uint64(draw + 1), counts, False, np.zeros((1, 1)))
         window = counts[4:7, 4:7] > 0
         assert counts.sum() == window.sum() >= 1  # non-empty, all inside the 3x3
         hits += window
         patterns.add(window.tobytes())
     assert len(patterns) > 490  # 511 possible; 3000 draws miss very few
     np.testing.assert_allclose(hits / 3000, 256 / 511, atol=0.05)  # each cell in half the masks
+
+
+def full_pick(bits: np.ndarray, cumulative: np.ndarray, n_maps: int) -> np.ndarray:
+    """The map pick written out: i = #{j < N - 1 : u >= cumulative[j]}, u = (bits >> 11) / 2**53."""
+    u = (bits >> np.uint64(11)).astype(np.float64) / 2.0**53
+    return (u[:, None] >= cumulative[None, : n_maps - 1]).sum(axis=1)
+
+
+@pytest.mark.parametrize(
+    "cumulative",
+    [
+        np.cumsum([0.2, 0.3, 0.5]),
+        np.array([0.0, 0.0, 1.0]),  # maps never picked
+        np.array([0.25, 0.5, 0.75, 1.0]),  # boundaries exactly at bucket edges
+        np.array([2.0**-10 - 2.0**-53, 2.0**-10, 2.0**-10 + 2.0**-53, 1.0]),  # around one edge
+        np.array([1e-300, 0.5, 1.0 - 2.0**-53, 1.0]),
+        np.zeros(5),  # an all-zero cumulative picks the last map
+        np.cumsum(np.full(16, 1 / 16)),
+    ],
+)
+def test_pick_table_agrees_with_the_full_comparison(cumulative):
+    n_maps = len(cumulative)
+    table = ifs2d._pick_table(cumulative, n_maps)
+    buckets = np.arange(2**ifs2d.PICK_BITS, dtype=np.uint64)
+    shift = np.uint64(64 - ifs2d.PICK_BITS)
+    inside = np.random.default_rng(0).integers(0, 2**63, size=(len(buckets), 8), dtype=np.uint64) >> np.uint64(
+        ifs2d.PICK_BITS - 1
+    )
+    lowest = buckets << shift
+    # Every bucket's lowest and highest draws and a few in between: a table entry must give the
+    # full comparison's map for all of them; -1 only where the bucket really is split.
+    draws = np.column_stack([lowest, lowest | (~np.uint64(0) >> np.uint64(ifs2d.PICK_BITS)), lowest[:, None] | inside])
+    picks = full_pick(draws.ravel(), cumulative, n_maps).reshape(draws.shape)
+    decided = table >= 0
+    assert np.all(picks[decided] == table[decided][:, None])
+    assert np.all(picks[~decided, 0] != picks[~decided, 1])
+    assert decided.sum() >= len(table) - (n_maps - 1)  # at most one split bucket per boundary
+
+
+def test_orbit_bounds_are_the_kept_points_bounding_box():
+    xs, ys, kept, bounds = ifs2d.orbit(SQUARE[:3], np.ones(3), 5000, SEED)
+    assert bounds == (xs[:kept].min(), xs[:kept].max(), ys[:kept].min(), ys[:kept].max())
+
+
+def counted_image(points: ifs2d.Orbit, size: int, pad: int, patch: bool, seed: np.uint64, value: int, flip: int):
+    """Binary mode the long way: count hits per pixel (nine per patch), threshold, flip in NumPy."""
+    counts = np.zeros((size + 2, size + 2), np.uint32)
+    ifs2d._stamp(*points, size, pad, patch, seed, counts, False, np.zeros((1, 1)))
+    return ifs2d.flip_image(np.where(counts[1:-1, 1:-1] > 0, value, 0).astype(np.uint8), flip)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    seed=st.integers(0, 2**32),
+    n_maps=st.integers(1, 7),
+    size=st.integers(3, 70),
+    n_points=st.integers(1, 3000),
+    pad=st.integers(0, 3),
+    patch=st.booleans(),
+    flip=st.integers(0, 3),
+    value=st.integers(1, 255),
+)
+def test_binary_masks_paint_the_same_pixels_as_the_counts(seed, n_maps, size, n_points, pad, patch, flip, value):
+    rng = np.random.default_rng(seed)
+    maps = ifs2d.sample_uniform_system(rng, n_maps)
+    points = ifs2d.orbit(maps, ifs2d.determinant_probabilities(maps), n_points, np.uint64(seed + 1))
+    masks = np.zeros((size + 2, size + 2), np.uint16)
+    ifs2d._stamp_masks(*points, size, pad, patch, np.uint64(seed + 2), masks)
+    image = np.empty((size, size), np.uint8)
+    ifs2d._paint_binary(masks, value, flip, image)
+    np.testing.assert_array_equal(image, counted_image(points, size, pad, patch, np.uint64(seed + 2), value, flip))
+
+
+@pytest.mark.parametrize("flip", range(4))
+@pytest.mark.parametrize("graded, color", [(False, False), (True, False), (False, True)])
+def test_render_flip_equals_flipping_the_upright_image(flip, graded, color):
+    kwargs = dict(size=40, n_points=3000, pad=2, patch=True, color=color, graded=graded, gray_value=127)
+    upright = ifs2d.render_ifs(SQUARE[:3], np.ones(3), derive_rng(0, "t"), **kwargs)
+    flipped = ifs2d.render_ifs(SQUARE[:3], np.ones(3), derive_rng(0, "t"), flip=flip, **kwargs)
+    np.testing.assert_array_equal(flipped, ifs2d.flip_image(upright, flip))
+    assert flipped.flags.c_contiguous
 
 
 # --- Anderson & Farrell's sampler ---------------------------------------------------------------
@@ -230,9 +311,10 @@ def systems(draw):
 )
 def test_fuzz_render_any_finite_system(system, size, n_points, pad, patch, color, graded, gray_value, seed):
     maps, probabilities = system
-    xs, ys, kept = ifs2d.orbit(maps, probabilities, n_points, np.uint64(seed + 1))
+    xs, ys, kept, bounds = ifs2d.orbit(maps, probabilities, n_points, np.uint64(seed + 1))
     assert 1 <= kept <= n_points
     assert np.all(np.abs(xs[:kept]) < ifs2d.ESCAPE_BOUND) and np.all(np.abs(ys[:kept]) < ifs2d.ESCAPE_BOUND)
+    assert bounds == (xs[:kept].min(), xs[:kept].max(), ys[:kept].min(), ys[:kept].max())
 
     image = ifs2d.render_ifs(maps, probabilities, derive_rng(seed, "fuzz"), size=size, n_points=n_points,
                              pad=pad, patch=patch, color=color, graded=graded, gray_value=gray_value)

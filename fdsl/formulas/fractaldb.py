@@ -77,13 +77,8 @@ def effective_padding(padding: int, size: int) -> int:
     return min(padding, size // 16)
 
 
-def flip(image: np.ndarray, which: int) -> np.ndarray:
-    """FractalDB's four flips: 0 none, 1 top-bottom, 2 left-right, 3 both."""
-    if which & 1:
-        image = image[::-1]
-    if which & 2:
-        image = image[:, ::-1]
-    return np.ascontiguousarray(image)
+#: FractalDB's four flips: 0 none, 1 top-bottom, 2 left-right, 3 both (``render_ifs`` applies them).
+flip = ifs2d.flip_image
 
 
 @register("fractaldb")
@@ -149,7 +144,7 @@ class FractalDB(Formula):
         variation, _, which_flip = self.decompose(instance)
         with np.errstate(over="ignore", invalid="ignore"):  # huge parameters: the kernel drops what escapes
             maps = params[:, :6] * self.multipliers[variation]  # p is kept, as in the official code
-        image = ifs2d.render_ifs(
+        return ifs2d.render_ifs(
             maps,
             params[:, 6],
             rng,
@@ -160,5 +155,5 @@ class FractalDB(Formula):
             color=c.color == "color",
             graded=c.graded,
             gray_value=c.gray_value,
+            flip=which_flip,
         )
-        return flip(image, which_flip)
