@@ -165,7 +165,8 @@ def cmd_compare(args) -> None:
     def run():
         from fdsl.train.compare import compare
 
-        comparison = compare(config, args.checkpoint, seeds=args.seeds, out=args.out, labels=args.label)
+        comparison = compare(config, args.checkpoint, seeds=args.seeds, out=args.out, labels=args.label,
+                             jobs=args.jobs)
         _primary_print(comparison.table)
         _primary_print(f"curves: {args.out}/curves.png; per-run folders and results.json in {args.out}")
 
@@ -179,6 +180,9 @@ def cmd_study(args) -> None:
     study = check_study_file(args.study)
     if args.data:
         study.data = args.data
+    if args.jobs is not None:
+        check(args.jobs >= 1, f"--jobs {args.jobs}; allowed: >= 1")
+        study.jobs = args.jobs
     pre, ft = pretrain_configs(study, args.workers), finetune_config(study, args.workers)
     if args.print_config:
         for name, config in pre.items():
@@ -234,6 +238,8 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", action="append", default=[], help="pre-trained weights (repeatable)")
     p.add_argument("--label", action="append", help="a name per --checkpoint (default: its run folder's name)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="fine-tuning seeds")
+    p.add_argument("--jobs", type=int, default=1, help="runs at a time, each in its own process (on a CPU: the "
+                                                       "number of cores, with one torch thread per run)")
     add_config_options(p, FINETUNE_PRESETS, "cpu-small", COMMON_FLAGS + FINETUNE_DATA_FLAGS)
     p.set_defaults(run=cmd_compare)
 
@@ -243,6 +249,7 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", help="real images to fine-tune on (dataset name or ImageFolder path); "
                                   "default: the study's")
     p.add_argument("--workers", type=int, help="DataLoader workers per run (default: the recipes')")
+    p.add_argument("--jobs", type=int, help="runs at a time, each in its own process (default: the study's)")
     p.add_argument("--print-config", action="store_true", help="print every resolved config and exit")
     p.set_defaults(run=cmd_study)
 

@@ -41,6 +41,47 @@ def test_study_runs_a_grid_end_to_end(fdsl, tmp_path):  # noqa: F811
     assert code == 0 and again == out
 
 
+def test_parallel_jobs_give_the_same_runs(fdsl, tmp_path):  # noqa: F811
+    images = make_image_folder(tmp_path / "images")
+    study = {**TINY_STUDY, "data": str(images), "seeds": [0], "variants": {"fractaldb": {}}}
+    code, serial, err = fdsl("study", write_yaml(tmp_path / "serial.yaml", study), "-o", tmp_path / "serial")
+    assert code == 0, err
+    code, parallel, err = fdsl("study", write_yaml(tmp_path / "parallel.yaml", {**study, "jobs": 2}),
+                               "-o", tmp_path / "parallel")
+    assert code == 0, err
+    table = [line for line in serial.splitlines() if line.startswith("| ") and "fractaldb" in line]
+    assert table and table == [line for line in parallel.splitlines() if line.startswith("| ") and "fractaldb" in line]
+    assert _scores(tmp_path / "serial") == _scores(tmp_path / "parallel")
+    assert (tmp_path / "parallel" / "compare" / "scratch" / "seed0" / "log.txt").is_file()
+
+
+def _scores(out):
+    rows = json.loads((out / "study.json").read_text())["rows"]
+    return [(r["init"], r["scores"], r.get("held_out_top1")) for r in rows]
+
+
+def test_a_failing_parallel_run_stops_the_study_with_its_error(tmp_path):
+    from fdsl.errors import FdslError
+    from fdsl.train.finetune import finetune
+    from fdsl.train.jobs import run_parallel
+    from train_helpers import tiny_finetune
+
+    bad = tiny_finetune(tmp_path / "images", {"train": {"batch_size": 1000}})
+    make_image_folder(tmp_path / "images")
+    runs = [(finetune, bad, tmp_path / "a"), (finetune, bad, tmp_path / "b"), (finetune, bad, tmp_path / "c")]
+    with pytest.raises(FdslError, match=r"run '.*' failed: batch size 1000 is larger than the \d+ training images"):
+        run_parallel(runs, jobs=2)
+    assert not (tmp_path / "c").exists()  # nothing new starts after a failure
+
+
+def test_a_bad_finetuning_dataset_fails_before_any_pretraining(fdsl, tmp_path):  # noqa: F811
+    (tmp_path / "empty" / "a").mkdir(parents=True)
+    study = write_yaml(tmp_path / "study.yaml", {**TINY_STUDY, "jobs": 2, "data": str(tmp_path / "empty")})
+    code, _, err = fdsl("study", study, "-o", tmp_path / "s")
+    one_line_error(code, err, "no images")
+    assert not (tmp_path / "s").exists()
+
+
 def test_variant_overrides_reach_the_resolved_configs(fdsl, tmp_path):  # noqa: F811
     study = write_yaml(tmp_path / "study.yaml", TINY_STUDY)
     code, out, err = fdsl("study", study, "-o", tmp_path / "s", "--print-config")

@@ -2,7 +2,8 @@
 a table of final validation accuracy (mean and sample std over seeds) and a PNG of the curves.
 
 Each (init, seed) is an ordinary fine-tuning run folder ``out/<init>/seed<N>``; rerunning the same
-comparison resumes what an interruption left unfinished and reuses finished runs.
+comparison resumes what an interruption left unfinished and reuses finished runs. With ``jobs`` > 1
+that many runs go at once, each in its own process (:mod:`fdsl.train.jobs`).
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from fdsl.formulas.base import write_text_atomic
 from fdsl.train.config import FinetuneConfig
 from fdsl.train.distributed import is_primary
 from fdsl.train.finetune import finetune, resolve_init
+from fdsl.train.jobs import run_parallel
+from fdsl.train.trainer import FitResult, read_metrics
 from fdsl.viz.curves import plot_curves
 
 SCRATCH = "scratch"
@@ -42,10 +45,12 @@ def default_label(path: str) -> str:
 
 
 def compare(recipe: FinetuneConfig, checkpoints: Sequence[str], *, seeds: Sequence[int], out: str | Path,
-            labels: Sequence[str] | None = None) -> Comparison:
-    """Fine-tune ``recipe`` from scratch and from each checkpoint (always with a new head), once per seed."""
+            labels: Sequence[str] | None = None, jobs: int = 1) -> Comparison:
+    """Fine-tune ``recipe`` from scratch and from each checkpoint (always with a new head), once per
+    seed, ``jobs`` runs at a time."""
     out = Path(out)
     check(len(seeds) >= 1, "compare needs at least one seed")
+    check(jobs >= 1, f"jobs = {jobs}; allowed: >= 1")
     labels = list(labels) if labels else [default_label(c) for c in checkpoints]
     check(len(labels) == len(checkpoints), f"{len(labels)} labels for {len(checkpoints)} checkpoints")
     check(len(set(labels)) == len(labels) and SCRATCH not in labels,
@@ -56,12 +61,21 @@ def compare(recipe: FinetuneConfig, checkpoints: Sequence[str], *, seeds: Sequen
         check(all(m.name == models[0].name and m.kwargs == models[0].kwargs for m in models),
               f"compare needs checkpoints of one architecture; got {sorted({m.name for m in models})}")
         recipe = dataclasses.replace(recipe, model=models[0])
+    inits = [(SCRATCH, None), *zip(labels, checkpoints)]
+    configs = {(label, seed): dataclasses.replace(recipe, init=init, train=dataclasses.replace(recipe.train, seed=seed))
+               for label, init in inits for seed in seeds}
+    if jobs > 1:
+        run_parallel([(finetune, config, out / label / f"seed{seed}") for (label, seed), config in configs.items()],
+                     jobs)
+        results = {key: FitResult(out / key[0] / f"seed{key[1]}", read_metrics(out / key[0] / f"seed{key[1]}"))
+                   for key in configs}
+    else:
+        results = {key: finetune(config, out / key[0] / f"seed{key[1]}", resume=True) for key, config in configs.items()}
     groups = []
-    for label, init in [(SCRATCH, None), *zip(labels, checkpoints)]:
+    for label, init in inits:
         runs = []
         for seed in seeds:
-            config = dataclasses.replace(recipe, init=init, train=dataclasses.replace(recipe.train, seed=seed))
-            result = finetune(config, out / label / f"seed{seed}", resume=True)
+            result = results[label, seed]
             runs.append({"seed": seed, "top1": result.last["val_top1"], "top5": result.last["val_top5"],
                          "best_top1": result.best["val_top1"] if result.best else None,
                          "val_top1": [row["val_top1"] for row in result.history],

@@ -31,7 +31,7 @@ from fdsl.errors import FdslError, check
 from fdsl.formulas.base import write_text_atomic
 from fdsl.train.config import load_yaml, merge, nest, resolve
 
-STUDY_KEYS = {"seeds", "data", "finetune", "pretrain", "variants"}
+STUDY_KEYS = {"seeds", "data", "jobs", "finetune", "pretrain", "variants"}
 RECIPE_KEYS = {"preset", "set"}
 
 
@@ -48,6 +48,8 @@ class StudyConfig:
     seeds: list[int] = dataclasses.field(default_factory=lambda: [0, 1, 2])
     #: Real images to fine-tune on (a dataset name or an ImageFolder path); None: the recipe's.
     data: str | None = None
+    #: Runs at a time, each in its own process (:mod:`fdsl.train.jobs`): on a CPU, the number of cores.
+    jobs: int = 1
     finetune: Recipe = dataclasses.field(default_factory=Recipe)
     pretrain: Recipe = dataclasses.field(default_factory=Recipe)
     #: Variant name -> overrides of the shared pre-training recipe (may hold ``preset``).
@@ -87,7 +89,9 @@ def parse_study(values: dict[str, Any]) -> StudyConfig:
         check(isinstance(overrides, dict | None), f"variant {name!r} must be a mapping of config keys to values")
         check(str(name) != "scratch" and str(name).replace("-", "").replace("_", "").isalnum(),
               f"variant name {name!r}; allowed: letters, digits, '-' and '_', not 'scratch'")
-    return StudyConfig(seeds=seeds, data=values.get("data"),
+    jobs = values.get("jobs", 1)
+    check(isinstance(jobs, int) and jobs >= 1, f"jobs = {jobs!r}; allowed: an integer >= 1")
+    return StudyConfig(seeds=seeds, data=values.get("data"), jobs=jobs,
                        finetune=_recipe(values.get("finetune", {}), "finetune"),
                        pretrain=_recipe(values.get("pretrain", {}), "pretrain"),
                        variants={str(k): dict(v or {}) for k, v in variants.items()})
@@ -121,20 +125,28 @@ def finetune_config(study: StudyConfig, workers: int | None = None):
 def run_study(study: StudyConfig, out: str | Path, *, workers: int | None = None) -> str:
     """Pre-train every variant, compare them with scratch over the seeds; returns the report."""
     from fdsl.train.compare import compare
+    from fdsl.train.jobs import run_parallel
     from fdsl.train.pretrain import pretrain
+    from fdsl.train.trainer import FitResult, read_metrics
+
+    from fdsl.data.datasets import real_datasets
 
     out = Path(out)
     pre_configs = pretrain_configs(study, workers)
     ft_config = finetune_config(study, workers)
+    real_datasets(ft_config.data)  # a bad fine-tuning dataset fails now, not after the pre-training
+    if study.jobs > 1:
+        run_parallel([(pretrain, config, out / "pretrain" / name) for name, config in pre_configs.items()], study.jobs)
     pre = {}
     for name, config in pre_configs.items():
-        result = pretrain(config, out / "pretrain" / name, resume=True)
+        run = out / "pretrain" / name
+        result = FitResult(run, read_metrics(run)) if study.jobs > 1 else pretrain(config, run, resume=True)
         pre[name] = {"minutes": sum(row.get("epoch_s") or 0.0 for row in result.history) / 60,
                      "held_out_top1": result.last.get("val_top1"), "epochs": len(result.history),
                      "images": config.data.categories * config.data.instances * config.data.repeats * len(result.history)}
     names = list(pre_configs)
     comparison = compare(ft_config, [str(out / "pretrain" / n / "last") for n in names], seeds=study.seeds,
-                         out=out / "compare", labels=names)
+                         out=out / "compare", labels=names, jobs=study.jobs)
     rows = study_rows(comparison.groups, pre)
     report = format_study(rows, ft_config)
     write_text_atomic(out / "study.md", report + "\n")

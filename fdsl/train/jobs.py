@@ -1,0 +1,68 @@
+"""Independent training runs side by side, each in its own process: on a CPU, one run per core with
+one torch thread each divides a comparison's wall time by the number of cores. Each run logs to
+``<run>/log.txt`` (the terminal stays readable) and resumes like any run; callers read the results
+from the run folders afterwards.
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from fdsl.errors import FdslError, check
+
+log = logging.getLogger(__name__)
+LOG_FILE = "log.txt"
+
+
+def _run_logged(train: Callable[..., Any], config: Any, out: Path) -> None:
+    from fdsl.train.distributed import configure_logging
+
+    out.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(out / LOG_FILE)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    configure_logging()
+    logger = logging.getLogger("fdsl")
+    logger.handlers = [handler]
+    try:
+        train(config, out, resume=True)
+    except FdslError as error:
+        logger.error("fdsl: error: %s", error)
+        raise SystemExit(2) from None
+
+
+def run_parallel(runs: Sequence[tuple[Callable[..., Any], Any, Path]], jobs: int) -> None:
+    """Run every ``train(config, out, resume=True)`` to the end, ``jobs`` processes at a time; after
+    a failure no new run starts, the running ones finish, and the first failure is raised.
+
+    ``train`` must be a module-level function (the children are spawned, not forked: no torch or
+    numba state is shared, and each may fork its own loader workers).
+    """
+    check(jobs >= 1, f"jobs = {jobs}; allowed: >= 1")
+    check(int(os.environ.get("WORLD_SIZE", 1)) == 1, "--jobs runs its own processes: not under torchrun")
+    context = multiprocessing.get_context("spawn")
+    pending, running, failed = list(runs), {}, []
+    try:
+        while (pending and not failed) or running:
+            while pending and not failed and len(running) < jobs:
+                train, config, out = pending.pop(0)
+                process = context.Process(target=_run_logged, args=(train, config, Path(out)))
+                process.start()
+                running[process] = Path(out)
+                log.info("started %s (log: %s)", out, Path(out) / LOG_FILE)
+            time.sleep(0.2)
+            for process in [p for p in running if not p.is_alive()]:
+                out = running.pop(process)
+                (failed.append(out) if process.exitcode != 0 else log.info("finished %s", out))
+    finally:
+        for process in running:
+            process.terminate()
+    if failed:
+        path = failed[0] / LOG_FILE
+        lines = path.read_text().strip().splitlines() if path.is_file() else []
+        reason = lines[-1].removeprefix("fdsl: error: ") if lines else "no log"
+        raise FdslError(f"run {str(failed[0])!r} failed: {reason} (log: {path})")
