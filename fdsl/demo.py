@@ -51,9 +51,12 @@ def run_demo(out: Path, *, workers: int | None = None, data: str | None = None,
                               instances=list(range(6)), tile=64)
     save_png(gallery, out / "gallery.png")
 
-    log.info("1/2 pre-training (%s preset) on %s categories x %s instances rendered on the fly",
-             recipe.pretrain, pre_config.data.categories, pre_config.data.instances)
-    pre = pretrain(pre_config, out / "pretrain", resume=True)
+    log.info("1/2 pre-training (%s preset) on %s categories x %s instances rendered on the fly, %d process(es)",
+             recipe.pretrain, pre_config.data.categories, pre_config.data.instances, recipe.processes)
+    if recipe.processes > 1:
+        pre = pretrain_distributed(pre_config, out / "pretrain", recipe.processes)
+    else:
+        pre = pretrain(pre_config, out / "pretrain", resume=True)
     pre_minutes = (time.perf_counter() - start) / 60
 
     ft_config = resolve(finetune_preset(recipe.finetune), loader, {
@@ -62,7 +65,7 @@ def run_demo(out: Path, *, workers: int | None = None, data: str | None = None,
     log.info("2/2 fine-tuning (%s preset) on %s, %d images per class, from scratch and from the pre-trained "
              "weights, seeds %s", recipe.finetune, data, recipe.train_per_class, list(recipe.seeds))
     comparison = compare(ft_config, [str(out / "pretrain" / "last")], seeds=recipe.seeds, out=out / "compare",
-                         labels=["fractaldb"])
+                         labels=["fractaldb"], jobs=recipe.jobs)
     minutes = (time.perf_counter() - start) / 60
     held_out = pre.last.get("val_top1")
     report = "\n".join([
@@ -79,3 +82,31 @@ def run_demo(out: Path, *, workers: int | None = None, data: str | None = None,
     ])
     print(report)
     return report
+
+
+def pretrain_distributed(config, out: Path, processes: int):
+    """Pre-train with ``processes`` DDP processes under torchrun (gloo on a CPU), splitting the
+    recipe's batch between them; returns the run's result, read from its folder."""
+    import subprocess
+    import sys
+
+    from fdsl.errors import FdslError, check
+    from fdsl.formulas.base import write_text_atomic
+    from fdsl.train.checkpoint import is_finished
+    from fdsl.train.config import dump_yaml
+    from fdsl.train.trainer import FitResult, read_metrics
+
+    check(config.train.batch_size % processes == 0,
+          f"batch size {config.train.batch_size} does not split into {processes} processes")
+    config = dataclasses.replace(config, train=dataclasses.replace(
+        config.train, batch_size=config.train.batch_size // processes))
+    if is_finished(out, config):
+        return FitResult(out, read_metrics(out))
+    out.mkdir(parents=True, exist_ok=True)
+    recipe = out.parent / "pretrain-ddp.yaml"
+    write_text_atomic(recipe, dump_yaml(config))
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
+               "-m", "fdsl", "pretrain", "--config", str(recipe), "-o", str(out), "--resume"]
+    if subprocess.run(command).returncode != 0:
+        raise FdslError(f"distributed pre-training failed (command: {' '.join(command)})")
+    return FitResult(out, read_metrics(out))

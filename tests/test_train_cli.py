@@ -119,7 +119,7 @@ def test_demo_runs_the_whole_story_on_a_tiny_recipe(fdsl, setup, tmp_path, monke
     monkeypatch.setitem(presets.PRETRAIN_PRESETS, "tiny", tiny_pretrain)
     monkeypatch.setitem(presets.FINETUNE_PRESETS, "tiny", lambda: tiny_finetune(setup["images"]))
     monkeypatch.setattr(demo, "DEMO", presets.DemoRecipe(pretrain="tiny", finetune="tiny", train_per_class=4,
-                                                             seeds=(0, 1)))
+                                                             seeds=(0, 1), processes=2, jobs=2))
     code, out, err = fdsl("demo", "-o", tmp_path / "demo", "--data", setup["images"])
     assert code == 0, err
     rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")]

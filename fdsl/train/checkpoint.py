@@ -143,6 +143,20 @@ def flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return items
 
 
+def config_changes(out: Path, config: Any) -> list[str]:
+    """The keys in which ``config`` differs from the run's config.yaml (a key added to the configs
+    since the run was saved counts as its default there)."""
+    saved, current = flat(load_yaml(Path(out) / RUN_CONFIG_FILE)), flat(to_dict(config))
+    defaults = flat(to_dict(type(config)()))
+    return sorted(k for k in saved.keys() | current.keys() if saved.get(k, defaults.get(k)) != current.get(k))
+
+
+def is_finished(out: Path, config: Any) -> bool:
+    """True when ``out`` holds a finished run of exactly ``config`` (nothing left to resume)."""
+    out = Path(out)
+    return (out / SUMMARY_FILE).is_file() and (out / RUN_CONFIG_FILE).is_file() and not config_changes(out, config)
+
+
 def prepare_run(out: Path, config: Any, *, resume: bool) -> dict[str, Any] | None:
     """Check the run folder and write config.yaml; returns the training state to resume, if any.
 
@@ -154,10 +168,9 @@ def prepare_run(out: Path, config: Any, *, resume: bool) -> dict[str, Any] | Non
     state = None
     if config_path.exists():
         check(resume, f"{str(out)!r} already holds a run; pass --resume to continue it, or choose another --out")
-        saved, current = flat(load_yaml(config_path)), flat(to_dict(config))
-        defaults = flat(to_dict(type(config)()))  # a key added since the run was saved has its default there
-        changed = sorted(k for k in saved.keys() | current.keys() if saved.get(k, defaults.get(k)) != current.get(k))
+        changed = config_changes(out, config)
         if changed:
+            saved, current = flat(load_yaml(config_path)), flat(to_dict(config))
             raise FdslError(f"cannot resume {str(out)!r}: its config.yaml differs in {', '.join(changed[:5])} "
                             f"({changed[0]}: {saved.get(changed[0])!r} there, {current.get(changed[0])!r} now)")
         if state_path.exists():

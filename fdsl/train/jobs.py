@@ -36,16 +36,20 @@ def _run_logged(train: Callable[..., Any], config: Any, out: Path) -> None:
 
 
 def run_parallel(runs: Sequence[tuple[Callable[..., Any], Any, Path]], jobs: int) -> None:
-    """Run every ``train(config, out, resume=True)`` to the end, ``jobs`` processes at a time; after
-    a failure no new run starts, the running ones finish, and the first failure is raised.
+    """Run every ``train(config, out, resume=True)`` to the end, ``jobs`` processes at a time (a
+    finished run is skipped); after a failure no new run starts, the running ones finish, and the
+    first failure is raised.
 
     ``train`` must be a module-level function (the children are spawned, not forked: no torch or
     numba state is shared, and each may fork its own loader workers).
     """
     check(jobs >= 1, f"jobs = {jobs}; allowed: >= 1")
     check(int(os.environ.get("WORLD_SIZE", 1)) == 1, "--jobs runs its own processes: not under torchrun")
+    from fdsl.train.checkpoint import is_finished
+
     context = multiprocessing.get_context("spawn")
-    pending, running, failed = list(runs), {}, []
+    pending = [run for run in runs if not is_finished(run[2], run[1])]  # no process just to find it done
+    running, failed = {}, []
     try:
         while (pending and not failed) or running:
             while pending and not failed and len(running) < jobs:

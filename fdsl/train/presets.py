@@ -169,12 +169,17 @@ def finetune_preset(name: str) -> FinetuneConfig:
 @dataclasses.dataclass(frozen=True)
 class DemoRecipe:
     """What ``fdsl demo`` runs: a pre-training preset, a fine-tuning preset, the fine-tuning data
-    size and the seeds compared (the transfer study tunes these, not code)."""
+    size and the seeds compared (the transfer study tunes these, not code), and how it uses the
+    cores: ``processes`` DDP processes pre-train (torchrun's engine, gloo on a CPU; the preset's
+    batch is split between them, so the global batch is the recipe's) and ``jobs`` fine-tuning runs
+    go at a time."""
 
     pretrain: str = "cpu-small"
     finetune: str = "cpu-small"
     train_per_class: int = 100
     seeds: tuple[int, ...] = (0, 1)
+    processes: int = 1
+    jobs: int = 1
 
 
 DEMO = DemoRecipe()
