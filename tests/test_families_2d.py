@@ -281,3 +281,17 @@ def test_grid_families_never_crash(family, large, index, seed, size):
     params = formula.search_category(seed, index % variant)
     image = formula.image(params, seed, index % variant, 3)
     assert image.dtype == np.uint8 and image.shape == (size, size)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2**32 - 1, 2**32, 2**64 - 1, -1])
+@pytest.mark.parametrize("keys", [(), (0,), (17, 5300), (2**32, 2**40 + 3, 0)])
+def test_derive_rng_matches_seed_sequence_of_the_list(seed, keys):
+    """derive_rng hands SeedSequence an array of uint32 words (faster); the stream must be the one
+    SeedSequence makes of the plain list of ints, which every family's data were made with."""
+    import zlib
+
+    for domain in ("search", "render"):
+        entropy = [seed & 0xFFFFFFFFFFFFFFFF, zlib.crc32(domain.encode()), *keys]
+        expected = np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy)))
+        got = derive_rng(seed, domain, *keys)
+        assert np.array_equal(got.integers(0, 2**63, 16), expected.integers(0, 2**63, 16))
