@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 from test_train_cli import fdsl, one_line_error  # noqa: F401  (fixture)
@@ -127,3 +128,14 @@ def test_bad_study_input_is_one_line(fdsl, tmp_path):  # noqa: F811
     code, _, err = fdsl("study", study, "-o", tmp_path / "s")
     one_line_error(code, err, "unknown fine-tuning preset 'huge'")
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "studies").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_shipped_studies_resolve(path):
+    from fdsl.train.study import finetune_config, load_study, pretrain_configs
+
+    study = load_study(path)
+    configs = pretrain_configs(study)
+    assert len(configs) == len(study.variants) >= 2 and len(study.seeds) >= 3
+    assert finetune_config(study).data.val_per_class
