@@ -133,7 +133,7 @@ def cmd_show(args) -> None:
 def cmd_demo(args) -> None:
     from fdsl.demo import run_demo
 
-    run_demo(Path(args.out), workers=args.workers, data=args.data)
+    run_demo(Path(args.out), workers=args.workers, data=args.data, preset=args.preset)
 
 
 # --- parser ---------------------------------------------------------------------------------------
@@ -178,6 +178,8 @@ def build_parser(family: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--data", help="real images: cifar10, cifar100 or an ImageFolder path "
                                   "(default: ../shared/data/cifar10/train if present, else cifar10)")
     p.add_argument("--workers", type=int, help="loader worker processes (default: the presets' value)")
+    p.add_argument("--preset", help="pre-training preset (default: the demo recipe's, cpu-small; "
+                                    "cpu-small-perlin: the transfer study's winner)")
     p.set_defaults(run=cmd_demo)
 
     from fdsl.cli_train import add_train_commands

@@ -27,7 +27,7 @@ def default_real_data() -> str:
 
 
 def run_demo(out: Path, *, workers: int | None = None, data: str | None = None,
-             recipe: DemoRecipe | None = None) -> str:
+             recipe: DemoRecipe | None = None, preset: str | None = None) -> str:
     """Run the demo into ``out`` (pretrain/, compare/, gallery.png); returns the printed report."""
     from fdsl.data.datasets import load_categories
     from fdsl.registry import get_formula
@@ -36,10 +36,13 @@ def run_demo(out: Path, *, workers: int | None = None, data: str | None = None,
     from fdsl.train.distributed import configure_logging
     from fdsl.train.presets import finetune_preset, pretrain_preset
     from fdsl.train.pretrain import pretrain
+    from fdsl.train.study import study_rows
     from fdsl.viz.gallery import formula_gallery, save_png
 
     configure_logging()
     recipe = recipe or DEMO
+    if preset:
+        recipe = dataclasses.replace(recipe, pretrain=preset)
     start = time.perf_counter()
     out = Path(out)
     data = data or default_real_data()
@@ -65,9 +68,10 @@ def run_demo(out: Path, *, workers: int | None = None, data: str | None = None,
     log.info("2/2 fine-tuning (%s preset) on %s, %d images per class, from scratch and from the pre-trained "
              "weights, seeds %s", recipe.finetune, data, recipe.train_per_class, list(recipe.seeds))
     comparison = compare(ft_config, [str(out / "pretrain" / "last")], seeds=recipe.seeds, out=out / "compare",
-                         labels=["fractaldb"], jobs=recipe.jobs)
+                         labels=[pre_config.data.family], jobs=recipe.jobs)
     minutes = (time.perf_counter() - start) / 60
     held_out = pre.last.get("val_top1")
+    gap = study_rows(comparison.groups, {})[1]
     report = "\n".join([
         f"pre-training: {pre_config.model.name} {pre_config.model.kwargs}, {len(pre.history)} epochs on "
         f"{pre_config.data.family} ({pre_config.data.categories} categories x {pre_config.data.instances} "
@@ -78,6 +82,8 @@ def run_demo(out: Path, *, workers: int | None = None, data: str | None = None,
         "",
         comparison.table,
         "",
+        f"{pre_config.data.family} - scratch: {gap['gap']:+.2f} points of top-1, {gap['gap_std']:+.1f} pooled standard deviations "
+        f"over {len(recipe.seeds)} seeds",
         f"wall time: {minutes:.1f} min (pre-training {pre_minutes:.1f} min); curves: {out / 'compare' / 'curves.png'}",
     ])
     print(report)

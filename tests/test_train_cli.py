@@ -124,7 +124,7 @@ def test_demo_runs_the_whole_story_on_a_tiny_recipe(fdsl, setup, tmp_path, monke
     assert code == 0, err
     rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")]
     assert rows == ["init", "scratch", "fractaldb"]
-    assert "wall time:" in out and "held-out top-1" in out
+    assert "wall time:" in out and "held-out top-1" in out and "fractaldb - scratch: " in out
     for path in ("gallery.png", "pretrain/last/model.safetensors", "compare/curves.png", "compare/results.md"):
         assert (tmp_path / "demo" / path).is_file()
     # a second run resumes everything and prints the same table

@@ -15,7 +15,7 @@ TINY_VIT = {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 1, "num_h
 #: Overrides of the cpu-small presets: tiny model, tiny data, two quick epochs, no worker processes.
 TINY = {
     "model": {"name": "vit_tiny_patch16_224", "kwargs": TINY_VIT},
-    "train": {"epochs": 2, "batch_size": 8, "workers": 0, "threads": 1, "log_interval": 1000},
+    "train": {"epochs": 2, "batch_size": 8, "workers": 0, "threads": 1, "log_interval": 1000, "eval_interval": 1},
 }
 TINY_PRETRAIN = {
     **TINY,

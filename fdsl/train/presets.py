@@ -93,11 +93,13 @@ def ofdb_vit_tiny() -> PretrainConfig:
 
 def cpu_small_pretrain() -> PretrainConfig:
     """Minutes on a 2-core CPU: the small ViT on FractalDB-100 rendered on the fly at 32 px
-    (100 categories x 100 instances, 10 held out per category), 8 epochs. Grey (better than
-    colour for DeiT in the paper) with density shading, 2,000 points: a render costs about 0.26 ms of
-    CPU (0.11 ms to read the same PNG). One core trains (one torch thread: a second one mostly
-    spins and stalls when the loader or anything else needs the core) and one loader worker renders
-    and augments (under 1 ms per image, against about 3.5 ms of training)."""
+    (100 categories x 100 instances, 10 held out per category), 32 epochs (320k images: the transfer
+    study's best FractalDB recipe, docs/RESULTS.md; 16 epochs gave no gain over scratch). Grey
+    (better than colour for DeiT in the paper) with density shading, 2,000 points: a render costs
+    about 0.26 ms of CPU (0.11 ms to read the same PNG). One core trains per process (one torch
+    thread: a second one mostly spins and stalls when the loader or anything else needs the core;
+    use torchrun's processes for more cores) and one loader worker renders and augments (under 1 ms
+    per image, against about 3.5 ms of training)."""
     return PretrainConfig(
         model=dataclasses.replace(CPU_VIT, kwargs=dict(CPU_VIT.kwargs)),
         data=FormulaDataConfig(
@@ -108,22 +110,33 @@ def cpu_small_pretrain() -> PretrainConfig:
         augment=AugmentConfig(img_size=32, scale=(0.35, 1.0), hflip=0.5, color_jitter=None, label_smoothing=0.1),
         optim=OptimConfig(opt="adamw", lr=1e-3, weight_decay=0.05, sched="cosine", warmup_epochs=1,
                           warmup_lr=1e-5, min_lr=1e-5, clip_grad=1.0),
-        train=TrainConfig(epochs=8, batch_size=128, workers=1, threads=1, log_interval=20),
+        train=TrainConfig(epochs=32, batch_size=128, workers=1, threads=1, log_interval=20),
     )
+
+
+def cpu_small_perlin_pretrain() -> PretrainConfig:
+    """The transfer study's winner on a CPU (docs/RESULTS.md): ``cpu-small`` with Perlin-100 instead of
+    FractalDB (Kataoka et al., IJCV 2022's Perlin baseline; the grid is ours, :mod:`fdsl.formulas.perlin`),
+    32 px, 32 epochs."""
+    config = cpu_small_pretrain()
+    config.data = FormulaDataConfig(family="perlin", formula={"size": 32, "variant": 100}, categories=100,
+                                    instances=100, val_instances=10)
+    return config
 
 
 def cpu_small_finetune() -> FinetuneConfig:
     """Minutes on a 2-core CPU: the small ViT fine-tuned on 32 px images (CIFAR-10 by default) for
-    12 epochs, AdamW lr 5e-4, batch 64, cosine after one warm-up epoch, label smoothing 0.1, random
-    crops (area 0.6..1) and flips; 100 validation images per class are scored each epoch. One
-    torch thread and one loader worker, as in the cpu-small pre-training."""
+    30 epochs, AdamW lr 5e-4, batch 64, cosine after one warm-up epoch, label smoothing 0.1, random
+    crops (area 0.6..1) and flips; 200 validation images per class are scored every 5 epochs and
+    after the last (the transfer study's protocol, docs/RESULTS.md). One torch thread and one
+    loader worker, as in the cpu-small pre-training."""
     return FinetuneConfig(
         model=dataclasses.replace(CPU_VIT, kwargs=dict(CPU_VIT.kwargs)),
-        data=RealDataConfig(dataset="cifar10", holdout=0.1, val_per_class=100),
+        data=RealDataConfig(dataset="cifar10", holdout=0.1, val_per_class=200),
         augment=AugmentConfig(img_size=32, scale=(0.6, 1.0), hflip=0.5, color_jitter=None, label_smoothing=0.1),
         optim=OptimConfig(opt="adamw", lr=5e-4, weight_decay=0.05, sched="cosine", warmup_epochs=1,
                           warmup_lr=1e-5, min_lr=1e-5, clip_grad=1.0),
-        train=TrainConfig(epochs=12, batch_size=64, workers=1, threads=1, log_interval=20),
+        train=TrainConfig(epochs=30, batch_size=64, workers=1, threads=1, log_interval=20, eval_interval=5),
     )
 
 
@@ -147,6 +160,7 @@ PRETRAIN_PRESETS: dict[str, Callable[[], PretrainConfig]] = {
     "fractaldb-deit-tiny": fractaldb_deit_tiny,
     "ofdb-vit-tiny": ofdb_vit_tiny,
     "cpu-small": cpu_small_pretrain,
+    "cpu-small-perlin": cpu_small_perlin_pretrain,
 }
 FINETUNE_PRESETS: dict[str, Callable[[], FinetuneConfig]] = {
     "cpu-small": cpu_small_finetune,
@@ -177,9 +191,9 @@ class DemoRecipe:
     pretrain: str = "cpu-small"
     finetune: str = "cpu-small"
     train_per_class: int = 100
-    seeds: tuple[int, ...] = (0, 1)
-    processes: int = 1
-    jobs: int = 1
+    seeds: tuple[int, ...] = (0, 1, 2)
+    processes: int = 2
+    jobs: int = 2
 
 
 DEMO = DemoRecipe()

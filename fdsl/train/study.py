@@ -151,7 +151,7 @@ def run_study(study: StudyConfig, out: str | Path, *, workers: int | None = None
     report = format_study(rows, ft_config)
     write_text_atomic(out / "study.md", report + "\n")
     write_text_atomic(out / "study.json", json.dumps({"rows": rows, "groups": comparison.groups}, indent=1))
-    plot_study(rows, out / "study.png", title=f"fine-tuning on {ft_config.data.dataset}")
+    plot_study(rows, out / "study.png", title=f"fine-tuned on {'/'.join(Path(ft_config.data.dataset).parts[-2:])}")
     return report
 
 
@@ -200,7 +200,7 @@ def plot_study(rows: list[dict], path: Path, *, title: str) -> None:
     """Mean ± std per init as bars, each seed's score as a dot."""
     from matplotlib.figure import Figure  # no pyplot: no global figure state, no display needed
 
-    figure = Figure(figsize=(1.2 + 1.1 * len(rows), 3.6), layout="constrained")
+    figure = Figure(figsize=(max(4.0, 1.2 + 1.1 * len(rows)), 3.6), layout="constrained")
     ax = figure.subplots()
     for i, row in enumerate(rows):
         ax.bar(i, row["mean"], yerr=row["std"], color="0.75" if i == 0 else "C0", capsize=4)
