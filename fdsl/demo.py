@@ -100,14 +100,14 @@ def pretrain_distributed(config, out: Path, processes: int):
     from fdsl.formulas.base import write_text_atomic
     from fdsl.train.checkpoint import is_finished
     from fdsl.train.config import dump_yaml
-    from fdsl.train.trainer import FitResult, read_metrics
+    from fdsl.train.trainer import FitResult
 
     check(config.train.batch_size % processes == 0,
           f"batch size {config.train.batch_size} does not split into {processes} processes")
     config = dataclasses.replace(config, train=dataclasses.replace(
         config.train, batch_size=config.train.batch_size // processes))
     if is_finished(out, config):
-        return FitResult(out, read_metrics(out))
+        return FitResult.read(out)
     out.mkdir(parents=True, exist_ok=True)
     recipe = out.parent / "pretrain-ddp.yaml"
     write_text_atomic(recipe, dump_yaml(config))
@@ -115,4 +115,4 @@ def pretrain_distributed(config, out: Path, processes: int):
                "-m", "fdsl", "pretrain", "--config", str(recipe), "-o", str(out), "--resume"]
     if subprocess.run(command).returncode != 0:
         raise FdslError(f"distributed pre-training failed (command: {' '.join(command)})")
-    return FitResult(out, read_metrics(out))
+    return FitResult.read(out)

@@ -20,7 +20,7 @@ from fdsl.train.config import FinetuneConfig
 from fdsl.train.distributed import is_primary
 from fdsl.train.finetune import finetune, resolve_init
 from fdsl.train.jobs import run_parallel
-from fdsl.train.trainer import FitResult, read_metrics
+from fdsl.train.trainer import FitResult
 from fdsl.viz.curves import plot_curves
 
 SCRATCH = "scratch"
@@ -62,15 +62,14 @@ def compare(recipe: FinetuneConfig, checkpoints: Sequence[str], *, seeds: Sequen
               f"compare needs checkpoints of one architecture; got {sorted({m.name for m in models})}")
         recipe = dataclasses.replace(recipe, model=models[0])
     inits = [(SCRATCH, None), *zip(labels, checkpoints)]
-    configs = {(label, seed): dataclasses.replace(recipe, init=init, train=dataclasses.replace(recipe.train, seed=seed))
-               for label, init in inits for seed in seeds}
+    runs = {(label, seed): (dataclasses.replace(recipe, init=init, train=dataclasses.replace(recipe.train, seed=seed)),
+                            out / label / f"seed{seed}")
+            for label, init in inits for seed in seeds}
     if jobs > 1:
-        run_parallel([(finetune, config, out / label / f"seed{seed}") for (label, seed), config in configs.items()],
-                     jobs)
-        results = {key: FitResult(out / key[0] / f"seed{key[1]}", read_metrics(out / key[0] / f"seed{key[1]}"))
-                   for key in configs}
+        run_parallel([(finetune, config, run) for config, run in runs.values()], jobs)
+        results = {key: FitResult.read(run) for key, (_, run) in runs.items()}
     else:
-        results = {key: finetune(config, out / key[0] / f"seed{key[1]}", resume=True) for key, config in configs.items()}
+        results = {key: finetune(config, run, resume=True) for key, (config, run) in runs.items()}
     groups = []
     for label, init in inits:
         runs = []
@@ -104,6 +103,11 @@ def format_table(groups: list[dict]) -> str:
     rows = [[g["init"], str(len(g["runs"])), _mean_std([r["top1"] for r in g["runs"]]),
              _mean_std([r["top5"] for r in g["runs"]]), _mean_std([r["best_top1"] for r in g["runs"]])]
             for g in groups]
+    return markdown_table(header, rows)
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table with its columns padded to a common width."""
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |" for row in [header, *rows]]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")

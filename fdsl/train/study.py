@@ -124,12 +124,11 @@ def finetune_config(study: StudyConfig, workers: int | None = None):
 
 def run_study(study: StudyConfig, out: str | Path, *, workers: int | None = None) -> str:
     """Pre-train every variant, compare them with scratch over the seeds; returns the report."""
+    from fdsl.data.datasets import real_datasets
     from fdsl.train.compare import compare
     from fdsl.train.jobs import run_parallel
     from fdsl.train.pretrain import pretrain
-    from fdsl.train.trainer import FitResult, read_metrics
-
-    from fdsl.data.datasets import real_datasets
+    from fdsl.train.trainer import FitResult
 
     out = Path(out)
     pre_configs = pretrain_configs(study, workers)
@@ -140,7 +139,7 @@ def run_study(study: StudyConfig, out: str | Path, *, workers: int | None = None
     pre = {}
     for name, config in pre_configs.items():
         run = out / "pretrain" / name
-        result = FitResult(run, read_metrics(run)) if study.jobs > 1 else pretrain(config, run, resume=True)
+        result = FitResult.read(run) if study.jobs > 1 else pretrain(config, run, resume=True)
         pre[name] = {"minutes": sum(row.get("epoch_s") or 0.0 for row in result.history) / 60,
                      "held_out_top1": result.last.get("val_top1"), "epochs": len(result.history),
                      "images": config.data.categories * config.data.instances * config.data.repeats * len(result.history)}
@@ -176,17 +175,17 @@ def _std(values: list[float]) -> float:
 
 
 def format_study(rows: list[dict], ft_config) -> str:
+    from fdsl.train.compare import markdown_table
+
     header = ["init", "pre-training", "held-out top-1", "fine-tuned top-1 (%)", "gap (points)", "gap (std)"]
-    table = [header]
+    table = []
     for row in rows:
         pre = f"{row['epochs']} ep, {row['images'] / 1000:.0f}k img, {row['minutes']:.1f} min" if "epochs" in row else "-"
         held = f"{row['held_out_top1']:.1f}%" if row.get("held_out_top1") is not None else "-"
         gap = f"{row['gap']:+.2f}" if "gap" in row else "-"
         gap_std = f"{row['gap_std']:+.1f}" if "gap" in row else "-"
         table.append([row["init"], pre, held, f"{row['mean']:.2f} ± {row['std']:.2f}", gap, gap_std])
-    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in table]
-    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    lines = [markdown_table(header, table)]
     data = ft_config.data
     seeds = len(rows[0]["scores"])
     lines += ["", f"fine-tuning: {data.dataset}, {data.train_per_class or 'all'} images per class, "
@@ -218,7 +217,5 @@ def plot_study(rows: list[dict], path: Path, *, title: str) -> None:
 def check_study_file(path: str | Path) -> StudyConfig:
     try:
         return load_study(path)
-    except FdslError:
-        raise
     except OSError as err:
         raise FdslError(f"cannot read study file {path}: {err.strerror}") from None

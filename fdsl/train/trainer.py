@@ -53,6 +53,11 @@ class FitResult:
         scored = [row for row in self.history if row.get("val_top1") is not None]
         return max(scored, key=lambda row: row["val_top1"]) if scored else None
 
+    @classmethod
+    def read(cls, out: Path) -> "FitResult":
+        """The result of a run that another process trained, from its folder's metrics.csv."""
+        return cls(Path(out), read_metrics(out))
+
 
 def seed_epoch(seed: int, epoch: int, rank: int) -> int:
     """Reseed torch, NumPy and Python's global generators for this epoch; returns the seed used."""
