@@ -2,8 +2,12 @@
 and of their shared kernels (Perlin noise, 1-px lines), beyond the registry-wide tests."""
 from __future__ import annotations
 
+import hashlib
+import math
+
 import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -11,6 +15,7 @@ from fdsl.data.writer import search_categories
 from fdsl.errors import FdslError
 from fdsl.formulas import perlin_noise as pn
 from fdsl.formulas.bezier import draw_bezier_curves
+from fdsl.formulas.radial_contours import CANVAS, pil_line, render_contours
 from fdsl.formulas.raster2d import draw_line, draw_polyline
 from fdsl.formulas.rcdb import RCDBCategory, truncated_exponential_int
 from fdsl.formulas.visualatom import VisualAtomCategory
@@ -48,14 +53,38 @@ def test_noise_is_deterministic_and_periodic():
 
 def test_noise_is_smooth_bounded_and_centred():
     x = np.linspace(-40.0, 40.0, 400_001)  # steps of 2e-4, crossing many lattice points
-    v = pn.perlin1(x)
-    assert np.abs(np.diff(v)).max() < 0.01  # slope <= ~20 (0.4 * 8 * 4 at most)
-    assert np.abs(v).max() <= 1.6 and v.std() > 0.2 and abs(v.mean()) < 0.05
+    for gradient, bound in (("official", 0.96), ("textbook", 1.6)):
+        v = pn.perlin1(x, gradient=gradient)
+        assert np.abs(np.diff(v)).max() < 0.01  # slope <= ~20 (0.4 * 8 * 4 at most)
+        assert np.abs(v).max() <= bound and v.std() > 0.2 and abs(v.mean()) < 0.05
     g = np.linspace(0.0, 16.0, 1601)
     gx, gy = np.meshgrid(g, g)
     w = pn.perlin2(gx, gy)
     assert np.abs(np.diff(w, axis=0)).max() < 0.05 and np.abs(np.diff(w, axis=1)).max() < 0.05
     assert np.abs(w).max() <= 1.0 and w.std() > 0.1 and abs(w.mean()) < 0.05
+
+
+def test_official_noise_is_the_noise_packages_pnoise1():
+    noise = pytest.importorskip("noise", reason="noise==1.2.2 is in the dev extra")
+    x = np.linspace(-700.0, 700.0, 1401 * 7).astype(np.float32).astype(float)  # pnoise1 takes float32
+    for octaves, persistence, lacunarity in ((1, 0.5, 2.0), (3, 0.5, 2.0), (5, 0.7, 4.0)):
+        for repeat, base in ((1024, 0), (1024, 37), (256, 256), (10, 1), (3, 200)):
+            ours = pn.perlin1(x, octaves=octaves, persistence=persistence, lacunarity=lacunarity,
+                              repeat=repeat, base=base)
+            theirs = [noise.pnoise1(v, octaves, persistence, lacunarity, repeat, base) for v in x.tolist()]
+            np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-5)
+
+
+def test_the_gradient_sets_differ_as_documented():
+    x = np.random.default_rng(4).uniform(0.0, pn.PERIOD, 200_000)
+    official, textbook = pn.perlin1(x), pn.perlin1(x, gradient="textbook")
+    assert abs(official.std() - 0.329) < 0.01 and abs(textbook.std() - 0.512) < 0.01
+    assert 0.94 < np.abs(official).max() <= 0.953 and 1.5 < np.abs(textbook).max() <= 1.6
+    # the same lattice: a cell whose two hashes both have bit 8 clear gives the same values
+    assert np.count_nonzero(official == textbook) > 0.2 * x.size
+    for bad in ({"gradient": "perlin"}, {"base": 257}, {"octaves": 0}, {"lacunarity": 0.5}, {"repeat": 0}):
+        with pytest.raises(FdslError, match=next(iter(bad))):
+            pn.perlin1(x[:3], **bad)
 
 
 def test_fractal_noise_octaves():
@@ -84,6 +113,96 @@ def test_line_covers_its_pixels_and_clips():
         empty = np.zeros((20, 30), dtype=np.uint8)
         draw_line(empty, float(x0), float(y0), float(x1), float(y1), 1)
         assert np.count_nonzero(empty) <= 30  # nothing, or one clipped row/column
+
+
+def test_pil_line_draws_pils_pixels():
+    g = np.random.default_rng(3)
+    for trial in range(400):
+        height, width = (int(v) for v in g.integers(5, 40, 2))
+        ends = g.uniform(-30.0, 70.0, 4) if trial % 2 else g.uniform(-3000.0, 3000.0, 4)
+        theirs = Image.new("L", (width, height), 0)
+        ImageDraw.Draw(theirs).line(tuple(ends.tolist()), fill=200, width=1)
+        ours = np.zeros((height, width), dtype=np.uint8)
+        pil_line(ours, *ends.tolist(), np.uint8(200))
+        assert np.array_equal(ours, np.asarray(theirs)), ends
+    for ends in [(np.nan, 1.0, 2.0, 3.0), (1.0, 2.0, np.inf, 5.0), (1e300, 1e300, -1e300, 4.0)]:
+        empty = np.zeros((20, 30), dtype=np.uint8)
+        pil_line(empty, *ends, np.uint8(1))
+        assert not empty.any()
+
+
+def splitmix64_greys(seed: int, contours: int, vertices: int) -> list[int]:
+    """The contour greys of the kernel's splitmix64 stream: the top byte of the first of each
+    contour's 1 + 2 V draws."""
+    mask, greys, state = (1 << 64) - 1, [], seed
+    for _ in range(contours):
+        state = (state + 0x9E3779B97F4A7C15) & mask
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        greys.append((z ^ (z >> 31)) >> 56)
+        state = (state + 2 * vertices * 0x9E3779B97F4A7C15) & mask
+    return greys
+
+
+def official_noise_free_contours(family: str, vertices, contours, radius, oval, center, step, n1, n2, greys):
+    """The official scripts' drawing (make_rcdb.py, render_VisualAtom.py) with the Perlin
+    coefficient at 0, in their expressions and order: PIL lines on an RGB image, segment by segment."""
+    angle = (math.pi * 2) / vertices
+    absolute = family == "visualatom"  # VisualAtom's vertices hold the centre, RCDB adds it when drawing
+    shift = (0.0, 0.0) if absolute else center
+    xs = [math.cos(angle * k) * radius * oval[0] + (center[0] if absolute else 0.0) for k in range(vertices)]
+    ys = [math.sin(angle * k) * radius * oval[1] + (center[1] if absolute else 0.0) for k in range(vertices)]
+    xs.append(xs[0])
+    ys.append(ys[0])
+    image = Image.new("RGB", (CANVAS, CANVAS), (0, 0, 0) if absolute else (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    for grey in greys:
+        noise = [0.0 - 0.5 * math.sin(angle * k * n1) - 0.5 * math.sin(angle * k * n2) for k in range(vertices)]
+        for k in range(vertices):
+            xs[k] -= math.cos(angle * k) * (noise[k] - step)
+            ys[k] -= math.sin(angle * k) * (noise[k] - step)
+        xs[vertices], ys[vertices] = xs[0], ys[0]
+        for k in range(vertices):
+            draw.line((xs[k] + shift[0], ys[k] + shift[1], xs[k + 1] + shift[0], ys[k + 1] + shift[1]),
+                      fill=(grey, grey, grey), width=1)
+    return np.asarray(image)[..., 0]
+
+
+@pytest.mark.parametrize("family", ["rcdb", "visualatom"])
+def test_noise_free_contours_are_the_official_pixels(family):
+    """With the Perlin coefficient at 0 the contours are deterministic: fdsl must draw the very
+    pixels of the official code (truncated coordinates, PIL's lines, the official arithmetic)."""
+    formula = get_formula(family)
+    g = np.random.default_rng(11)
+    for index in (1, 2, 5):
+        params = formula.search_category(0, index)
+        contours = min(getattr(params, "contours", getattr(params, "orbits", 0)), 25)
+        radius, oval = (params.radius, (params.oval_x, params.oval_y)) if family == "visualatom" else \
+            (int(g.integers(0, 101)), tuple(g.uniform(1.0, 2.0, 2).tolist()))
+        n1, n2 = (params.n1, params.n2) if family == "visualatom" else (0, 0)
+        center = tuple(((512 + g.integers(-400, 401, 2)) / 2).tolist())  # the official half pixels
+        seed = int(g.integers(1, 2**63))
+        ours = render_contours(
+            np.full((CANVAS, CANVAS), 0 if family == "visualatom" else 255, dtype=np.uint8),
+            vertices=params.vertices, contours=contours, radius=radius, oval=oval, center=center,
+            absolute=family == "visualatom", gain=0.0, offset=0.0, step=params.step, frequencies=(n1, n2),
+            gradient="official", seed=np.uint64(seed))
+        official = official_noise_free_contours(family, params.vertices, contours, radius, oval, center,
+                                                params.step, n1, n2, splitmix64_greys(seed, contours, params.vertices))
+        assert np.count_nonzero(official != official[0, 0]) > 50
+        assert np.array_equal(ours, official), (family, index)
+
+
+@pytest.mark.parametrize("family", ["rcdb", "visualatom"])
+def test_noise_gradient_option(family):
+    official = get_formula(family, size=128)
+    textbook = get_formula(family, size=128, noise_gradient="textbook")
+    params = official.search_category(0, 3)
+    assert official.config.noise_gradient == "official"
+    assert not np.array_equal(official.image(params, 0, 3, 0), textbook.image(params, 0, 3, 0))
+    with pytest.raises(FdslError, match="noise_gradient 'simplex'; valid: official, textbook"):
+        get_formula(family, noise_gradient="simplex")
 
 
 # --- RCDB ---------------------------------------------------------------------------------------
@@ -155,6 +274,23 @@ def test_visualatom_instances_differ_only_by_centre_and_draws():
     params = formula.search_category(0, 0)
     a, b = formula.image(params, 0, 0, 0), formula.image(params, 0, 0, 1)
     assert not np.array_equal(a, b) and np.array_equal(a, formula.image(params, 0, 0, 0))
+
+
+#: sha256 of small images at seed 0 (96 px): any change to RCDB's or VisualAtom's bytes must be
+#: deliberate. Last changed for the official pnoise1 gradient and PIL's truncated pixels (issue 16).
+PINNED = {
+    ("rcdb", 0, 0): "e7f919c8208fd1d845fcc82ff440e14a0c56ea4dd8a9b93fb381c9eb3d876395",
+    ("rcdb", 7, 3): "591ca901f937be2f129c551a652d780981397050a6ec5dd11b3eec653b9cc9b9",
+    ("visualatom", 0, 0): "8916bd4943f931d4023c161d57c7ffd38e333e2e2bda2609f5419d2eb36cfa2b",
+    ("visualatom", 7, 3): "98dbd2be641b5e6d9b2c95030a2527428dfd9902165f22607a6e39dd2c3b16e2",
+}
+
+
+@pytest.mark.parametrize("family, category, instance", sorted(PINNED))
+def test_contour_images_are_pinned(family, category, instance):
+    formula = get_formula(family, size=96)
+    image = formula.image(formula.search_category(0, category), 0, category, instance)
+    assert hashlib.sha256(image.tobytes()).hexdigest() == PINNED[family, category, instance]
 
 
 # --- grid families ------------------------------------------------------------------------------

@@ -9,8 +9,12 @@ CVPR 2022 (official code: masora1030/CVPR2022-Pretrained-ViT-PyTorch, ``rcdb_ren
   noise coefficient c ~ U(0, 4); radial step lw ~ U(0, 0.1).
 - Instance: start radius R ~ U{0..100}, oval rates ox, oy ~ U(1, 2), centre ~ U(56, 456) per
   axis (the official (512 + U{-400..400}) / 2); every contour's noise and grey are new draws.
-- Drawing (:mod:`fdsl.formulas.radial_contours`): N = perlin1 * 2c - c per vertex and axis,
-  1-px closed polylines in a random grey U{0..255} on a white background.
+- Drawing (:mod:`fdsl.formulas.radial_contours`): N = pnoise1 * 2c - c per vertex and axis,
+  1-px closed polylines in a random grey U{0..255} on a white background, with PIL's pixels
+  (truncated coordinates).
+- ``noise_gradient``: ``official`` (default) is ``noise.pnoise1`` as the released data used it
+  (std 0.329); ``textbook`` the +-g gradient Perlin intended, 1.56x stronger, jaggier contours
+  (:mod:`fdsl.formulas.perlin_noise`).
 
 Official pitfalls avoided: the official dataset depends on the number of threads (each thread
 seeds Python's ``random`` with its index and takes a slice of the categories); here category i
@@ -27,7 +31,8 @@ import math
 import numpy as np
 
 from fdsl.errors import check
-from fdsl.formulas.base import Formula, FormulaConfig, check_range
+from fdsl.formulas.base import Formula, FormulaConfig, check_choice, check_range
+from fdsl.formulas.perlin_noise import NOISE1_GRADIENTS
 from fdsl.formulas.radial_contours import render_contours
 from fdsl.registry import register
 from fdsl.seeding import kernel_seed
@@ -53,6 +58,7 @@ class RCDBConfig(FormulaConfig):
     max_oval_rate: float = 2.0
     center_min: float = 56.0
     center_max: float = 456.0
+    noise_gradient: str = "official"
 
     def validate(self) -> None:
         check(8 <= self.size <= 16384, f"size = {self.size}; allowed: 8..16384")
@@ -64,6 +70,7 @@ class RCDBConfig(FormulaConfig):
         check_int_span("radius", self.min_radius, self.max_radius, 0, 100_000)
         check_range("max_oval_rate", self.max_oval_rate, 1.0, 100.0)
         check_float_span("center", self.center_min, self.center_max, -1e5, 1e5)
+        check_choice("noise_gradient", self.noise_gradient, NOISE1_GRADIENTS)
 
 
 def check_positive_finite(name: str, value: float) -> None:
@@ -136,9 +143,11 @@ class RCDB(Formula):
             radius=radius,
             oval=oval,
             center=(c.center_min + u_cx * span, c.center_min + u_cy * span),
+            absolute=False,
             gain=2.0 * params.noise,
             offset=params.noise,
             step=params.step,
             frequencies=(0, 0),
+            gradient=c.noise_gradient,
             seed=kernel_seed(rng),
         )

@@ -8,11 +8,13 @@ run by ``make_VisualAtom.sh``). Values of the released VisualAtom-1k (1,000 x 1,
   noise coefficient c ~ U(0, 4); radial step lw ~ U(0, 0.1); start radius ~ U{10..60};
   oval rates ox, oy ~ U(1, 2); frequencies n1, n2 ~ U{0..20} with n2 != n1 unless n1 = 0
   (the official redraw loop; we draw n2 from the allowed values directly, same distribution).
-- Per orbit and vertex k: N = perlin1 * c - c - 0.5 sin(k a n1) - 0.5 sin(k a n2), a = 2 pi / q,
+- Per orbit and vertex k: N = pnoise1 * c - c - 0.5 sin(k a n1) - 0.5 sin(k a n2), a = 2 pi / q,
   with RCDB's radial update (:mod:`fdsl.formulas.radial_contours`): the radius of the orbits
   as a function of the angle carries the two waves.
 - Instance: only the centre changes, ~ U(0, 512) per axis (the official (512 + U{-512..512}) / 2);
   every orbit's noise and grey U{0..255} are new draws. Black background, 1-px lines.
+- ``noise_gradient``: ``official`` (default) is ``noise.pnoise1`` as the released data used it;
+  ``textbook`` (Perlin's intended +-g, 1.56x stronger) drowns the wave rings in noise.
 
 As in RCDB, category i comes from the generator (seed, i) and image (i, j) from (seed, i, j), so
 the data never depend on the number of threads. Instances are unlimited draws (the paper uses
@@ -25,7 +27,8 @@ import dataclasses
 import numpy as np
 
 from fdsl.errors import check
-from fdsl.formulas.base import Formula, FormulaConfig, check_range
+from fdsl.formulas.base import Formula, FormulaConfig, check_choice, check_range
+from fdsl.formulas.perlin_noise import NOISE1_GRADIENTS
 from fdsl.formulas.radial_contours import render_contours
 from fdsl.formulas.rcdb import MAX_CONTOURS, MAX_VERTICES, check_float_span, check_int_span
 from fdsl.registry import register
@@ -48,6 +51,7 @@ class VisualAtomConfig(FormulaConfig):
     max_frequency: int = 20
     center_min: float = 0.0
     center_max: float = 512.0
+    noise_gradient: str = "official"
 
     def validate(self) -> None:
         check(8 <= self.size <= 16384, f"size = {self.size}; allowed: 8..16384")
@@ -59,6 +63,7 @@ class VisualAtomConfig(FormulaConfig):
         check_range("max_oval_rate", self.max_oval_rate, 1.0, 100.0)
         check_range("max_frequency", self.max_frequency, 0, 10_000)
         check_float_span("center", self.center_min, self.center_max, -1e5, 1e5)
+        check_choice("noise_gradient", self.noise_gradient, NOISE1_GRADIENTS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,9 +120,11 @@ class VisualAtom(Formula):
             radius=params.radius,
             oval=(params.oval_x, params.oval_y),
             center=(center[0], center[1]),
+            absolute=True,
             gain=params.noise,
             offset=params.noise,
             step=params.step,
             frequencies=(params.n1, params.n2),
+            gradient=c.noise_gradient,
             seed=kernel_seed(rng),
         )
