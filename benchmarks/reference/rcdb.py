@@ -3,9 +3,11 @@ one Perlin call per noise value in Python, one PIL ``ImageDraw.line`` call per s
 RGB image (as the official code draws; fdsl's images are the grey channel).
 
 Written from the algorithm's description (Kataoka et al., CVPR 2022; shared/reference/FORMULAS.md):
-start polygon (R ox cos(k a), R oy sin(k a)) around the centre; per contour a grey, then every
-vertex moves by x_k -= cos(k a) (Nx - lw), y_k -= sin(k a) (Ny - lw), N = perlin1(u) 2c - c with
-u ~ U(0, 256) per vertex and axis, then the closed 1-px polyline is drawn, segment by segment.
+start polygon (cos(k a) R ox, sin(k a) R oy) around the centre; per contour a grey, then every
+vertex moves by x_k -= cos(k a) (Nx - lw), y_k -= sin(k a) (Ny - lw), N = pnoise1(u) 2c - c with
+u ~ U(0, 10000) per vertex and axis, then the closed 1-px polyline is drawn, segment by segment
+(PIL truncates the float coordinates, as in the official code). ``pnoise1`` is the ``noise``
+package's (1.2.2, one octave, repeat 1024, base 0), official gradient: -1 when the hash bit is set.
 The instance draws (radius, oval rates, centre) follow fdsl's config; random numbers come from a
 Python ``random.Random`` seeded from ``rng``, as the official code uses ``random``.
 """
@@ -17,42 +19,51 @@ import random
 import numpy as np
 from PIL import Image, ImageDraw
 
-from fdsl.formulas.perlin_noise import NOISE1_SCALE, PERIOD, PERM
+from fdsl.formulas.perlin_noise import NOISE1_SCALE, PERLIN_PERMUTATION
 
 FAMILY = "rcdb"
 #: The papers' canvas: geometry is in its pixels and scaled to the output size, as in fdsl.
 CANVAS = 512
-_PERM = PERM.tolist()
+_PERM = PERLIN_PERMUTATION.tolist()
+#: pnoise1's default period in lattice cells.
+REPEAT = 1024
 
 
 def gradient1(hash_value: int, distance: float) -> float:
-    g = (hash_value & 7) + 1.0
-    return -g * distance if hash_value & 8 else g * distance
+    """pnoise1's gradient: 1..8 by the low 3 bits, -1 whenever bit 8 is set."""
+    return -distance if hash_value & 8 else ((hash_value & 7) + 1.0) * distance
 
 
 def pnoise1(x: float) -> float:
-    """1-D improved Perlin noise, one call per value (the lattice of fdsl.formulas.perlin_noise)."""
+    """The noise package's 1-D Perlin noise (one octave, repeat 1024, base 0), one call per value."""
     cell = math.floor(x)
     t = x - cell
-    i = cell & (PERIOD - 1)
-    a = gradient1(_PERM[i], t)
-    b = gradient1(_PERM[i + 1], t - 1.0)
+    i = cell % REPEAT
+    a = gradient1(_PERM[i & 255], t)
+    b = gradient1(_PERM[((i + 1) % REPEAT) & 255], t - 1.0)
     fade = t * t * t * (t * (t * 6 - 15) + 10)
     return (a + fade * (b - a)) * NOISE1_SCALE
 
 
-def draw_contours(draw, vertices, contours, radius, oval, center, gain, offset, step, wave, scale, rand):
-    """The official contour loop; ``wave`` (per vertex) is VisualAtom's sinusoidal term, zeros for RCDB."""
-    angle = 2 * math.pi / vertices
-    xs = [math.cos(angle * k) * radius * oval[0] for k in range(vertices)]
-    ys = [math.sin(angle * k) * radius * oval[1] for k in range(vertices)]
+def draw_contours(draw, vertices, contours, radius, oval, center, gain, offset, step, waves, scale, rand,
+                  absolute=False):
+    """The official contour loop; ``waves`` (two per vertex) are VisualAtom's sinusoidal terms,
+    zeros for RCDB. ``absolute``: the vertices hold the centre (VisualAtom's code) instead of
+    getting it added when drawn (RCDB's)."""
+    angle = (math.pi * 2) / vertices
+    start = center if absolute else (0.0, 0.0)
+    center = (0.0, 0.0) if absolute else center
+    xs = [math.cos(angle * k) * radius * oval[0] + start[0] for k in range(vertices)]
+    ys = [math.sin(angle * k) * radius * oval[1] + start[1] for k in range(vertices)]
     xs.append(xs[0])
     ys.append(ys[0])
     for _ in range(contours):
         grey = rand.randint(0, 255)
         fill = (grey, grey, grey)
-        noise_x = [pnoise1(rand.uniform(0, PERIOD)) * gain - offset - wave[k] for k in range(vertices)]
-        noise_y = [pnoise1(rand.uniform(0, PERIOD)) * gain - offset - wave[k] for k in range(vertices)]
+        noise_x = [pnoise1(rand.uniform(0, 10000)) * gain - offset - waves[k][0] - waves[k][1]
+                   for k in range(vertices)]
+        noise_y = [pnoise1(rand.uniform(0, 10000)) * gain - offset - waves[k][0] - waves[k][1]
+                   for k in range(vertices)]
         for k in range(vertices):
             xs[k] -= math.cos(angle * k) * (noise_x[k] - step)
             ys[k] -= math.sin(angle * k) * (noise_y[k] - step)
@@ -71,5 +82,5 @@ def render(formula, params, instance: int, rng: np.random.Generator) -> np.ndarr
     center = (rand.uniform(c.center_min, c.center_max), rand.uniform(c.center_min, c.center_max))
     image = Image.new("RGB", (c.size, c.size), (255, 255, 255))
     draw_contours(ImageDraw.Draw(image), params.vertices, params.contours, radius, oval, center,
-                  2 * params.noise, params.noise, params.step, [0.0] * params.vertices, c.size / CANVAS, rand)
+                  2 * params.noise, params.noise, params.step, [(0.0, 0.0)] * params.vertices, c.size / CANVAS, rand)
     return np.asarray(image)[..., 0].copy()
