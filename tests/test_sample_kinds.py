@@ -219,3 +219,6 @@ def test_scene_tile_draws_box_outlines_from_above():
     assert lit[20, 11] and lit[20, 29] and lit[11, 20] and lit[29, 20] and not lit[20, 20]
     item = SCENE.training_item(scene)
     assert item["boxes"].shape == (1, 7) and item["box_classes"].dtype == torch.int64
+    empty = Scene(points, np.zeros(2, np.int64), np.zeros((0, 7), np.float32), np.zeros(0, np.int64))
+    SCENE.validate(empty)
+    assert SCENE.tile(empty, 41).any(axis=-1).sum() == 2  # no boxes: the two points only

@@ -44,7 +44,7 @@ def outline_dots(corners: np.ndarray) -> np.ndarray:
     """(K, 4 * EDGE_DOTS, 2): points along the four edges of each footprint."""
     t = np.linspace(0.0, 1.0, EDGE_DOTS, dtype=np.float32)[None, None, :, None]
     start, end = corners[:, :, None, :], np.roll(corners, -1, axis=1)[:, :, None, :]
-    return (start + (end - start) * t).reshape(len(corners), -1, 2)
+    return (start + (end - start) * t).reshape(len(corners), 4 * EDGE_DOTS, 2)
 
 
 class SceneKind(SampleKind):
