@@ -8,14 +8,15 @@ against a per-point reference where ``benchmarks/reference/`` has one, plus cate
 Per family, in one process (one core) unless said otherwise; rates are per CPU second of this
 process (``*_wall`` in the JSON: per wall-clock second), since the machine may be shared:
 - categories: ``--search-categories`` indices spread evenly over the family's range, the same way
-  for every family: a grid family's cells (Bezier, Perlin; their first cells are the simplest),
-  else the datasets' default 1,000 (a mixture's members own consecutive blocks of it);
+  for every family: its ``category_count`` when it has one (the cells of Bezier's and Perlin's
+  grids, whose first cells are the simplest; a mixture's members' blocks), else the datasets'
+  default 1,000;
 - search: seconds per category of ``search_category`` on those indices, then extrapolated to
   1,000; and a real ``search_categories`` run of ``--search-run`` categories on ``--workers``
   processes, also extrapolated to 1,000;
-- render: ``formula.image`` over ``--images`` (category, instance) pairs, round-robin over those
-  categories, instances spread over the family's range; "+ PNG" also encodes and writes each file
-  as the writer does;
+- render: ``formula.sample`` over ``--images`` (category, instance) pairs, round-robin over those
+  categories, instances spread over the family's range; "+ PNG" also encodes and writes each
+  sample's files (PNG for images) as the writer does, through the family's sample kind;
 - reference: the family's module in ``benchmarks/reference/`` on ``--reference-images`` of the
   same pairs (on categories spread over the benchmarked ones), and the speed-up over it of fdsl
   on the same images (rendered repeatedly, about ``--images`` renders in all);
@@ -43,11 +44,10 @@ import numba
 import numpy as np
 
 import fdsl
-from fdsl.data.writer import encode_png, search_categories, write_bytes_atomic
+from fdsl.data.writer import search_categories
 from fdsl.errors import FdslError
 from fdsl.data.config import FormulaDataConfig
 from fdsl.formulas.base import Formula
-from fdsl.formulas.grid import GridFormula
 from fdsl.registry import formula_class, get_formula, list_formulas
 from fdsl.seeding import RENDER, derive_rng
 
@@ -102,8 +102,8 @@ def spread(total: int, count: int) -> list[int]:
 
 
 def category_range(formula: Formula) -> int:
-    """How many categories the benchmark spreads its picks over: a grid's cells, else the default."""
-    return formula.num_categories if isinstance(formula, GridFormula) else DEFAULT_CATEGORIES
+    """How many categories the benchmark spreads its picks over: the family's count, else the default."""
+    return formula.category_count or DEFAULT_CATEGORIES
 
 
 def tasks_for(formula: Formula, indices: list[int], count: int) -> list[tuple[int, int]]:
@@ -141,15 +141,15 @@ def time_render(formula: Formula, categories: dict[int, Any], tasks: list[tuple[
                 key: str = "render_images_per_s") -> dict[str, float]:
     with Clock() as clock:
         for category, instance in tasks:
-            formula.image(categories[category], SEED, category, instance)
+            formula.sample(categories[category], SEED, category, instance)
     return clock.rates(len(tasks), key)
 
 
 def time_render_png(formula: Formula, categories: dict[int, Any], tasks: list[tuple[int, int]]) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="fdsl-bench-") as tmp, Clock() as clock:
         for category, instance in tasks:
-            data = encode_png(formula.image(categories[category], SEED, category, instance))
-            write_bytes_atomic(Path(tmp) / formula.instance_name(category, instance), data)
+            sample = formula.sample(categories[category], SEED, category, instance)
+            formula.kind.write(sample, Path(tmp), formula.sample_stem(category, instance))
     return clock.rates(len(tasks), "render_png_images_per_s")
 
 
@@ -168,14 +168,15 @@ def bench_family(name: str, args: argparse.Namespace, reference: ModuleType | No
     # Warm-up outside the clocks: numba compiles or loads its cache on first use, and a mixture's
     # member on its first category, so each benchmarked category is searched and drawn once.
     for index in indices:
-        formula.image(formula.search_category(SEED, index), SEED, index, 0)
+        formula.sample(formula.search_category(SEED, index), SEED, index, 0)
 
     with Clock() as clock:
         categories = {index: formula.search_category(SEED, index) for index in indices}
     tasks = tasks_for(formula, indices, args.images)
     result: dict[str, Any] = {
         "config": formula.config.to_dict(),
-        "image_mode": formula.image_mode,
+        "kind": formula.kind.name,
+        **formula.kind.card_fields(formula),
         "category_range": category_range(formula),
         "categories": indices,
         "images": len(tasks),

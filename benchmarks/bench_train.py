@@ -49,11 +49,11 @@ HERE = Path(__file__).resolve().parent
 
 
 def render_rate(formula, categories: list, seed: int, count: int) -> dict[str, float]:
-    """Images per CPU second and per wall second of ``formula.image`` in this process."""
+    """Images per CPU second and per wall second of ``formula.sample`` in this process."""
     pairs = [(k % len(categories), k // len(categories)) for k in range(count)]
     cpu, wall = time.process_time(), time.perf_counter()
     for category, instance in pairs:
-        formula.image(categories[category], seed, category, instance)
+        formula.sample(categories[category], seed, category, instance)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     return {"images_per_cpu_s": count / cpu, "images_per_s": count / wall}
 

@@ -109,7 +109,7 @@ def cmd_render(args) -> None:
     categories, source = load_or_search(formula, args)
     card = render_dataset(formula, categories, Path(args.out), seed=args.seed, instances=args.instances,
                           workers=args.workers, shard=shard, category_source=source)
-    print(f"wrote {card['images']} images of {card['categories']} categories to {args.out}")
+    print(f"wrote {card['samples']} {card['kind']} samples of {card['categories']} categories to {args.out}")
 
 
 def cmd_show(args) -> None:
@@ -141,7 +141,7 @@ def _common_family_args(p: argparse.ArgumentParser, family: str | None, *, categ
     p.add_argument("family", choices=list_formulas(), help="formula family (see `fdsl list`)")
     p.add_argument("-o", "--out", required=True, help=out_help)
     p.add_argument("--categories", type=int, default=categories, help="number of categories")
-    p.add_argument("--seed", type=int, default=0, help="every image is a pure function of (seed, category, instance)")
+    p.add_argument("--seed", type=int, default=0, help="every sample is a pure function of (seed, category, instance)")
     p.add_argument("--workers", type=int, default=1, help="processes to use")
     add_family_options(p, family)
 
@@ -159,9 +159,9 @@ def build_parser(family: str | None = None) -> argparse.ArgumentParser:
     _common_family_args(p, family, categories=1000, out_help="directory for the parameter files")
     p.set_defaults(run=cmd_search)
 
-    p = sub.add_parser("render", help="render a dataset as an ImageFolder of PNGs")
+    p = sub.add_parser("render", help="render a dataset: a folder per category (images: an ImageFolder of PNGs)")
     _common_family_args(p, family, categories=1000, out_help="dataset directory")
-    p.add_argument("--instances", type=int, default=1000, help="instances per category")
+    p.add_argument("--instances", type=int, default=1000, help="samples per category")
     p.add_argument("--param-dir", help="read categories from this directory (e.g. the official CSVs)")
     p.add_argument("--shard", help="render shard i/N only (default under torchrun: RANK/WORLD_SIZE)")
     p.set_defaults(run=cmd_render)

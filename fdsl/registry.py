@@ -1,4 +1,5 @@
-"""Formula families by name: ``@register("name")``, ``list_formulas()``, ``get_formula(name, **config)``.
+"""Formula families by name: ``@register("name")``, ``list_formulas()``, ``get_formula(name, **config)``,
+``unregister(name)``.
 
 The CLI, datasets, writers, tests and benchmarks iterate over this registry and never name a family.
 """
@@ -25,6 +26,13 @@ def register(name: str):
         return cls
 
     return add
+
+
+def unregister(name: str) -> type["Formula"]:
+    """Remove the family ``name`` (a plugin's or a test's); returns its class."""
+    if name not in _FORMULAS:
+        raise FdslError(f"unknown formula family {name!r}; valid: {', '.join(sorted(_FORMULAS))}")
+    return _FORMULAS.pop(name)
 
 
 def _load_builtin_families() -> None:

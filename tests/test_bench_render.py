@@ -132,7 +132,7 @@ def test_reference_draws_what_fdsl_draws(reference, instance):
     assert slow.shape == (64, 64) and slow.dtype == np.uint8
     assert set(np.unique(slow).tolist()) == {0, 127}
     _, _, which = formula.decompose(instance)
-    upright = flip(formula.image(FERN, 0, 0, instance), which)  # undo fdsl's flip
+    upright = flip(formula.sample(FERN, 0, 0, instance), which)  # undo fdsl's flip
     scores = [overlap(slow > 0, flip(upright, k) > 0) for k in range(4)]
     assert scores[which] > 0.85, f"the reference and fdsl draw different shapes: {scores}"
     assert int(np.argmax(scores)) == which, f"the reference flips differently: {scores}"

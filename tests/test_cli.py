@@ -212,7 +212,7 @@ def test_render_cli_writes_images_and_card(tmp_path, small_param_dir, run_cli):
     code, out, err = run_cli("render", "fractaldb", "--param-dir", small_param_dir, "--categories", "2",
                              "--instances", "3", "-o", tmp_path / "ds", *SMALL_FLAGS)
     assert code == 0, err
-    assert "wrote 6 images of 2 categories" in out
+    assert "wrote 6 image samples of 2 categories" in out
     assert sorted(p.name for p in (tmp_path / "ds" / "00001").iterdir()) == [
         "00001_00_count_0_flip0.png", "00001_00_count_0_flip1.png", "00001_00_count_0_flip2.png"]
     assert (tmp_path / "ds" / "dataset_card.json").is_file()

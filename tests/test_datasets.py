@@ -53,7 +53,7 @@ def test_on_the_fly_images_equal_rendered_files(family, tmp_path):
     for index in range(len(fly)):
         category, instance = fly.locate(index)
         image, label = fly[index]
-        on_disk, disk_label = folder[position[f"{category:05d}/{formula.instance_name(category, instance)}"]]
+        on_disk, disk_label = folder[position[f"{category:05d}/{formula.sample_stem(category, instance)}.png"]]
         assert label == disk_label == category
         assert image.mode == on_disk.mode == "RGB"
         assert np.array_equal(np.asarray(image), np.asarray(on_disk))

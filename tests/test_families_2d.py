@@ -272,8 +272,8 @@ def test_visualatom_category_sampler_follows_the_paper():
 def test_visualatom_instances_differ_only_by_centre_and_draws():
     formula = get_formula("visualatom", size=64, max_orbits=20, max_vertices=300)
     params = formula.search_category(0, 0)
-    a, b = formula.image(params, 0, 0, 0), formula.image(params, 0, 0, 1)
-    assert not np.array_equal(a, b) and np.array_equal(a, formula.image(params, 0, 0, 0))
+    a, b = formula.sample(params, 0, 0, 0), formula.sample(params, 0, 0, 1)
+    assert not np.array_equal(a, b) and np.array_equal(a, formula.sample(params, 0, 0, 0))
 
 
 #: sha256 of small images at seed 0 (96 px): any change to RCDB's or VisualAtom's bytes must be
@@ -297,7 +297,7 @@ def test_contour_images_are_pinned(family, category, instance):
 @pytest.mark.parametrize("family, variant", [("perlin", 100), ("perlin", 1296), ("bezier", 144), ("bezier", 1024)])
 def test_grid_families_have_the_papers_counts(family, variant):
     formula = get_formula(family, variant=variant)
-    assert formula.num_categories == variant
+    assert formula.category_count == variant
     cells = [formula.search_category(0, i) for i in range(variant)]
     assert [c["cell"] for c in cells] == list(range(variant))
     assert len({tuple(sorted((k, v) for k, v in c.items() if k != "cell")) for c in cells}) == variant
@@ -327,8 +327,8 @@ def test_grid_categories_round_trip_through_files(tmp_path):
 
 def test_perlin_frequency_sets_the_texture_scale():
     formula = get_formula("perlin", size=96)
-    coarse = formula.image(formula.search_category(0, 0), 0, 0, 0).astype(float)  # frequency 1
-    fine = formula.image(formula.search_category(0, 80), 0, 80, 0).astype(float)  # frequency 16
+    coarse = formula.sample(formula.search_category(0, 0), 0, 0, 0).astype(float)  # frequency 1
+    fine = formula.sample(formula.search_category(0, 80), 0, 80, 0).astype(float)  # frequency 16
     assert coarse.min() == 0 and coarse.max() == 255 and fine.min() == 0 and fine.max() == 255
     assert np.abs(np.diff(coarse, axis=1)).mean() * 3 < np.abs(np.diff(fine, axis=1)).mean()
 
@@ -344,7 +344,7 @@ def test_bezier_curves_and_layouts():
         return formula.search_category(0, index)
 
     def drawn(params, instance=0):
-        image = formula.image(params, 0, params["cell"], instance)
+        image = formula.sample(params, 0, params["cell"], instance)
         assert set(np.unique(image)) <= {0, 255}
         return image
 
@@ -415,7 +415,7 @@ def test_grid_families_never_crash(family, large, index, seed, size):
     variant = {"perlin": (100, 1296), "bezier": (144, 1024)}[family][large]
     formula = get_formula(family, size=size, variant=variant)
     params = formula.search_category(seed, index % variant)
-    image = formula.image(params, seed, index % variant, 3)
+    image = formula.sample(params, seed, index % variant, 3)
     assert image.dtype == np.uint8 and image.shape == (size, size)
 
 

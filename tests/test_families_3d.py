@@ -160,17 +160,17 @@ def test_the_12_mv_views_are_distinct_views_of_one_model(mv, mv_categories):
     # the generator does not matter: a view is a pure function of (category, instance)
     np.testing.assert_array_equal(views[3], mv.render(params, 3, np.random.default_rng(99)))
     assert mv.decompose(12 * 7 + 5) == (7, 5)
-    assert mv.instance_name(3, 12 * 7 + 5) == "000003_00007_005.png"
+    assert mv.sample_stem(3, 12 * 7 + 5) == "000003_00007_005"
 
 
 def test_exfractaldb_draws_a_viewpoint_per_instance(mv_categories):
     ex = get_formula("exfractaldb", **SMALL_3D)
     params = mv_categories[0]
-    a = ex.image(params, 0, 0, 0)
-    b = ex.image(params, 0, 0, 145)  # same variation, another viewpoint draw
+    a = ex.sample(params, 0, 0, 0)
+    b = ex.sample(params, 0, 0, 145)  # same variation, another viewpoint draw
     assert not np.array_equal(a, b)
     assert ex.decompose(145 * 3 + 10) == (10, 3)
-    names = {ex.instance_name(0, i) for i in range(1000)}
+    names = {ex.sample_stem(0, i) for i in range(1000)}
     assert len(names) == 1000
     rng = np.random.default_rng(0)
     from fdsl.formulas.exfractaldb import random_viewpoint
@@ -197,7 +197,7 @@ def test_ofdb_is_fractaldbs_identity_render_of_the_same_category():
         official.render(params, 0, derive_rng(7, "render", 1, 0)),
         fractaldb.render(params, 0, derive_rng(7, "render", 1, 0)),
     )
-    assert ofdb.instances_per_category == 1 and ofdb.instance_name(5, 0) == "00005_00_count_0_flip0.png"
+    assert ofdb.instances_per_category == 1 and ofdb.sample_stem(5, 0) == "00005_00_count_0_flip0"
     with pytest.raises(FdslError, match="instance = 1"):
         ofdb.render(params, 1, np.random.default_rng(0))
 
@@ -207,8 +207,8 @@ def test_ofdb3d_is_the_identity_model_from_12_azimuths(mv, mv_categories):
     assert ofdb3d.instances_per_category == 12
     params = mv_categories[2]
     for view in (0, 5, 11):
-        np.testing.assert_array_equal(ofdb3d.image(params, 0, 2, view), mv.image(params, 0, 2, view))
-    assert ofdb3d.instance_name(2, 11) == "000002_00000_011.png"
+        np.testing.assert_array_equal(ofdb3d.sample(params, 0, 2, view), mv.sample(params, 0, 2, view))
+    assert ofdb3d.sample_stem(2, 11) == "000002_00000_011"
 
 
 # --- mixture ------------------------------------------------------------------------------------
@@ -220,7 +220,7 @@ def mixture():
 def test_mixture_label_ranges_are_disjoint_and_map_back(mixture):
     ranges = [mixture.label_range(f) for f in ("fractaldb", "mvfractaldb", "ofdb3d")]
     assert [(r.start, r.stop) for r in ranges] == [(0, 3), (3, 7), (7, 9)]
-    assert mixture.n_categories == 9
+    assert mixture.category_count == 9
     expected = ["fractaldb"] * 3 + ["mvfractaldb"] * 4 + ["ofdb3d"] * 2
     assert [mixture.locate(c)[0] for c in range(9)] == expected
     assert [mixture.locate(c)[1] for c in range(9)] == [0, 1, 2, 0, 1, 2, 3, 0, 1]
@@ -236,9 +236,9 @@ def test_mixture_categories_and_images_are_the_members_own(mixture):
     category = mixture.search_category(5, 4)  # label 4: mvfractaldb, its category 4 from seed 5
     assert category.family == "mvfractaldb"
     np.testing.assert_array_equal(category.params, member.search_category(5, 4))
-    np.testing.assert_array_equal(mixture.image(category, 5, 4, 3), member.image(category.params, 5, 4, 3))
+    np.testing.assert_array_equal(mixture.sample(category, 5, 4, 3), member.sample(category.params, 5, 4, 3))
     first = mixture.search_category(5, 0)
-    assert first.family == "fractaldb" and mixture.image(first, 5, 0, 0).shape == (40, 40)
+    assert first.family == "fractaldb" and mixture.sample(first, 5, 0, 0).shape == (40, 40)
 
 
 def test_members_sharing_a_search_never_share_a_fractal(mixture):
@@ -253,7 +253,7 @@ def test_mixture_conforms_size_and_mode(mixture):
     grey = mixture.conform(rgb)
     assert grey.shape == (40, 40) and grey.dtype == np.uint8 and 55 <= grey.max() <= 65  # 0.299 * 200
     as_rgb = get_formula("mixture", families="fractaldb:2,ofdb3d:2", size=40, mode="RGB", member_config="quick")
-    image = as_rgb.image(as_rgb.search_category(0, 3), 0, 3, 0)
+    image = as_rgb.sample(as_rgb.search_category(0, 3), 0, 3, 0)
     assert image.shape == (40, 40, 3) and as_rgb.image_mode == "RGB"
     assert np.array_equal(image[..., 0], image[..., 2])
 
@@ -330,7 +330,7 @@ def test_bad_instances_raise(mv, mv_categories):
     with pytest.raises(FdslError, match="instance = 1740"):
         mv.render(mv_categories[0], 1740, np.random.default_rng(0))
     with pytest.raises(FdslError, match="instance = -1"):
-        get_formula("exfractaldb").instance_name(0, -1)
+        get_formula("exfractaldb").sample_stem(0, -1)
     with pytest.raises(FdslError, match=r"shape \(2, 7\)"):
         ifs3d.point_cloud(np.zeros((2, 7)), 0, 10)
 
@@ -370,5 +370,5 @@ def test_fuzzed_seeds_render_every_family(family, seed, instance):
     formula = get_formula(family, size=24, points=500)
     params = ifs3d.sample_system(np.random.default_rng(seed), 2, 7)  # accepted or not
     instance %= formula.instances_per_category or 10**6
-    image = formula.image(params, seed, 0, instance)
+    image = formula.sample(params, seed, 0, instance)
     assert image.shape == (24, 24) and image.dtype == np.uint8

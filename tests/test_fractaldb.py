@@ -58,10 +58,10 @@ def test_fewer_flips_and_draws_shrink_the_instance_range():
 
 def test_official_names():
     formula = FractalDB()
-    assert formula.instance_name(0, 0) == "00000_00_count_0_flip0.png"
-    assert formula.instance_name(12, 999) == "00012_24_count_9_flip3.png"
-    assert formula.instance_name(345, 537) == "00345_09_count_5_flip1.png"
-    assert len({formula.instance_name(7, i) for i in range(1000)}) == 1000
+    assert formula.sample_stem(0, 0) == "00000_00_count_0_flip0"
+    assert formula.sample_stem(12, 999) == "00012_24_count_9_flip3"
+    assert formula.sample_stem(345, 537) == "00345_09_count_5_flip1"
+    assert len({formula.sample_stem(7, i) for i in range(1000)}) == 1000
 
 
 def test_flip_codes():
@@ -96,11 +96,11 @@ def test_variations_differ_from_the_identity(small_fractaldb, small_categories):
 
 def test_color_and_point_modes(small_categories):
     params = small_categories[0]
-    colour = get_formula("fractaldb", **SMALL, color="color").image(params, 0, 0, 0)
+    colour = get_formula("fractaldb", **SMALL, color="color").sample(params, 0, 0, 0)
     assert colour.shape == (48, 48, 3) and colour.dtype == np.uint8
     assert len({tuple(px) for px in colour.reshape(-1, 3) if px.any()}) > 3  # hue cycles
-    point = get_formula("fractaldb", **SMALL, render_mode="point").image(params, 0, 0, 0)
-    patch = get_formula("fractaldb", **SMALL).image(params, 0, 0, 0)
+    point = get_formula("fractaldb", **SMALL, render_mode="point").sample(params, 0, 0, 0)
+    patch = get_formula("fractaldb", **SMALL).sample(params, 0, 0, 0)
     assert set(np.unique(point).tolist()) == {0, 127}
     assert 0 < np.count_nonzero(point) < np.count_nonzero(patch)
 
@@ -224,8 +224,8 @@ def test_official_csv_renders_through_the_cli_like_the_library(tmp_path, run_cli
     params = read_category_csvs(params_dir)
     for category in range(2):
         for instance in range(5):
-            path = tmp_path / "out" / f"{category:05d}" / formula.instance_name(category, instance)
-            np.testing.assert_array_equal(np.asarray(Image.open(path)), formula.image(params[category], 0, category,
+            path = tmp_path / "out" / f"{category:05d}" / f"{formula.sample_stem(category, instance)}.png"
+            np.testing.assert_array_equal(np.asarray(Image.open(path)), formula.sample(params[category], 0, category,
                                                                                       instance))
 
 
@@ -233,19 +233,19 @@ def test_official_csv_renders_through_the_cli_like_the_library(tmp_path, run_cli
 def test_image_is_a_pure_function_of_seed_category_instance(small_categories):
     params = small_categories[0]
     first = get_formula("fractaldb", **SMALL)
-    images = [first.image(params, 5, 0, i).tobytes() for i in range(8)]
+    images = [first.sample(params, 5, 0, i).tobytes() for i in range(8)]
     # A fresh object, the reverse order and a bigger render in between change nothing.
     second = get_formula("fractaldb", **SMALL)
-    get_formula("fractaldb", size=64, points=50_000).image(params, 5, 0, 0)
-    assert [second.image(params, 5, 0, i).tobytes() for i in reversed(range(8))] == images[::-1]
-    assert first.image(params, 6, 0, 0).tobytes() != images[0]  # seed
-    assert first.image(params, 5, 1, 0).tobytes() != images[0]  # category key, same params
+    get_formula("fractaldb", size=64, points=50_000).sample(params, 5, 0, 0)
+    assert [second.sample(params, 5, 0, i).tobytes() for i in reversed(range(8))] == images[::-1]
+    assert first.sample(params, 6, 0, 0).tobytes() != images[0]  # seed
+    assert first.sample(params, 5, 1, 0).tobytes() != images[0]  # category key, same params
     assert len(set(images)) == 8  # instances
 
 
 def test_bounding_box_is_stretched_to_the_padding():
     square = np.array([[0.5, 0, 0, 0.5, e, f, 0.25] for e in (0, 0.5) for f in (0, 0.5)])
-    image = get_formula("fractaldb", size=32, points=400, render_mode="point").image(square, 0, 0, 8)
+    image = get_formula("fractaldb", size=32, points=400, render_mode="point").sample(square, 0, 0, 8)
     lit = np.argwhere(image)
     assert lit.min(axis=0).tolist() == [2, 2] and lit.max(axis=0).tolist() == [29, 29]  # padding 32 // 16
 
@@ -255,7 +255,7 @@ def test_pinned_reference_image():
     # A deliberate change of the algorithm updates this digest (and breaks reproducibility of
     # datasets rendered before it: say so in the changelog).
     square = np.array([[0.5, 0, 0, 0.5, e, f, 0.25] for e in (0, 0.5) for f in (0, 0.5)])
-    image = get_formula("fractaldb", size=32, points=400).image(square, 0, 0, 8)
+    image = get_formula("fractaldb", size=32, points=400).sample(square, 0, 0, 8)
     assert np.count_nonzero(image) == 754
     assert hashlib.sha256(image.tobytes()).hexdigest() == (
         "9e8c37fade40841d17d12f54027084875c742a52df54fd54b4abb88a2146cfb4"
@@ -279,7 +279,7 @@ FERN = np.array([[0.0, 0.0, 0.0, 0.16, 0.0, 0.0, 0.01], [0.85, 0.04, -0.04, 0.85
 def test_pinned_released_settings_images(instance, filled, digest):
     # The released settings (362 px, 200k points, patches, grey 127) over the four flips and a
     # variation, pinned before the binary renderer was optimised: the fast path must keep every byte.
-    image = FractalDB().image(FERN, 0, 0, instance)
+    image = FractalDB().sample(FERN, 0, 0, instance)
     assert np.count_nonzero(image) == filled
     assert hashlib.sha256(image.tobytes()).hexdigest() == digest
 
@@ -292,5 +292,5 @@ def test_pinned_released_settings_images(instance, filled, digest):
     ],
 )
 def test_pinned_graded_and_colour_images(mode, digest):
-    image = get_formula("fractaldb", size=64, points=5000, **mode).image(FERN, 0, 0, 7)
+    image = get_formula("fractaldb", size=64, points=5000, **mode).sample(FERN, 0, 0, 7)
     assert hashlib.sha256(image.tobytes()).hexdigest() == digest

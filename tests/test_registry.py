@@ -1,12 +1,11 @@
 """Registry-wide tests: every registered family, at its ``quick_config``, through the Formula
-interface only. A new family is covered here without a line of change."""
+interface and its sample kind only. A new family is covered here without a line of change."""
 from __future__ import annotations
 
 import dataclasses
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from fdsl.data.writer import render_dataset
 from fdsl.errors import FdslError
@@ -31,8 +30,9 @@ def family(request) -> Family:
     return Family(name, formula, [formula.search_category(SEED, i) for i in range(2)])
 
 
-def image_bytes(formula: Formula, params, category: int, instance: int, seed: int = SEED) -> bytes:
-    return formula.image(params, seed, category, instance).tobytes()
+def sample_bytes(formula: Formula, params, category: int, instance: int, seed: int = SEED) -> bytes:
+    """The bytes the writer stores (and the dataset card hashes) for one sample."""
+    return b"".join(formula.kind.encode(formula.sample(params, seed, category, instance)))
 
 
 def n_instances(formula: Formula) -> int:
@@ -78,15 +78,22 @@ def test_duplicate_registration_raises(name):
     assert formula_class(name) is original
 
 
+def test_sample_contract(family):
+    formula = family.formula
+    sample = formula.sample(family.categories[0], SEED, 0, 0)
+    formula.kind.validate(sample)
+    tile = formula.kind.tile(sample, 32)
+    assert tile.shape == (32, 32, 3) and tile.dtype == np.uint8
+    assert int(tile.max()) > int(tile.min())  # something is drawn
+
+
 def test_image_contract(family):
     formula = family.formula
-    image = formula.image(family.categories[0], SEED, 0, 0)
-    assert isinstance(image, np.ndarray) and image.dtype == np.uint8
+    if formula.kind.name != "image":
+        pytest.skip(f"{family.name} yields {formula.kind.name} samples")
+    image = formula.sample(family.categories[0], SEED, 0, 0)
     assert formula.image_mode in ("L", "RGB")
-    if formula.image_mode == "L":
-        assert image.ndim == 2
-    else:
-        assert image.ndim == 3 and image.shape[2] == 3
+    assert image.ndim == (2 if formula.image_mode == "L" else 3)
     size = getattr(formula.config, "size", None)
     if isinstance(size, int):
         assert image.shape[:2] == (size, size)
@@ -100,20 +107,20 @@ def test_same_seed_gives_the_same_bytes(family):
     params = again.search_category(SEED, 0)
     assert encode_json(params) == encode_json(family.categories[0])
     for instance in (0, min(3, n_instances(again) - 1)):
-        assert image_bytes(again, params, 0, instance) == image_bytes(family.formula, family.categories[0], 0,
+        assert sample_bytes(again, params, 0, instance) == sample_bytes(family.formula, family.categories[0], 0,
                                                                       instance)
 
 
 def test_different_categories_differ(family):
     first, second = family.categories
     assert encode_json(first) != encode_json(second)
-    assert image_bytes(family.formula, first, 0, 0) != image_bytes(family.formula, second, 1, 0)
+    assert sample_bytes(family.formula, first, 0, 0) != sample_bytes(family.formula, second, 1, 0)
 
 
 def test_a_different_seed_gives_a_different_dataset(family):
     # Through the category (searched families) or the render (grid-defined categories, e.g. Perlin).
     other = family.formula.search_category(SEED + 1, 0)
-    assert image_bytes(family.formula, other, 0, 0, seed=SEED + 1) != image_bytes(family.formula,
+    assert sample_bytes(family.formula, other, 0, 0, seed=SEED + 1) != sample_bytes(family.formula,
                                                                                   family.categories[0], 0, 0)
 
 
@@ -122,14 +129,23 @@ def test_instances_of_a_category_differ(family):
     if count == 1:
         pytest.skip(f"{family.name} has one instance per category")
     picks = sorted({0, 1, count // 2, count - 1})
-    images = {image_bytes(family.formula, family.categories[0], 0, i) for i in picks}
+    images = {sample_bytes(family.formula, family.categories[0], 0, i) for i in picks}
     assert len(images) == len(picks)
 
 
-def test_instance_names_are_distinct_pngs(family):
+def test_sample_file_names_are_distinct(family):
+    kind = family.formula.kind
     count = min(n_instances(family.formula), 64)
-    names = [family.formula.instance_name(3, i) for i in range(count)]
-    assert len(set(names)) == count and all(n.endswith(".png") and "/" not in n for n in names)
+    names = [name for i in range(count) for name in kind.file_names(family.formula.sample_stem(3, i))]
+    assert len(set(names)) == count * len(kind.suffixes) and all("/" not in n for n in names)
+
+
+def test_category_count_is_none_or_a_reachable_count(family):
+    count = family.formula.category_count
+    if count is None:
+        pytest.skip(f"{family.name} searches as many categories as asked")
+    assert isinstance(count, int) and count >= 2
+    family.formula.search_category(SEED, count - 1)  # the last category exists
 
 
 def test_category_files_round_trip_render_the_same_bytes(family, tmp_path):
@@ -137,7 +153,7 @@ def test_category_files_round_trip_render_the_same_bytes(family, tmp_path):
     read = family.formula.read_categories(tmp_path)
     assert len(read) == 2
     for index, (written, loaded) in enumerate(zip(family.categories, read)):
-        assert image_bytes(family.formula, loaded, index, 0) == image_bytes(family.formula, written, index, 0)
+        assert sample_bytes(family.formula, loaded, index, 0) == sample_bytes(family.formula, written, index, 0)
 
 
 def test_writer_stores_exactly_the_rendered_images(family, tmp_path):
@@ -145,11 +161,9 @@ def test_writer_stores_exactly_the_rendered_images(family, tmp_path):
     instances = min(2, n_instances(formula))
     card = render_dataset(formula, family.categories, tmp_path, seed=SEED, instances=instances, workers=1,
                           progress=False)
-    assert card["family"] == family.name and card["images"] == 2 * instances
-    assert card["image_mode"] == formula.image_mode
+    assert card["family"] == family.name and card["samples"] == 2 * instances
+    assert card["kind"] == formula.kind.name
     for category, params in enumerate(family.categories):
         for instance in range(instances):
-            path = tmp_path / f"{category:05d}" / formula.instance_name(category, instance)
-            with Image.open(path) as stored:
-                assert stored.mode == formula.image_mode
-                assert np.array_equal(np.asarray(stored), formula.image(params, SEED, category, instance))
+            stored = formula.kind.read(tmp_path / f"{category:05d}", formula.sample_stem(category, instance))
+            assert b"".join(formula.kind.encode(stored)) == sample_bytes(formula, params, category, instance)

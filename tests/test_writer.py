@@ -63,7 +63,7 @@ def test_shards_together_write_the_same_bytes_as_the_whole(tmp_path, reference, 
     ]
     assert pngs(tmp_path) == pngs(ref_dir)
     assert sorted(card["shard"] for card in cards) == ["0/2", "1/2"]
-    assert sum(card["images"] for card in cards) == 3 * INSTANCES
+    assert sum(card["samples"] for card in cards) == 3 * INSTANCES
     assert (tmp_path / "dataset_card.shard-0-of-2.json").is_file()
     assert (tmp_path / "dataset_card.shard-1-of-2.json").is_file()
     assert not (tmp_path / CARD_NAME).exists()  # no shard claims the whole dataset
@@ -103,8 +103,8 @@ def test_card_contents(reference, small_fractaldb):
     assert json.loads((ref_dir / CARD_NAME).read_text()) == card
     assert card["family"] == "fractaldb" and card["fdsl_version"] == fdsl.__version__
     assert card["config"] == small_fractaldb.config.to_dict() and card["config"]["size"] == SMALL["size"]
-    assert (card["seed"], card["categories"], card["instances_per_category"], card["images"]) == (7, 3, INSTANCES, 36)
-    assert (card["shard"], card["image_mode"], card["category_source"]) == ("0/1", "L", "search")
+    assert (card["seed"], card["categories"], card["instances_per_category"], card["samples"]) == (7, 3, INSTANCES, 36)
+    assert (card["shard"], card["kind"], card["image_mode"], card["category_source"]) == ("0/1", "image", "L", "search")
     # One checksum per category over "name:sha256" lines in name order, recomputed from the files.
     assert sorted(card["checksums"]) == ["00000", "00001", "00002"]
     for category, checksum in card["checksums"].items():
@@ -116,21 +116,21 @@ def test_card_contents(reference, small_fractaldb):
 def test_files_are_official_names_and_valid_pngs(reference, small_fractaldb, small_categories):
     ref_dir, _ = reference
     names = sorted(p.name for p in (ref_dir / "00001").iterdir())
-    assert names == sorted(small_fractaldb.instance_name(1, i) for i in range(INSTANCES))
+    assert names == sorted(f"{small_fractaldb.sample_stem(1, i)}.png" for i in range(INSTANCES))
     image = Image.open(ref_dir / "00001" / "00001_00_count_0_flip1.png")
     assert (image.mode, image.size) == ("L", (48, 48))
-    assert image.tobytes() == small_fractaldb.image(small_categories[1], 7, 1, 1).tobytes()
+    assert image.tobytes() == small_fractaldb.sample(small_categories[1], 7, 1, 1).tobytes()
 
 
 def test_rerun_renders_only_what_is_missing_and_cleans_stale_temporaries(tmp_path, reference, small_fractaldb,
                                                                          small_categories):
     ref_dir, ref_card = reference
     render_dataset(small_fractaldb, small_categories, tmp_path, seed=7, instances=INSTANCES, progress=False)
-    victim = tmp_path / "00002" / small_fractaldb.instance_name(2, 5)
+    victim = tmp_path / "00002" / f"{small_fractaldb.sample_stem(2, 5)}.png"
     victim.unlink()
-    stale = tmp_path / "00000" / f".{small_fractaldb.instance_name(0, 0)}{TMP_MARK}99999"
+    stale = tmp_path / "00000" / f".{small_fractaldb.sample_stem(0, 0)}.png{TMP_MARK}99999"
     stale.write_bytes(b"half a png")
-    kept = tmp_path / "00001" / small_fractaldb.instance_name(1, 3)
+    kept = tmp_path / "00001" / f"{small_fractaldb.sample_stem(1, 3)}.png"
     mtime = kept.stat().st_mtime_ns
     card = render_dataset(small_fractaldb, small_categories, tmp_path, seed=7, instances=INSTANCES, progress=False)
     assert victim.is_file() and not stale.exists()

@@ -1,8 +1,8 @@
-"""Datasets for training: formula images on the fly, rendered folders, and real images.
+"""Datasets for training: formula samples on the fly, rendered folders, and real images.
 
-- :class:`FormulaDataset` renders image ``(seed, category, instance)`` inside ``__getitem__``, so
+- :class:`FormulaDataset` renders sample ``(seed, category, instance)`` inside ``__getitem__``, so
   DataLoader workers (and every torchrun rank through its sampler) render their own share with
-  no disk; the bytes are those ``fdsl render`` writes (:meth:`Formula.image`).
+  no disk; the bytes are those ``fdsl render`` writes (:meth:`Formula.sample`).
 - Rendered folders and real images are read with torchvision's ``ImageFolder``; CIFAR-10/100 by
   name through torchvision (downloaded on a connected machine).
 - Validation: the official FractalDB code has no held-out set. Here the validation instances of a
@@ -10,8 +10,9 @@
   variations, patch draws or flips of the same category, never seen in training). A folder or a
   real dataset without a given split holds out the last images of each class, in file order.
 
-Every dataset yields ``(image, label)`` with a PIL RGB image (before ``transform``), like
-``ImageFolder``; grey formula images become three equal channels, as ``ImageFolder`` reads them.
+Every dataset yields ``(item, label)``: for images a PIL RGB image (before ``transform``), like
+``ImageFolder`` (grey formula images become three equal channels, as ``ImageFolder`` reads them);
+for the other sample kinds, what the kind's ``training_item`` makes (:mod:`fdsl.samples`).
 """
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
 from torch.utils.data import Dataset
 
 from fdsl.data.config import FormulaDataConfig, RealDataConfig
@@ -28,9 +28,10 @@ from fdsl.formulas.base import Formula
 from fdsl.registry import get_formula
 
 
-# --- formula images on the fly --------------------------------------------------------------------
+# --- formula samples on the fly -------------------------------------------------------------------
 class FormulaDataset(Dataset):
-    """Index -> (category, instance) -> the image ``formula.image(params, seed, category, instance)``.
+    """Index -> (category, instance) -> ``formula.sample(params, seed, category, instance)``, made a
+    training item by the family's sample kind (images: PIL RGB).
 
     Index ``k`` is category ``k // len(instances)`` (modulo the repeats), instance
     ``instances[k % len(instances)]``. Labels are category indices; ``classes`` are the folder names
@@ -53,14 +54,14 @@ class FormulaDataset(Dataset):
         category, position = divmod(index % (len(self.categories) * len(self.instances)), len(self.instances))
         return category, self.instances[position]
 
-    def render(self, index: int) -> Image.Image:
+    def item(self, index: int) -> Any:
         category, instance = self.locate(index)
-        array = self.formula.image(self.categories[category], self.seed, category, instance)
-        return Image.fromarray(array).convert("RGB")
+        sample = self.formula.sample(self.categories[category], self.seed, category, instance)
+        return self.formula.kind.training_item(sample)
 
     def __getitem__(self, index: int):
-        image = self.render(index)
-        return (self.transform(image) if self.transform else image), self.locate(index)[0]
+        item = self.item(index)
+        return (self.transform(item) if self.transform else item), self.locate(index)[0]
 
 
 def load_categories(formula: Formula, data: FormulaDataConfig, *, progress: bool = False) -> list[Any]:
@@ -92,7 +93,7 @@ def formula_datasets(data: FormulaDataConfig, *, train_transform: Callable | Non
     categories = load_categories(formula, data, progress=progress)
     # Render once here: it fails early on a bad config, and forked DataLoader workers inherit
     # compiled kernels instead of compiling them again every epoch.
-    formula.image(categories[0], data.seed, 0, 0)
+    formula.sample(categories[0], data.seed, 0, 0)
     train_range = range(data.instances)
     train = FormulaDataset(formula, categories, seed=data.seed, instances=train_range, repeats=data.repeats,
                            transform=train_transform)

@@ -1,15 +1,15 @@
-"""Render a formula family to an ImageFolder tree of PNGs, resumably, on many cores or machines.
+"""Render a formula family to a folder per category, resumably, on many cores or machines.
 
-Layout: ``out/<category:05d>/<instance name>.png`` plus ``dataset_card.json`` (resolved config,
-seed, counts, fdsl version, one checksum per category). Every image is a pure function of
-(seed, category, instance), so the files are byte-identical whatever the number of workers or
-shards. Each file is written to a temporary name and renamed, so an interrupted run leaves no
-half-written image: rerunning the same command renders only what is missing.
+Layout: ``out/<category:05d>/<sample stem><suffix>`` (the family's stem, the files its sample
+kind writes: ``.png`` for images, an ImageFolder tree) plus ``dataset_card.json`` (resolved
+config, seed, counts, kind, fdsl version, one checksum per category). Every sample is a pure
+function of (seed, category, instance), so the files are byte-identical whatever the number of
+workers or shards. Each file is written to a temporary name and renamed, so an interrupted run
+leaves no half-written file: rerunning the same command renders only what is missing.
 """
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import multiprocessing
 import os
@@ -17,23 +17,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 import fdsl
+from fdsl.atomic import TMP_MARK
 from fdsl.errors import FdslError, check
 from fdsl.formulas.base import Formula, write_text_atomic
 
 CARD_NAME = "dataset_card.json"
-TMP_MARK = ".tmp-"
-# Level 1 is lossless like every level, and encodes about 2x faster than the default 6.
-PNG_COMPRESS_LEVEL = 1
 
 
 @dataclass(frozen=True)
 class Shard:
-    """Shard ``index`` of ``count``: the images whose flat index % count == index."""
+    """Shard ``index`` of ``count``: the samples whose flat index % count == index."""
 
     index: int = 0
     count: int = 1
@@ -57,18 +53,6 @@ class Shard:
         return self.count == 1
 
 
-def encode_png(image: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
-    return buffer.getvalue()
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def check_writable(out: Path) -> None:
     """Fail before anything is written when ``out`` cannot become a writable directory."""
     out = Path(out)
@@ -90,14 +74,13 @@ def _init_worker(formula: Formula, categories: list, seed: int, out: Path) -> No
     _job.update(formula=formula, categories=categories, seed=seed, out=out)
 
 
-def _render_one(task: tuple[int, int]) -> tuple[int, str, str]:
+def _render_one(task: tuple[int, int]) -> tuple[int, dict[str, str]]:
+    """Render and write one sample; (category, its files' name -> sha256)."""
     category, instance = task
     formula: Formula = _job["formula"]
-    image = formula.image(_job["categories"][category], _job["seed"], category, instance)
-    data = encode_png(image)
-    name = formula.instance_name(category, instance)
-    write_bytes_atomic(_job["out"] / f"{category:05d}" / name, data)
-    return category, name, hashlib.sha256(data).hexdigest()
+    sample = formula.sample(_job["categories"][category], _job["seed"], category, instance)
+    directory = _job["out"] / f"{category:05d}"
+    return category, formula.kind.write(sample, directory, formula.sample_stem(category, instance))
 
 
 def plan_tasks(n_categories: int, instances: int, shard: Shard) -> list[tuple[int, int]]:
@@ -148,7 +131,7 @@ def render_dataset(
     category_source: str = "search",
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Render ``instances`` images of every category into ``out``; returns the dataset card."""
+    """Render ``instances`` samples of every category into ``out``; returns the dataset card."""
     out = Path(out)
     check_instances(formula, instances)
     check(workers >= 1, f"workers = {workers}; allowed: >= 1")
@@ -161,15 +144,16 @@ def render_dataset(
     digests: dict[int, dict[str, str]] = {c: {} for c in range(len(categories))}
     todo = []
     for category, instance in tasks:
-        path = out / f"{category:05d}" / formula.instance_name(category, instance)
-        if path.exists():
-            digests[category][path.name] = _file_digest(path)
+        names = formula.kind.file_names(formula.sample_stem(category, instance))
+        paths = [out / f"{category:05d}" / name for name in names]
+        if all(path.exists() for path in paths):
+            digests[category].update({path.name: _file_digest(path) for path in paths})
         else:
             todo.append((category, instance))
 
-    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="img", disable=not progress, smoothing=0.1)
-    for category, name, digest in _run(todo, formula, categories, seed, out, workers):
-        digests[category][name] = digest
+    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="sample", disable=not progress, smoothing=0.1)
+    for category, files in _run(todo, formula, categories, seed, out, workers):
+        digests[category].update(files)
         bar.update()
     bar.close()
 
@@ -180,10 +164,11 @@ def render_dataset(
         "seed": seed,
         "categories": len(categories),
         "instances_per_category": instances,
-        "images": len(tasks),
+        "kind": formula.kind.name,
+        "samples": len(tasks),
         "category_source": category_source,
         "shard": f"{shard.index}/{shard.count}",
-        "image_mode": formula.image_mode,
+        **formula.kind.card_fields(formula),
         "checksums": category_checksums({c: d for c, d in digests.items() if d}),
     }
     card_name = CARD_NAME if shard.is_whole else f"dataset_card.shard-{shard.index}-of-{shard.count}.json"
@@ -192,7 +177,7 @@ def render_dataset(
 
 
 def _run(todo, formula, categories, seed, out, workers):
-    """Yield (category, name, digest) as images finish, in-process or on a pool of workers."""
+    """Yield (category, {file name: digest}) as samples finish, in-process or on a pool of workers."""
     if workers == 1 or len(todo) <= 1:
         _init_worker(formula, categories, seed, out)
         yield from map(_render_one, todo)

@@ -1,8 +1,9 @@
 """What every formula family provides: a typed config, a category sampler and a pure renderer.
 
 A family is a :class:`Formula` subclass registered by name (:func:`fdsl.registry.register`).
-An image is a pure function of ``(params of category, instance index, generator)``, where the
-generator derives from ``(seed, category, instance)`` (:mod:`fdsl.seeding`).
+A sample (an image, an image and its mask, a point cloud...: the family's ``kind``, see
+:mod:`fdsl.samples`) is a pure function of ``(params of category, instance index, generator)``,
+where the generator derives from ``(seed, category, instance)`` (:mod:`fdsl.seeding`).
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from typing import Any, ClassVar, get_type_hints
 import numpy as np
 
 from fdsl.errors import FdslError, check
+from fdsl.samples.base import SampleKind
+from fdsl.samples.image import IMAGE
 from fdsl.seeding import RENDER, SEARCH, derive_rng
 
 
@@ -62,7 +65,9 @@ class Formula(ABC):
     #: Small settings (config overrides) that keep the family's look but render in milliseconds:
     #: used by the registry-wide tests, quick previews and the CPU demo.
     quick_config: ClassVar[dict[str, Any]] = {}
-    #: PIL mode of rendered images: "L" (grey) or "RGB".
+    #: What one sample is; writers, datasets and galleries ask it how to handle samples.
+    kind: ClassVar[SampleKind] = IMAGE
+    #: PIL mode of the images of image kinds: "L" (grey) or "RGB".
     image_mode: str = "L"
 
     def __init__(self, config: FormulaConfig | None = None):
@@ -71,6 +76,11 @@ class Formula(ABC):
         self.config = config
 
     # --- categories -------------------------------------------------------------------------
+    @property
+    def category_count(self) -> int | None:
+        """How many categories the family defines (None: as many as the search finds)."""
+        return None
+
     @abstractmethod
     def sample_category(self, rng: np.random.Generator) -> Any | None:
         """Draw one candidate category's parameters, or None when the candidate is rejected."""
@@ -96,15 +106,17 @@ class Formula(ABC):
         return None
 
     @abstractmethod
-    def render(self, params: Any, instance: int, rng: np.random.Generator) -> np.ndarray:
-        """Image ``instance`` of the category ``params``: uint8, (H, W) for "L" or (H, W, 3) for "RGB"."""
+    def render(self, params: Any, instance: int, rng: np.random.Generator) -> Any:
+        """Sample ``instance`` of the category ``params``, of the family's ``kind`` (images: uint8,
+        (H, W) for "L" or (H, W, 3) for "RGB")."""
 
-    def image(self, params: Any, seed: int, category: int, instance: int) -> np.ndarray:
-        """The image (seed, category, instance): the same bytes in any process, any order."""
+    def sample(self, params: Any, seed: int, category: int, instance: int) -> Any:
+        """The sample (seed, category, instance): the same bytes in any process, any order."""
         return self.render(params, instance, derive_rng(seed, RENDER, category, instance))
 
-    def instance_name(self, category: int, instance: int) -> str:
-        return f"{category:05d}_{instance:05d}.png"
+    def sample_stem(self, category: int, instance: int) -> str:
+        """The file name of sample (category, instance) without suffix; the kind adds its suffixes."""
+        return f"{category:05d}_{instance:05d}"
 
     # --- category files ---------------------------------------------------------------------
     def write_categories(self, categories: list[Any], directory: Path) -> None:

@@ -55,9 +55,9 @@ class ExFractalDB(Fractal3DFormula):
         self.check_instance(instance)
         return instance % N_VARIATIONS, instance // N_VARIATIONS
 
-    def instance_name(self, category: int, instance: int) -> str:
+    def sample_stem(self, category: int, instance: int) -> str:
         variation, draw = self.decompose(instance)
-        return f"{category:05d}_{variation:03d}_{draw:04d}.png"
+        return f"{category:05d}_{variation:03d}_{draw:04d}"
 
     def render(self, params: np.ndarray, instance: int, rng: np.random.Generator) -> np.ndarray:
         variation, _ = self.decompose(instance)

@@ -135,9 +135,9 @@ class FractalDB(Formula):
         )
         return (instance // flips) % N_VARIATIONS, instance // (flips * N_VARIATIONS), instance % flips
 
-    def instance_name(self, category: int, instance: int) -> str:
+    def sample_stem(self, category: int, instance: int) -> str:
         variation, draw, which_flip = self.decompose(instance)
-        return f"{category:05d}_{variation:02d}_count_{draw}_flip{which_flip}.png"
+        return f"{category:05d}_{variation:02d}_count_{draw}_flip{which_flip}"
 
     def render(self, params: np.ndarray, instance: int, rng: np.random.Generator) -> np.ndarray:
         c = self.config

@@ -48,7 +48,7 @@ class GridFormula(Formula):
     grid: ParameterGrid
 
     @property
-    def num_categories(self) -> int:
+    def category_count(self) -> int:
         return len(self.grid)
 
     def sample_category(self, rng: np.random.Generator) -> dict[str, Any]:

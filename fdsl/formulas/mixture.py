@@ -11,7 +11,7 @@ of the standalone datasets, brought to one size and mode. Using the label as the
 category index (rather than its position among the member's labels) matters when members share
 a category search (``fractaldb`` and ``ofdb``; ``exfractaldb``, ``mvfractaldb`` and ``ofdb3d``):
 their slices are then disjoint, so no two labels hold the same fractal. Any registered family
-can be a member, the ones added later included: only the registry and the
+of the image kind can be a member, the ones added later included: only the registry and the
 :class:`~fdsl.formulas.base.Formula` interface are used.
 
 Different sizes and modes are reconciled as follows:
@@ -111,12 +111,15 @@ class Mixture(Formula):
         self.counts = [count for _, count in spec]
         self.offsets = np.cumsum([0] + self.counts).tolist()
         self.names = [name for name, _ in spec]
+        for name, member in self.members.items():  # conform() brings images, and only images, together
+            check(member.kind is self.kind,
+                  f"mixture member {name!r} yields {member.kind.name} samples; allowed: families of {self.kind.name}s")
         any_rgb = any(m.image_mode == "RGB" for m in self.members.values())
         self.image_mode = ("RGB" if any_rgb else "L") if c.mode == "auto" else c.mode
 
     # --- labels -----------------------------------------------------------------------------
     @property
-    def n_categories(self) -> int:
+    def category_count(self) -> int:
         """The total of the counts: the dataset's size, and the period of the label pattern."""
         return self.offsets[-1]
 
@@ -127,12 +130,12 @@ class Mixture(Formula):
         total), so generic code may ask for any index and members stay disjoint.
         """
         check(category >= 0, f"category {category} is out of range; allowed: >= 0")
-        period, position = divmod(category, self.n_categories)
+        period, position = divmod(category, self.category_count)
         k = int(np.searchsorted(self.offsets, position, side="right")) - 1
         return self.names[k], period * self.counts[k] + position - self.offsets[k]
 
     def label_range(self, family: str) -> range:
-        """The family's labels among the first ``n_categories``."""
+        """The family's labels among the first ``category_count``."""
         k = self.names.index(family)
         return range(self.offsets[k], self.offsets[k + 1])
 
@@ -140,7 +143,7 @@ class Mixture(Formula):
     def sample_category(self, rng: np.random.Generator) -> MixtureCategory | None:
         """A candidate of a member drawn in proportion to its count (``search_category`` instead
         takes the member that owns the index)."""
-        k = int(rng.choice(len(self.names), p=np.array(self.counts) / self.n_categories))
+        k = int(rng.choice(len(self.names), p=np.array(self.counts) / self.category_count))
         params = self.members[self.names[k]].sample_category(rng)
         return None if params is None else MixtureCategory(self.names[k], params)
 
@@ -187,18 +190,18 @@ class Mixture(Formula):
         limits = [m.instances_per_category for m in self.members.values() if m.instances_per_category is not None]
         return min(limits) if limits else None
 
-    def instance_name(self, category: int, instance: int) -> str:
+    def sample_stem(self, category: int, instance: int) -> str:
         family, _ = self.locate(category)
-        return self.members[family].instance_name(category, instance)
+        return self.members[family].sample_stem(category, instance)
 
     def render(self, params: MixtureCategory, instance: int, rng: np.random.Generator) -> np.ndarray:
         return self.conform(self.members[params.family].render(params.params, instance, rng))
 
-    def image(self, params: MixtureCategory, seed: int, category: int, instance: int) -> np.ndarray:
+    def sample(self, params: MixtureCategory, seed: int, category: int, instance: int) -> np.ndarray:
         """The member's own image (seed, category, instance), brought to size and mode."""
         family, _ = self.locate(category)
         check(family == params.family, f"category {category} belongs to {family!r}, not {params.family!r}")
-        return self.conform(self.members[family].image(params.params, seed, category, instance))
+        return self.conform(self.members[family].sample(params.params, seed, category, instance))
 
     def conform(self, image: np.ndarray) -> np.ndarray:
         """Bring a member's image to (size, size) and the mixture's mode."""

@@ -53,9 +53,9 @@ class MVFractalDB(Fractal3DFormula):
     def azimuth(self, view: int) -> float:
         return view * 360.0 / self.config.views
 
-    def instance_name(self, category: int, instance: int) -> str:
+    def sample_stem(self, category: int, instance: int) -> str:
         variation, view = self.decompose(instance)
-        return f"{category:06d}_{variation:05d}_{view:03d}.png"
+        return f"{category:06d}_{variation:05d}_{view:03d}"
 
     def render(self, params: np.ndarray, instance: int, rng: np.random.Generator) -> np.ndarray:
         variation, view = self.decompose(instance)

@@ -93,9 +93,9 @@ class OFDB(Formula):
     def instances_per_category(self) -> int:
         return 1
 
-    def instance_name(self, category: int, instance: int) -> str:
+    def sample_stem(self, category: int, instance: int) -> str:
         check(instance == 0, f"instance = {instance}; allowed: 0 (OFDB has one instance per category)")
-        return f"{category:05d}_00_count_0_flip0.png"
+        return f"{category:05d}_00_count_0_flip0"
 
     def render(self, params: np.ndarray, instance: int, rng: np.random.Generator) -> np.ndarray:
         check(instance == 0, f"instance = {instance}; allowed: 0 (OFDB has one instance per category)")
@@ -122,9 +122,9 @@ class OFDB3D(Fractal3DFormula):
     def instances_per_category(self) -> int:
         return self.config.views
 
-    def instance_name(self, category: int, instance: int) -> str:
+    def sample_stem(self, category: int, instance: int) -> str:
         self.check_instance(instance)
-        return f"{category:06d}_00000_{instance:03d}.png"
+        return f"{category:06d}_00000_{instance:03d}"
 
     def render(self, params: np.ndarray, instance: int, rng: np.random.Generator) -> np.ndarray:
         self.check_instance(instance)

@@ -1,4 +1,5 @@
-"""A PNG grid of sample categories (rows) and instances (columns)."""
+"""A PNG grid of sample categories (rows) and instances (columns), each tile drawn by the
+family's sample kind."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,11 +13,8 @@ GAP = 2
 LABEL_WIDTH = 44
 
 
-def as_rgb(image: np.ndarray) -> np.ndarray:
-    return np.repeat(image[..., None], 3, axis=-1) if image.ndim == 2 else image
-
-
 def grid_image(rows: list[list[np.ndarray]], labels: list[str], tile: int) -> Image.Image:
+    """Rows of uint8 (tile, tile, 3) tiles, each row labelled on its left."""
     n_cols = max(len(r) for r in rows)
     width = LABEL_WIDTH + n_cols * (tile + GAP)
     height = len(rows) * (tile + GAP)
@@ -25,9 +23,8 @@ def grid_image(rows: list[list[np.ndarray]], labels: list[str], tile: int) -> Im
     for r, (row, label) in enumerate(zip(rows, labels)):
         y = r * (tile + GAP)
         draw.text((4, y + tile // 2 - 6), label, fill=(230, 230, 230))
-        for c, image in enumerate(row):
-            tile_image = Image.fromarray(as_rgb(image)).resize((tile, tile), Image.Resampling.BILINEAR)
-            canvas.paste(tile_image, (LABEL_WIDTH + c * (tile + GAP), y))
+        for c, tile_array in enumerate(row):
+            canvas.paste(Image.fromarray(tile_array), (LABEL_WIDTH + c * (tile + GAP), y))
     return canvas
 
 
@@ -35,7 +32,8 @@ def formula_gallery(
     formula: Formula, categories: list, *, seed: int, instances: list[int], tile: int = 128
 ) -> Image.Image:
     """Rows = categories, columns = the given instance indices, rendered on the fly."""
-    rows = [[formula.image(params, seed, c, i) for i in instances] for c, params in enumerate(categories)]
+    rows = [[formula.kind.tile(formula.sample(params, seed, c, i), tile) for i in instances]
+            for c, params in enumerate(categories)]
     return grid_image(rows, [f"{c:05d}" for c in range(len(categories))], tile)
 
 

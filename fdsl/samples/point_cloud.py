@@ -1,0 +1,111 @@
+"""The point-cloud kind (e.g. PC-FractalDB): float32 (N, 3) points and, when the kind is
+``PointCloudKind(labelled=True)``, integer per-point labels (N,); stored as ``<stem>.npy`` and
+``<stem>.labels.npy``.
+
+The dataset item is ``{"points": float32 tensor (N, 3)}`` plus ``"labels"`` (int64 (N,)); the
+gallery tile is an orthographic view along -z (x right, y up), nearer points drawn last. A
+placeholder that the point-cloud issues refine.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from fdsl.errors import FdslError, check
+from fdsl.samples.base import SampleKind, check_array, check_rows, class_colours, decode_npy, encode_npy
+
+#: Fraction of a tile left empty on each side of the drawing.
+MARGIN = 0.05
+
+
+@dataclass(frozen=True)
+class PointCloud:
+    points: np.ndarray  # float32 (N, 3)
+    labels: np.ndarray | None = None  # integer (N,)
+
+
+def check_points(what: str, points: Any) -> None:
+    check_array(what, points, dtype="float32", ndim=2, width=3)
+    check(len(points) >= 1, f"{what} is empty; expected at least one point")
+
+
+def pixel_frame(xy: np.ndarray, size: int) -> tuple[np.ndarray, float]:
+    """(origin, scale) mapping the bounding square of ``xy`` (M, 2) into a ``size`` tile with a margin."""
+    low, high = xy.min(axis=0), xy.max(axis=0)
+    extent = float(max(high - low)) or 1.0
+    scale = (size - 1) * (1 - 2 * MARGIN) / extent
+    origin = (low + high) / 2 - (size - 1) / 2 / scale
+    return origin, scale
+
+
+def to_pixels(xy: np.ndarray, origin: np.ndarray, scale: float, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, columns) of plane points, y pointing up, clipped to the tile."""
+    columns = np.clip(np.round((xy[:, 0] - origin[0]) * scale), 0, size - 1).astype(np.intp)
+    rows = np.clip(np.round((size - 1) - (xy[:, 1] - origin[1]) * scale), 0, size - 1).astype(np.intp)
+    return rows, columns
+
+
+def scatter(canvas: np.ndarray, xy: np.ndarray, depth: np.ndarray, colours: np.ndarray,
+            origin: np.ndarray, scale: float) -> None:
+    """Draw one pixel per point into ``canvas`` (size, size, 3), farthest first so near ones win."""
+    order = np.argsort(depth, kind="stable")
+    rows, columns = to_pixels(xy[order], origin, scale, canvas.shape[0])
+    canvas[rows, columns] = colours[order]
+
+
+def depth_grey(depth: np.ndarray) -> np.ndarray:
+    """uint8 RGB greys from 90 (far) to 255 (near)."""
+    span = float(depth.max() - depth.min()) or 1.0
+    grey = (90 + 165 * (depth - depth.min()) / span).astype(np.uint8)
+    return np.repeat(grey[:, None], 3, axis=1)
+
+
+class PointCloudKind(SampleKind):
+    name = "point cloud"
+
+    def __init__(self, *, labelled: bool = False):
+        self.labelled = labelled
+        self.suffixes = (".npy", ".labels.npy") if labelled else (".npy",)
+
+    def validate(self, sample: Any) -> None:
+        if not isinstance(sample, PointCloud):
+            raise FdslError(f"a point-cloud sample is a {type(sample).__name__}; expected PointCloud")
+        check_points("points", sample.points)
+        if not self.labelled:
+            check(sample.labels is None, "point labels given to an unlabelled point-cloud kind")
+            return
+        check_array("labels", sample.labels, integer=True, ndim=1)
+        check_rows("labels", sample.labels, len(sample.points))
+
+    def encode(self, sample: PointCloud) -> list[bytes]:
+        arrays = [sample.points, sample.labels] if self.labelled else [sample.points]
+        return [encode_npy(array) for array in arrays]
+
+    def decode(self, blobs: list[bytes]) -> PointCloud:
+        arrays = [decode_npy(blob) for blob in blobs]
+        return PointCloud(arrays[0], arrays[1] if self.labelled else None)
+
+    def training_item(self, sample: PointCloud) -> dict[str, Any]:
+        import torch
+
+        item = {"points": torch.from_numpy(np.array(sample.points))}
+        if self.labelled:
+            item["labels"] = torch.from_numpy(sample.labels.astype(np.int64))
+        return item
+
+    def tile(self, sample: PointCloud, size: int) -> np.ndarray:
+        canvas = np.zeros((size, size, 3), np.uint8)
+        xy, depth = sample.points[:, :2], sample.points[:, 2]
+        colours = class_colours(sample.labels) if self.labelled else depth_grey(depth)
+        origin, scale = pixel_frame(xy, size)
+        scatter(canvas, xy, depth, colours, origin, scale)
+        return canvas
+
+    def card_fields(self, formula: Any) -> dict[str, Any]:
+        return {"point_labels": self.labelled}
+
+
+POINT_CLOUD = PointCloudKind()
+LABELLED_POINT_CLOUD = PointCloudKind(labelled=True)
