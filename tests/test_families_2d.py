@@ -200,7 +200,7 @@ def test_noise_gradient_option(family):
     textbook = get_formula(family, size=128, noise_gradient="textbook")
     params = official.search_category(0, 3)
     assert official.config.noise_gradient == "official"
-    assert not np.array_equal(official.image(params, 0, 3, 0), textbook.image(params, 0, 3, 0))
+    assert not np.array_equal(official.sample(params, 0, 3, 0), textbook.sample(params, 0, 3, 0))
     with pytest.raises(FdslError, match="noise_gradient 'simplex'; valid: official, textbook"):
         get_formula(family, noise_gradient="simplex")
 
@@ -289,7 +289,7 @@ PINNED = {
 @pytest.mark.parametrize("family, category, instance", sorted(PINNED))
 def test_contour_images_are_pinned(family, category, instance):
     formula = get_formula(family, size=96)
-    image = formula.image(formula.search_category(0, category), 0, category, instance)
+    image = formula.sample(formula.search_category(0, category), 0, category, instance)
     assert hashlib.sha256(image.tobytes()).hexdigest() == PINNED[family, category, instance]
 
 
