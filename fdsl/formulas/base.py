@@ -15,6 +15,7 @@ from typing import Any, ClassVar, get_type_hints
 import numpy as np
 
 from fdsl.errors import FdslError, check
+from fdsl.numeric import to_number
 from fdsl.seeding import RENDER, SEARCH, derive_rng
 
 
@@ -28,7 +29,9 @@ class FormulaConfig:
         unknown = sorted(set(values) - names)
         if unknown:
             raise FdslError(f"unknown option {unknown[0]!r} for {cls.__name__}; valid: {', '.join(sorted(names))}")
-        config = cls(**values)
+        kinds = cls.field_types()
+        numbers = {k: to_number(v, kinds[k], f"option {k!r}") for k, v in values.items() if kinds[k] in (int, float)}
+        config = cls(**{**values, **numbers})
         config.validate()
         return config
 
