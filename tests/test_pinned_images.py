@@ -9,9 +9,6 @@ a new algorithm) updates the family's entry in the same commit, saying why.
 from __future__ import annotations
 
 import hashlib
-import json
-import subprocess
-import sys
 
 import pytest
 
@@ -19,12 +16,6 @@ from fdsl.registry import formula_class, get_formula, list_formulas
 
 SEED = 3
 CATEGORIES = (0, 1)
-#: Families whose bytes today depend on what the process imported or rendered before them (stable
-#: within a process; importing pytest or rendering bezier first changes them: the RCDB/VisualAtom
-#: bug of issue 10). Pinned and checked as this file run as a script renders them, in a process of
-#: its own (``python tests/test_pinned_images.py rcdb '{"size": 64, "max_contours": 40}'``).
-#: Empty this set when the fix lands.
-FRESH_PROCESS = {"rcdb", "visualatom"}
 
 PINNED: dict[str, dict] = {
     "bezier": {
@@ -100,19 +91,19 @@ PINNED: dict[str, dict] = {
     "rcdb": {
         "config": {"max_contours": 40, "size": 64},
         "images": [
-            "0/0 64x64 uint8 3c3f7f2678773ce51104386239d28756a5c1fea8c2d34dd9d82e097ac56f5aeb",
-            "0/999 64x64 uint8 e1bd1db1687a6ea3f3eb92d901f6192f35f6cd7ced0621f67a4e5817ab37a6ac",
-            "1/0 64x64 uint8 60a3ad45751f0617cbb6be6c7a5cddba35d78922c15557cfb2296964fcbee0a0",
-            "1/999 64x64 uint8 4b25ca28f4a29904a2daae7a8ca64b92b8459300d03617bc4b676b6057b7651d",
+            "0/0 64x64 uint8 f52b2afe4976ef16c90c4608081d955ea7b87119001b92639e5a8be5eb840c82",
+            "0/999 64x64 uint8 6ea78bf2b3e3063b88125e251a1250df745f06cacd97637f299933720d1816b8",
+            "1/0 64x64 uint8 349e7f40078a55a5f512ac1f00c6c3d3601e49d118b0b1805b9a8ba521b85001",
+            "1/999 64x64 uint8 29b6842ee1196fa396c7817b8b6eb58b84e1668e3a8d8c340a659edcb0f1de6c",
         ],
     },
     "visualatom": {
         "config": {"max_orbits": 40, "max_vertices": 200, "min_vertices": 100, "size": 64},
         "images": [
-            "0/0 64x64 uint8 52dedcb844b039fabd5cfedd64a2883b90118cc5eccf3f0442342bb44297b6f4",
-            "0/999 64x64 uint8 5aef74c7f4b73ad562ae87b040ffc038303b1676b42b6d8441fa898a98164df7",
-            "1/0 64x64 uint8 751e9ca0c12a1ca9263eb8af384d0f8f6cfb7b22f7637abcf72a015c61efe927",
-            "1/999 64x64 uint8 8688cf942570f547c2022fb5f7c334e7d724037cb0725349533aa8d1fca896a4",
+            "0/0 64x64 uint8 dce508a13b657dec7a4de1dfaed058d7e45a0d58c57add4e42fba407153ef657",
+            "0/999 64x64 uint8 493b145e7b30a8eab4979d6958d126365a599995d28767a596a9b620272aca2f",
+            "1/0 64x64 uint8 83e3ccb8114230df9c857a5f49b9c9fb4fa746aee7f8fc180abc49e3a127a8bd",
+            "1/999 64x64 uint8 f08b1bdc25b9f24441aeaf55ebec46544d1beadaea83b1da1b282547e820b995",
         ],
     },
 }
@@ -138,20 +129,9 @@ def test_images_match_their_pinned_digests(name):
         entry = {"config": config, "images": digests(name, config)}
         pytest.fail(f"family {name!r} has no pinned images: look at them (`fdsl show {name}`), then add to PINNED "
                     f"in {__file__}:\n    {name!r}: {entry!r},")
-    config = PINNED[name]["config"]
-    got = digests_in_a_fresh_process(name, config) if name in FRESH_PROCESS else digests(name, config)
-    assert got == PINNED[name]["images"]
-
-
-def digests_in_a_fresh_process(name: str, config: dict) -> list[str]:
-    result = subprocess.run([sys.executable, __file__, name, json.dumps(config)], capture_output=True, text=True,
-                            timeout=300, check=True)
-    return json.loads(result.stdout)
+    assert digests(name, PINNED[name]["config"]) == PINNED[name]["images"]
 
 
 def test_every_pinned_family_is_registered():
     assert sorted(set(PINNED) - set(list_formulas())) == []
 
-
-if __name__ == "__main__":  # python tests/test_pinned_images.py FAMILY '{"size": 64}': its digests as JSON
-    print(json.dumps(digests(sys.argv[1], json.loads(sys.argv[2]))))
