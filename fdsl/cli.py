@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from pathlib import Path
 from typing import Callable, get_args
@@ -188,14 +189,42 @@ def build_parser(family: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool whose reader went away
+
+
+def error_line(error: FdslError) -> str:
+    """The error's message on one line. A DataLoader worker's error is re-raised in the main process
+    as ``FdslError("Caught FdslError in DataLoader worker process N.\nOriginal Traceback ...")``,
+    whose last line is ``fdsl.errors.FdslError: <the message>``."""
+    text = str(error)
+    if "\nOriginal Traceback" in text:
+        text = text.rstrip().splitlines()[-1].split(": ", 1)[-1]
+    return text
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's final flush cannot fail again."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # stdout replaced by an object without a file
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, descriptor)
+    os.close(devnull)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = build_parser(peek_family(argv)).parse_args(argv)
         args.run(args)
+        sys.stdout.flush()  # here, so that a closed pipe is reported below and not at exit
     except FdslError as error:
-        print(f"fdsl: error: {error}", file=sys.stderr)
+        print(f"fdsl: error: {error_line(error)}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `fdsl models | head`: the reader has all it wants
+        silence_stdout()
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         print("fdsl: interrupted; run the same command again to resume", file=sys.stderr)
         return 130

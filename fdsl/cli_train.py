@@ -10,6 +10,8 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from fdsl.errors import check
+
 #: (flag, config key, type, help) shared by pretrain, finetune and compare.
 COMMON_FLAGS = (
     ("--model", "model.name", str, "timm model name (`fdsl models` lists them)"),

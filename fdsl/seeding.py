@@ -11,7 +11,6 @@ import numpy as np
 # Domains keep the streams of different jobs apart (a category search never reuses a render stream).
 SEARCH = "search"
 RENDER = "render"
-SPLIT = "split"
 
 
 @functools.lru_cache(maxsize=None)

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from fdsl.formulas import ifs2d
-from fdsl.formulas.fractaldb import flip
 from fdsl.registry import get_formula, list_formulas
 from fdsl.seeding import derive_rng
 
@@ -132,7 +131,7 @@ def test_reference_draws_what_fdsl_draws(reference, instance):
     assert slow.shape == (64, 64) and slow.dtype == np.uint8
     assert set(np.unique(slow).tolist()) == {0, 127}
     _, _, which = formula.decompose(instance)
-    upright = flip(formula.sample(FERN, 0, 0, instance), which)  # undo fdsl's flip
-    scores = [overlap(slow > 0, flip(upright, k) > 0) for k in range(4)]
+    upright = ifs2d.flip_image(formula.sample(FERN, 0, 0, instance), which)  # undo fdsl's flip
+    scores = [overlap(slow > 0, ifs2d.flip_image(upright, k) > 0) for k in range(4)]
     assert scores[which] > 0.85, f"the reference and fdsl draw different shapes: {scores}"
     assert int(np.argmax(scores)) == which, f"the reference flips differently: {scores}"

@@ -177,6 +177,26 @@ def test_real_process_exit_status(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_an_error_re_raised_from_a_loader_worker_is_one_line():
+    from fdsl.cli import error_line
+    from fdsl.errors import FdslError
+
+    wrapped = FdslError("Caught FdslError in DataLoader worker process 0.\nOriginal Traceback (most recent call "
+                        "last):\n  File \"x.py\", line 1, in f\nfdsl.errors.FdslError: image file 'a/x.jpg': bad\n")
+    assert error_line(wrapped) == "image file 'a/x.jpg': bad"
+    assert error_line(FdslError("size = 7: too small")) == "size = 7: too small"
+
+
+def test_a_reader_that_goes_away_ends_quietly():
+    """`fdsl models 'vit_*' | head`: no BrokenPipeError traceback, the shell's SIGPIPE status."""
+    process = subprocess.Popen([sys.executable, "-m", "fdsl", "models", "vit_*"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    process.stdout.close()  # before fdsl writes: its first write finds no reader
+    err = process.stderr.read()
+    assert process.wait(timeout=120) == 141
+    assert err == ""
+
+
 # --- commands that work ------------------------------------------------------------------------
 def test_list_names_every_family(run_cli):
     code, out, _ = run_cli("list")

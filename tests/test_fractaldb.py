@@ -11,7 +11,7 @@ from PIL import Image
 from fdsl.data.csvio import read_category_csv, read_category_csvs, write_category_csvs
 from fdsl.errors import FdslError
 from fdsl.formulas import ifs2d
-from fdsl.formulas.fractaldb import FractalDB, effective_padding, flip
+from fdsl.formulas.fractaldb import FractalDB, effective_padding
 from fdsl.registry import get_formula
 from fdsl.seeding import derive_rng, kernel_seed
 
@@ -66,10 +66,10 @@ def test_official_names():
 
 def test_flip_codes():
     image = np.arange(6, dtype=np.uint8).reshape(2, 3)
-    np.testing.assert_array_equal(flip(image, 0), image)
-    np.testing.assert_array_equal(flip(image, 1), image[::-1])  # top-bottom
-    np.testing.assert_array_equal(flip(image, 2), image[:, ::-1])  # left-right
-    np.testing.assert_array_equal(flip(image, 3), image[::-1, ::-1])
+    np.testing.assert_array_equal(ifs2d.flip_image(image, 0), image)
+    np.testing.assert_array_equal(ifs2d.flip_image(image, 1), image[::-1])  # top-bottom
+    np.testing.assert_array_equal(ifs2d.flip_image(image, 2), image[:, ::-1])  # left-right
+    np.testing.assert_array_equal(ifs2d.flip_image(image, 3), image[::-1, ::-1])
 
 
 def test_render_applies_variation_to_a_to_f_keeps_p_and_flips(small_fractaldb, small_categories):
@@ -83,7 +83,7 @@ def test_render_applies_variation_to_a_to_f_keeps_p_and_flips(small_fractaldb, s
             graded=False, gray_value=127,
         )
         got = formula.render(params, instance, derive_rng(1, "x"))
-        np.testing.assert_array_equal(got, flip(expected, which))
+        np.testing.assert_array_equal(got, ifs2d.flip_image(expected, which))
 
 
 def test_variations_differ_from_the_identity(small_fractaldb, small_categories):

@@ -83,6 +83,16 @@ def test_a_bad_finetuning_dataset_fails_before_any_pretraining(fdsl, tmp_path): 
     assert not (tmp_path / "s").exists()
 
 
+def test_jobs_flag_overrides_the_studys_jobs(fdsl, tmp_path):  # noqa: F811
+    study = write_yaml(tmp_path / "study.yaml", TINY_STUDY)
+    code, out, err = fdsl("study", study, "-o", tmp_path / "s", "--jobs", "2", "--print-config")
+    assert code == 0, err
+    assert "# pre-training: fractaldb" in out
+    code, _, err = fdsl("study", study, "-o", tmp_path / "s", "--jobs", "0")
+    one_line_error(code, err, "--jobs 0; allowed: >= 1")
+    assert not (tmp_path / "s").exists()
+
+
 def test_variant_overrides_reach_the_resolved_configs(fdsl, tmp_path):  # noqa: F811
     study = write_yaml(tmp_path / "study.yaml", TINY_STUDY)
     code, out, err = fdsl("study", study, "-o", tmp_path / "s", "--print-config")

@@ -54,6 +54,10 @@ class RealDataConfig:
     train_per_class: int | None = None
     #: Score only the first N validation images of each class (faster evaluation every epoch).
     val_per_class: int | None = None
+    #: A file of an ImageFolder that is not a readable image (e.g. text named ``x.jpg``) stops the run
+    #: with an error naming it; True checks every file once when the dataset is built (one decode
+    #: each) and leaves the unreadable ones out, with a warning.
+    skip_bad_images: bool = False
 
     def validate(self) -> None:
         check(0.0 <= self.holdout < 1.0, f"data.holdout = {self.holdout}; allowed: [0, 1)")

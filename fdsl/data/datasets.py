@@ -16,16 +16,20 @@ for the other sample kinds, what the kind's ``training_item`` makes (:mod:`fdsl.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from fdsl.data.config import FormulaDataConfig, RealDataConfig
 from fdsl.errors import FdslError, check
 from fdsl.formulas.base import Formula
 from fdsl.registry import get_formula
+
+log = logging.getLogger(__name__)
 
 
 # --- formula samples on the fly -------------------------------------------------------------------
@@ -134,16 +138,57 @@ def _targets(dataset: Dataset) -> list[int]:
     return [int(t) for t in (targets if targets is not None else dataset.labels)]
 
 
-def image_folder(path: str | Path) -> Dataset:
-    """torchvision's ImageFolder over ``path`` (``class/image`` files); bad trees end in one FdslError."""
+#: What PIL raises for a file it cannot read as an image (not one, truncated, too large, a bad header).
+IMAGE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+
+def load_rgb(path: str) -> Image.Image:
+    """ImageFolder's loader: the file as an RGB image (the bytes of torchvision's default loader),
+    or one FdslError naming the file. In a DataLoader worker the error is re-raised in the main
+    process, which prints its message on one line (:func:`fdsl.cli.error_line`)."""
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except IMAGE_ERRORS as error:
+        reason = "not an image format PIL knows" if isinstance(error, UnidentifiedImageError) else str(error)
+        raise FdslError(f"image file {path!r} cannot be read ({reason}); remove it (fine-tuning data: or skip "
+                        "such files with --set data.skip_bad_images=true)") from None
+
+
+def is_readable_image(path: str) -> bool:
+    try:
+        load_rgb(path)
+    except FdslError:
+        return False
+    return True
+
+
+def image_folder(path: str | Path, *, skip_bad_images: bool = False) -> Dataset:
+    """torchvision's ImageFolder over ``path`` (``class/image`` files); bad trees end in one FdslError.
+    A file that is not a readable image fails when it is loaded, unless ``skip_bad_images``: then
+    every file is decoded once here and the unreadable ones are left out, with a warning."""
     from torchvision.datasets import ImageFolder
+    from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension
 
     path = Path(path)
     check(path.is_dir(), f"image folder {str(path)!r} does not exist or is not a directory")
+    skipped: list[str] = []
+
+    def keep(file: str) -> bool:
+        if not has_file_allowed_extension(file, IMG_EXTENSIONS):
+            return False
+        if is_readable_image(file):
+            return True
+        skipped.append(file)
+        return False
+
     try:
-        folder = ImageFolder(str(path))
+        folder = ImageFolder(str(path), loader=load_rgb, is_valid_file=keep if skip_bad_images else None)
     except (FileNotFoundError, RuntimeError) as error:  # no class folders, or no image in any of them
         raise FdslError(f"image folder {str(path)!r} holds no images in class sub-folders ({error})") from None
+    if skipped:
+        log.warning("skipped %d unreadable image file(s) in %r: %s", len(skipped), str(path),
+                    ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else ""))
     return folder
 
 
@@ -222,7 +267,7 @@ def real_base(data: RealDataConfig, *, train: bool = True) -> Dataset:
     if data.dataset in NAMED_DATASETS:
         return _named(data.dataset, data.root, train)
     check(train, f"dataset {data.dataset!r} is an ImageFolder and has no test split; pass a validation folder")
-    return image_folder(data.dataset)
+    return image_folder(data.dataset, skip_bad_images=data.skip_bad_images)
 
 
 def real_datasets(data: RealDataConfig, *, train_transform: Callable | None = None,
@@ -269,4 +314,4 @@ def _validation_base(data: RealDataConfig) -> Dataset:
         check(data.dataset in NAMED_DATASETS,
               f"val = 'test' needs a named dataset ({', '.join(NAMED_DATASETS)}); {data.dataset!r} is a folder")
         return _named(data.dataset, data.root, False)
-    return image_folder(data.val)
+    return image_folder(data.val, skip_bad_images=data.skip_bad_images)

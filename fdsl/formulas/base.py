@@ -16,6 +16,7 @@ from typing import Any, ClassVar, get_type_hints
 import numpy as np
 
 from fdsl.errors import FdslError, check
+from fdsl.numeric import to_number
 from fdsl.samples.base import SampleKind
 from fdsl.samples.image import IMAGE
 from fdsl.seeding import RENDER, SEARCH, derive_rng
@@ -31,7 +32,9 @@ class FormulaConfig:
         unknown = sorted(set(values) - names)
         if unknown:
             raise FdslError(f"unknown option {unknown[0]!r} for {cls.__name__}; valid: {', '.join(sorted(names))}")
-        config = cls(**values)
+        kinds = cls.field_types()
+        numbers = {k: to_number(v, kinds[k], f"option {k!r}") for k, v in values.items() if kinds[k] in (int, float)}
+        config = cls(**{**values, **numbers})
         config.validate()
         return config
 

@@ -77,10 +77,6 @@ def effective_padding(padding: int, size: int) -> int:
     return min(padding, size // 16)
 
 
-#: FractalDB's four flips: 0 none, 1 top-bottom, 2 left-right, 3 both (``render_ifs`` applies them).
-flip = ifs2d.flip_image
-
-
 @register("fractaldb")
 class FractalDB(Formula):
     """2-D IFS fractals (FractalDB-1k / -10k)."""

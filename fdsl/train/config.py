@@ -13,6 +13,7 @@ import yaml
 
 from fdsl.data.config import FormulaDataConfig, RealDataConfig
 from fdsl.errors import FdslError, check
+from fdsl.numeric import to_number
 
 SCHEDULES = ("cosine", "step", "multistep")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -214,12 +215,9 @@ def _convert(value: Any, hint: Any, key: str) -> Any:
     if origin is dict:
         check(isinstance(value, dict), f"config {key!r} = {value!r}; expected a mapping")
         return dict(value)
-    if hint is float and isinstance(value, (int, str)) and not isinstance(value, bool):
-        try:  # YAML 1.1 reads "2e-3" (no dot) as a string
-            return float(value)
-        except ValueError:
-            pass
-    if hint is Any or (isinstance(hint, type) and isinstance(value, hint) and not (hint is int and isinstance(value, bool))):
+    if hint in (int, float):  # also "2e-3" (a string to YAML 1.1) and "1_000"
+        return to_number(value, hint, f"config {key!r}")
+    if hint is Any or (isinstance(hint, type) and isinstance(value, hint)):
         return value
     raise FdslError(f"config {key!r} = {value!r}; expected {getattr(hint, '__name__', hint)}")
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from fdsl.errors import FdslError, check
 from fdsl.formulas.base import write_text_atomic
+from fdsl.numeric import to_number
 from fdsl.train.config import load_yaml, merge, nest, resolve
 
 STUDY_KEYS = {"seeds", "data", "jobs", "finetune", "pretrain", "variants"}
@@ -81,16 +82,16 @@ def parse_study(values: dict[str, Any]) -> StudyConfig:
     unknown = set(values) - STUDY_KEYS
     check(not unknown, f"unknown key(s) {sorted(unknown)} in the study; valid: {sorted(STUDY_KEYS)}")
     seeds = values.get("seeds", [0, 1, 2])
-    check(isinstance(seeds, list) and seeds and all(isinstance(s, int) for s in seeds),
-          f"seeds = {seeds!r}; allowed: a non-empty list of integers")
+    check(isinstance(seeds, list) and len(seeds) > 0, f"seeds = {seeds!r}; allowed: a non-empty list of integers")
+    seeds = [to_number(seed, int, f"seeds[{i}]") for i, seed in enumerate(seeds)]
     variants = values.get("variants") or {}
     check(isinstance(variants, dict) and variants, "the study needs at least one variant under 'variants'")
     for name, overrides in variants.items():
         check(isinstance(overrides, dict | None), f"variant {name!r} must be a mapping of config keys to values")
         check(str(name) != "scratch" and str(name).replace("-", "").replace("_", "").isalnum(),
               f"variant name {name!r}; allowed: letters, digits, '-' and '_', not 'scratch'")
-    jobs = values.get("jobs", 1)
-    check(isinstance(jobs, int) and jobs >= 1, f"jobs = {jobs!r}; allowed: an integer >= 1")
+    jobs = to_number(values.get("jobs", 1), int, "jobs")
+    check(jobs >= 1, f"jobs = {jobs!r}; allowed: an integer >= 1")
     return StudyConfig(seeds=seeds, data=values.get("data"), jobs=jobs,
                        finetune=_recipe(values.get("finetune", {}), "finetune"),
                        pretrain=_recipe(values.get("pretrain", {}), "pretrain"),

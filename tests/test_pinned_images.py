@@ -1,0 +1,137 @@
+"""Pinned bytes of a few small images of every registered family, so that no refactor changes a byte
+silently. Each family renders at the config pinned with it (its ``quick_config`` when pinned): two
+categories searched from ``SEED``, the first and the last of their instances (the 1,000th for
+families without a limit). A digest is "category/instance HxW[xC] dtype sha256-of-the-array-bytes".
+
+A family missing here fails with the entry to paste; a change of bytes on purpose (a fixed bug,
+a new algorithm) updates the family's entry in the same commit, saying why.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from fdsl.registry import formula_class, get_formula, list_formulas
+
+SEED = 3
+CATEGORIES = (0, 1)
+
+PINNED: dict[str, dict] = {
+    "bezier": {
+        "config": {"size": 32},
+        "images": [
+            "0/0 32x32 uint8 45842c9bf10e57048dfe87da529804d623679fb155f678f9ebf03284f972bf23",
+            "0/999 32x32 uint8 2f4d25097ebb2919d6a7333271a4bd45f36015ee7612a0f689aef596bc70cb60",
+            "1/0 32x32 uint8 e3422ce71cd1a574c268590643214736ff4ecdadc8fd8fa539e2b41a2dad978f",
+            "1/999 32x32 uint8 3b02f8e610c039432160fa8caf9b962097b0364001178491e83f3ce88fb4fc0a",
+        ],
+    },
+    "exfractaldb": {
+        "config": {"points": 2000, "size": 64},
+        "images": [
+            "0/0 64x64 uint8 339a97dac4cf9744627109c321a79f9bdc75d58ca3de7a6bbebfb09812d5e069",
+            "0/999 64x64 uint8 ca1bb880f618ee97bb3e070f52b2b80b593bc703743d19982d7f47332458af8c",
+            "1/0 64x64 uint8 17cb9b2fb79ad232b036ce6e14870f08c5771fb02970d1946222c62b6d092606",
+            "1/999 64x64 uint8 b0aeb6629bd3cdabb3b4d7dcfb38c645d1fdf65a34d83ab580da715a931fbdbc",
+        ],
+    },
+    "fractaldb": {
+        "config": {"points": 8000, "search_points": 10000, "search_size": 128, "size": 64},
+        "images": [
+            "0/0 64x64 uint8 5395009bd8a92442cf4903c82556f3ba4dec14a451c9ad57f9247592362d69c5",
+            "0/999 64x64 uint8 1e0ad9bc84f9e3507f74061995b176d8c071eb62b181b15d203336a7327be2f1",
+            "1/0 64x64 uint8 4aa0d853a62c388feece6187fed10110024cd62bf0a022bbf7bdd64631d65dd9",
+            "1/999 64x64 uint8 b20757add372b732ea081ffa8f4220770e417d339b86fc9d5b30b2cc75e6dd76",
+        ],
+    },
+    "mixture": {
+        "config": {"families": "fractaldb:3,exfractaldb:3", "member_config": "quick", "size": 32},
+        "images": [
+            "0/0 32x32 uint8 abaf511938b89a3d41be189eb01fcc82a7aa374cd5258df949ed808fafd9dff5",
+            "0/999 32x32 uint8 33b1d0c20f8787b2ae94abb34c7ed8dfb7915edb9b0adc175951bade86e2c013",
+            "1/0 32x32 uint8 1afb18e9b0baf69fcb24b78762f6fa6f5d3d95342c242716393599d7018ba95f",
+            "1/999 32x32 uint8 ac7742285fb61640af522dd66e4432087b269b2faf5868e01c7fd0ab56ee6b28",
+        ],
+    },
+    "mvfractaldb": {
+        "config": {"points": 2000, "size": 64},
+        "images": [
+            "0/0 64x64 uint8 4edb101a5183a3a4ea2ae10e343377fe5973672f4730dcefcb6bd513c7031135",
+            "0/1739 64x64 uint8 e878437ae00b3c6d5f652481c94c9ba83dae76673fc0f9f35e3ac979d385c29e",
+            "1/0 64x64 uint8 b0d846f4a19b4e34d43000df9fc8b8a58b56d432ab7206063e0d44402fda2eac",
+            "1/1739 64x64 uint8 619caf78de330c4e86025f581fab39647711996167b61bf9ea2d529b4ced7abb",
+        ],
+    },
+    "ofdb": {
+        "config": {"points": 8000, "search_points": 10000, "search_size": 128, "size": 64},
+        "images": [
+            "0/0 64x64 uint8 89ffbec6df9d266ea959ed9eaae44922b80620e325cd8442205f281967044135",
+            "1/0 64x64 uint8 b5b37c2861ac33c51c85987ea30af73b758ec1795a9811220478660822ad82b1",
+        ],
+    },
+    "ofdb3d": {
+        "config": {"points": 2000, "size": 64},
+        "images": [
+            "0/0 64x64 uint8 4edb101a5183a3a4ea2ae10e343377fe5973672f4730dcefcb6bd513c7031135",
+            "0/11 64x64 uint8 39eb96caad8d072bedcfcf81911898f5cb45333fc11c60a702290b623eb210a7",
+            "1/0 64x64 uint8 b0d846f4a19b4e34d43000df9fc8b8a58b56d432ab7206063e0d44402fda2eac",
+            "1/11 64x64 uint8 2c9ca2aff2fc637774e8287a23bf6015c9badb9218940d6edca0bff263775344",
+        ],
+    },
+    "perlin": {
+        "config": {"size": 32},
+        "images": [
+            "0/0 32x32 uint8 dfee0a3763ebfbb081092075140a001e721a237b21d314c809939dad2772e6b3",
+            "0/999 32x32 uint8 08a10ff586538960eb634483f878c428743d2712ff01fdd4c60860b59fcf6839",
+            "1/0 32x32 uint8 5ec68030d0a14560bd6654492a9f24be74811d34a12cd73d82ab7ed717364dff",
+            "1/999 32x32 uint8 28b919d6df91d2886403548832870777d4d951faebfd6ff7c9af73d9be01ee6d",
+        ],
+    },
+    "rcdb": {
+        "config": {"max_contours": 40, "size": 64},
+        "images": [
+            "0/0 64x64 uint8 3c3f7f2678773ce51104386239d28756a5c1fea8c2d34dd9d82e097ac56f5aeb",
+            "0/999 64x64 uint8 e1bd1db1687a6ea3f3eb92d901f6192f35f6cd7ced0621f67a4e5817ab37a6ac",
+            "1/0 64x64 uint8 60a3ad45751f0617cbb6be6c7a5cddba35d78922c15557cfb2296964fcbee0a0",
+            "1/999 64x64 uint8 4b25ca28f4a29904a2daae7a8ca64b92b8459300d03617bc4b676b6057b7651d",
+        ],
+    },
+    "visualatom": {
+        "config": {"max_orbits": 40, "max_vertices": 200, "min_vertices": 100, "size": 64},
+        "images": [
+            "0/0 64x64 uint8 52dedcb844b039fabd5cfedd64a2883b90118cc5eccf3f0442342bb44297b6f4",
+            "0/999 64x64 uint8 5aef74c7f4b73ad562ae87b040ffc038303b1676b42b6d8441fa898a98164df7",
+            "1/0 64x64 uint8 751e9ca0c12a1ca9263eb8af384d0f8f6cfb7b22f7637abcf72a015c61efe927",
+            "1/999 64x64 uint8 8688cf942570f547c2022fb5f7c334e7d724037cb0725349533aa8d1fca896a4",
+        ],
+    },
+}
+
+
+def digests(name: str, config: dict) -> list[str]:
+    formula = get_formula(name, **config)
+    last = (formula.instances_per_category or 1000) - 1
+    result = []
+    for category in CATEGORIES:
+        params = formula.search_category(SEED, category)
+        for instance in sorted({0, last}):
+            image = formula.sample(params, SEED, category, instance)
+            shape = "x".join(str(n) for n in image.shape)
+            result.append(f"{category}/{instance} {shape} {image.dtype} {hashlib.sha256(image.tobytes()).hexdigest()}")
+    return result
+
+
+@pytest.mark.parametrize("name", list_formulas())
+def test_images_match_their_pinned_digests(name):
+    if name not in PINNED:
+        config = dict(formula_class(name).quick_config)
+        entry = {"config": config, "images": digests(name, config)}
+        pytest.fail(f"family {name!r} has no pinned images: look at them (`fdsl show {name}`), then add to PINNED "
+                    f"in {__file__}:\n    {name!r}: {entry!r},")
+    assert digests(name, PINNED[name]["config"]) == PINNED[name]["images"]
+
+
+def test_every_pinned_family_is_registered():
+    assert sorted(set(PINNED) - set(list_formulas())) == []
+
