@@ -21,9 +21,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from fdsl.formulas.ifs2d import _next_u64
+from fdsl.kernels.splitmix import next_u64 as _next_u64
 from fdsl.formulas.perlin_noise import noise1_at_random_bits
-from fdsl.formulas.raster2d import draw_line, join_pixels
+from fdsl.kernels.raster2d import draw_line, join_pixels
 
 #: The papers' canvas: radii, centres and steps are in its pixels.
 CANVAS = 512
