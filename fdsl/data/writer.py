@@ -22,11 +22,11 @@ from PIL import Image
 from tqdm import tqdm
 
 import fdsl
+from fdsl.atomic import TMP_GLOB, write_bytes_atomic, write_text_atomic
 from fdsl.errors import FdslError, check
-from fdsl.formulas.base import Formula, write_text_atomic
+from fdsl.formulas.base import Formula
 
 CARD_NAME = "dataset_card.json"
-TMP_MARK = ".tmp-"
 # Level 1 is lossless like every level, and encodes about 2x faster than the default 6.
 PNG_COMPRESS_LEVEL = 1
 
@@ -61,12 +61,6 @@ def encode_png(image: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
     return buffer.getvalue()
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def check_writable(out: Path) -> None:
@@ -110,7 +104,7 @@ def plan_tasks(n_categories: int, instances: int, shard: Shard) -> list[tuple[in
 
 
 def _remove_stale_tmp(out: Path) -> None:
-    for tmp in out.glob(f"*/.*{TMP_MARK}*"):
+    for tmp in out.glob(f"*/{TMP_GLOB}"):
         tmp.unlink(missing_ok=True)
 
 
