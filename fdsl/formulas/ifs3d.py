@@ -39,8 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fdsl.errors import FdslError, check
+from fdsl.errors import check
 from fdsl.formulas.base import Formula, FormulaConfig, check_range
+from fdsl.formulas.ifs_csv import IFS3D_CSV, read_category_csvs, write_category_csvs
 from fdsl.kernels.chaos3d import N_PARAMS, chaos_game, normalise
 from fdsl.kernels.project3d import rasterise
 
@@ -150,40 +151,6 @@ def render_view(
     return image
 
 
-# --- parameter files ----------------------------------------------------------------------------
-def write_category_csvs(categories: list[np.ndarray], directory: Path) -> None:
-    """The official layout: ``000000.csv``, ... one row per map, 13 columns a..l, p, no header."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    for index, params in enumerate(categories):
-        path = directory / f"{index:06d}.csv"
-        tmp = path.with_name(f".{path.name}.tmp")
-        # repr round-trips a float exactly, so a re-read category renders the same bytes.
-        tmp.write_text("".join(",".join(repr(float(v)) for v in row) + "\n" for row in params))
-        tmp.replace(path)
-
-
-def read_category_csv(path: Path) -> np.ndarray:
-    try:
-        params = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64)
-    except ValueError as error:
-        raise FdslError(f"malformed CSV {str(path)!r}: {error}") from None
-    check(
-        params.shape[0] >= 1 and params.shape[1] == N_COLUMNS,
-        f"malformed CSV {str(path)!r}: shape {params.shape}; allowed: one row per map, {N_COLUMNS} columns a..l, p",
-    )
-    check(bool(np.isfinite(params).all()), f"malformed CSV {str(path)!r}: non-finite value")
-    return params
-
-
-def read_category_csvs(directory: Path) -> list[np.ndarray]:
-    directory = Path(directory)
-    check(directory.is_dir(), f"category directory {str(directory)!r} does not exist")
-    paths = sorted(directory.glob("*.csv"))
-    check(len(paths) > 0, f"category directory {str(directory)!r} holds no .csv files")
-    return [read_category_csv(path) for path in paths]
-
-
 # --- the base of the 3-D families ---------------------------------------------------------------
 @dataclasses.dataclass
 class Fractal3DConfig(FormulaConfig):
@@ -226,10 +193,10 @@ class Fractal3DFormula(Formula):
         return params if accepts(points, kept, c.points, c.variance) else None
 
     def write_categories(self, categories: list[np.ndarray], directory: Path) -> None:
-        write_category_csvs(categories, directory)
+        write_category_csvs(categories, directory, IFS3D_CSV)
 
     def read_categories(self, directory: Path) -> list[np.ndarray]:
-        return read_category_csvs(directory)
+        return read_category_csvs(directory, IFS3D_CSV)
 
     def check_instance(self, instance: int) -> None:
         limit = self.instances_per_category
