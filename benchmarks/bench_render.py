@@ -44,7 +44,8 @@ import numpy as np
 
 import fdsl
 from fdsl.atomic import write_bytes_atomic, write_text_atomic
-from fdsl.data.writer import encode_png, search_categories
+from fdsl.data.categories import search_categories
+from fdsl.data.writer import encode_png
 from fdsl.errors import FdslError
 from fdsl.data.config import FormulaDataConfig
 from fdsl.formulas.base import Formula

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fdsl.data.writer import search_categories
+from fdsl.data.categories import search_categories
 from fdsl.errors import FdslError
 from fdsl.formulas import perlin_noise as pn
 from fdsl.kernels.bezier import draw_bezier_curves

@@ -195,32 +195,3 @@ def _run(todo, formula, categories, seed, out, workers):
     with context.Pool(workers, initializer=_init_worker, initargs=(formula, categories, seed, out)) as pool:
         chunk = max(1, min(64, len(todo) // (workers * 8)))
         yield from pool.imap_unordered(_render_one, todo, chunksize=chunk)
-
-
-def search_categories(formula: Formula, count: int, *, seed: int, workers: int = 1, progress: bool = True) -> list:
-    """Category ``i`` is the first accepted candidate of its own generator, whatever the workers."""
-    check(count >= 1, f"categories = {count}; allowed: >= 1")
-    check(workers >= 1, f"workers = {workers}; allowed: >= 1")
-    indices = range(count)
-    bar = tqdm(total=count, unit="cat", disable=not progress, desc="search")
-    if workers == 1 or count == 1:
-        found = []
-        for i in indices:
-            found.append(formula.search_category(seed, i))
-            bar.update()
-    else:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            found = []
-            for params in pool.imap(_SearchTask(formula, seed), indices, chunksize=1):
-                found.append(params)
-                bar.update()
-    bar.close()
-    return found
-
-
-class _SearchTask:
-    def __init__(self, formula: Formula, seed: int):
-        self.formula, self.seed = formula, seed
-
-    def __call__(self, index: int):
-        return self.formula.search_category(self.seed, index)
