@@ -44,7 +44,8 @@ import numba
 import numpy as np
 
 import fdsl
-from fdsl.data.writer import search_categories
+from fdsl.atomic import write_text_atomic
+from fdsl.data.categories import search_categories
 from fdsl.errors import FdslError
 from fdsl.data.config import FormulaDataConfig
 from fdsl.formulas.base import Formula
@@ -354,9 +355,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results["all_targets_met"] = all_met([c for r in results["families"].values() for c in r["targets"].values()])
     print_table(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(f".{args.out.name}.tmp")
-    tmp.write_text(json.dumps(results, indent=1) + "\n")
-    tmp.replace(args.out)
+    write_text_atomic(args.out, json.dumps(results, indent=1) + "\n")
     print(f"wrote {args.out}")
     return results
 

@@ -37,6 +37,7 @@ import torch
 from torch.utils.data import DataLoader
 
 import fdsl
+from fdsl.atomic import write_text_atomic
 from fdsl.data.datasets import formula_datasets, load_categories
 from fdsl.data.writer import render_dataset
 from fdsl.registry import get_formula
@@ -149,9 +150,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     print_table(results)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(results, indent=1) + "\n")
-    tmp.replace(out)
+    write_text_atomic(out, json.dumps(results, indent=1) + "\n")
     print(f"wrote {out}")
     return results
 

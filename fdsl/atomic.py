@@ -1,14 +1,50 @@
-"""Write-then-rename: a reader never sees half a file, and an interrupted writer leaves only a
-temporary file (``.<name>.tmp-<pid>``) that the next run removes."""
+"""Atomic writes: every file fdsl saves goes to a temporary name in the same folder and is then
+renamed over the final name, so a reader (or a resumed run) never sees half a file.
+
+The temporary name is ``.<name>.tmp-<pid>``: hidden, unique per process (two processes writing
+the same file never share a temporary), and without the final extension, so a reader that picks
+files by extension (an ImageFolder over ``*.png``) never takes one; writers that choose a format
+from the extension must be told it (``savefig(..., format="png")``). A failed write removes its
+temporary; one left by a killed process matches ``TMP_GLOB`` and can be swept (the image writer
+does so before it resumes).
+"""
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
+#: What every temporary name holds between the final name and the process id.
 TMP_MARK = ".tmp-"
+#: Matches the temporaries of any file (glob pattern, relative to their folder).
+TMP_GLOB = f".*{TMP_MARK}*"
+
+
+def temporary_path(path: Path) -> Path:
+    """This process's temporary name for ``path`` (same folder, so the rename stays atomic)."""
+    path = Path(path)
+    return path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path to write ``path`` through (for writers that take a file name: PIL,
+    matplotlib, torch, safetensors); on success it replaces ``path``, on error it is removed."""
+    tmp = temporary_path(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)

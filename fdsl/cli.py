@@ -68,19 +68,11 @@ def peek_family(argv: list[str]) -> str | None:
 
 
 # --- commands -------------------------------------------------------------------------------------
-def load_or_search(formula, args) -> tuple[list, str]:
+def categories_from_args(formula, args) -> list:
     """Categories from --param-dir (first --categories of them) or searched from --seed."""
-    from fdsl.data.writer import search_categories
+    from fdsl.data.categories import load_or_search
 
-    check(args.categories >= 1, f"categories = {args.categories}; allowed: >= 1")
-    if args.param_dir is None:
-        return search_categories(formula, args.categories, seed=args.seed, workers=args.workers), "search"
-    categories = formula.read_categories(Path(args.param_dir))
-    check(
-        len(categories) >= args.categories,
-        f"categories = {args.categories} but {args.param_dir!r} holds only {len(categories)}",
-    )
-    return categories[: args.categories], str(args.param_dir)
+    return load_or_search(formula, args.categories, param_dir=args.param_dir, seed=args.seed, workers=args.workers)
 
 
 def cmd_list(args) -> None:
@@ -90,7 +82,8 @@ def cmd_list(args) -> None:
 
 
 def cmd_search(args) -> None:
-    from fdsl.data.writer import check_writable, search_categories
+    from fdsl.data.categories import search_categories
+    from fdsl.data.writer import check_writable
 
     formula = formula_from_args(args)
     check_writable(Path(args.out))
@@ -107,9 +100,10 @@ def cmd_render(args) -> None:
     check(args.workers >= 1, f"workers = {args.workers}; allowed: >= 1")
     check_instances(formula, args.instances)  # before a long category search, not after
     check_writable(Path(args.out))
-    categories, source = load_or_search(formula, args)
+    categories = categories_from_args(formula, args)
     card = render_dataset(formula, categories, Path(args.out), seed=args.seed, instances=args.instances,
-                          workers=args.workers, shard=shard, category_source=source)
+                          workers=args.workers, shard=shard,
+                          category_source="search" if args.param_dir is None else str(args.param_dir))
     print(f"wrote {card['samples']} {card['kind']} samples of {card['categories']} categories to {args.out}")
 
 
@@ -123,7 +117,7 @@ def cmd_show(args) -> None:
     out = Path(args.out)
     check(not out.is_dir(), f"output {args.out!r} is a directory; allowed: a PNG file path")
     check_writable(out.parent)
-    categories, _ = load_or_search(formula, args)
+    categories = categories_from_args(formula, args)
     limit = formula.instances_per_category or args.instances
     picks = sorted(set(np.linspace(0, limit - 1, min(args.instances, limit)).round().astype(int).tolist()))
     image = formula_gallery(formula, categories, seed=args.seed, instances=picks, tile=args.tile)

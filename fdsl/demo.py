@@ -97,7 +97,7 @@ def pretrain_distributed(config, out: Path, processes: int):
     import sys
 
     from fdsl.errors import FdslError, check
-    from fdsl.formulas.base import write_text_atomic
+    from fdsl.atomic import write_text_atomic
     from fdsl.train.checkpoint import is_finished
     from fdsl.train.config import dump_yaml
     from fdsl.train.trainer import FitResult

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fdsl.data.writer import search_categories
+from fdsl.data.categories import search_categories
 from fdsl.registry import get_formula, list_formulas
 from fdsl.viz.gallery import GAP, LABEL_WIDTH
 

@@ -11,12 +11,12 @@ from PIL import Image, ImageDraw
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fdsl.data.writer import search_categories
+from fdsl.data.categories import search_categories
 from fdsl.errors import FdslError
 from fdsl.formulas import perlin_noise as pn
-from fdsl.formulas.bezier import draw_bezier_curves
+from fdsl.kernels.bezier import draw_bezier_curves
+from fdsl.kernels.raster2d import draw_line, draw_polyline
 from fdsl.formulas.radial_contours import CANVAS, pil_line, render_contours
-from fdsl.formulas.raster2d import draw_line, draw_polyline
 from fdsl.formulas.rcdb import RCDBCategory, truncated_exponential_int
 from fdsl.formulas.visualatom import VisualAtomCategory
 from fdsl.registry import get_formula

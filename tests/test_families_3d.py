@@ -296,7 +296,11 @@ def test_official_csvs_round_trip_exactly(mv, mv_categories, tmp_path):
     for a, b in zip(mv_categories, mv.read_categories(tmp_path)):
         np.testing.assert_array_equal(a, b)
     (tmp_path / "000001.csv").write_text("1,2,3\n")
-    with pytest.raises(FdslError, match="000001.csv"):
+    with pytest.raises(FdslError, match=r"000001.csv' line 1: 3 columns; allowed: 13 \(a, b, .*, l, p\)"):
+        mv.read_categories(tmp_path)
+    (tmp_path / "000001.csv").unlink()
+    (tmp_path / "000001.csv").mkdir()  # the 2-D reader's checks apply: a folder would shift labels
+    with pytest.raises(FdslError, match="000001.csv' is not a regular file"):
         mv.read_categories(tmp_path)
 
 

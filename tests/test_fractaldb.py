@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fdsl.data.csvio import read_category_csv, read_category_csvs, write_category_csvs
+from fdsl.formulas.ifs_csv import read_category_csv, read_category_csvs, write_category_csvs
 from fdsl.errors import FdslError
 from fdsl.formulas import ifs2d
 from fdsl.formulas.fractaldb import FractalDB, effective_padding

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from fdsl.formulas import ifs2d
+from fdsl.kernels import chaos2d, points2d
 from fdsl.seeding import derive_rng
 
 SEED = np.uint64(12345)
@@ -146,7 +147,7 @@ def test_divergent_system_escapes_and_restarts_without_non_finite_points():
     maps = np.array([[3.0, 0, 0, 3.0, 1.0, 1.0]])
     xs, ys, kept, _ = ifs2d.orbit(maps, np.ones(1), 1000, SEED)
     assert 1 < kept < 1000  # some points escaped and were dropped
-    assert np.all(np.abs(xs[:kept]) < ifs2d.ESCAPE_BOUND) and np.all(np.isfinite(ys[:kept]))
+    assert np.all(np.abs(xs[:kept]) < chaos2d.ESCAPE_BOUND) and np.all(np.isfinite(ys[:kept]))
 
 
 def test_point_mode_hits_at_most_one_pixel_per_point_and_patch_mode_more():
@@ -166,7 +167,7 @@ def test_patch_masks_cover_all_511_non_empty_patterns():
     for draw in range(3000):
         counts = np.zeros((11, 11), np.uint32)
         xs, ys = np.zeros(1), np.zeros(1)
-        ifs2d._stamp(xs, ys, 1, (0.0,) * 4, 9, 0, True, np.uint64(draw + 1), counts, False, np.zeros((1, 1)))
+        points2d.stamp_counts(xs, ys, 1, (0.0,) * 4, 9, 0, True, np.uint64(draw + 1), counts, False, np.zeros((1, 1)))
         window = counts[4:7, 4:7] > 0
         assert counts.sum() == window.sum() >= 1  # non-empty, all inside the 3x3
         hits += window
@@ -195,16 +196,16 @@ def full_pick(bits: np.ndarray, cumulative: np.ndarray, n_maps: int) -> np.ndarr
 )
 def test_pick_table_agrees_with_the_full_comparison(cumulative):
     n_maps = len(cumulative)
-    table = ifs2d._pick_table(cumulative, n_maps)
-    buckets = np.arange(2**ifs2d.PICK_BITS, dtype=np.uint64)
-    shift = np.uint64(64 - ifs2d.PICK_BITS)
+    table = chaos2d.pick_table(cumulative, n_maps)
+    buckets = np.arange(2**chaos2d.PICK_BITS, dtype=np.uint64)
+    shift = np.uint64(64 - chaos2d.PICK_BITS)
     inside = np.random.default_rng(0).integers(0, 2**63, size=(len(buckets), 8), dtype=np.uint64) >> np.uint64(
-        ifs2d.PICK_BITS - 1
+        chaos2d.PICK_BITS - 1
     )
     lowest = buckets << shift
     # Every bucket's lowest and highest draws and a few in between: a table entry must give the
     # full comparison's map for all of them; -1 only where the bucket really is split.
-    draws = np.column_stack([lowest, lowest | (~np.uint64(0) >> np.uint64(ifs2d.PICK_BITS)), lowest[:, None] | inside])
+    draws = np.column_stack([lowest, lowest | (~np.uint64(0) >> np.uint64(chaos2d.PICK_BITS)), lowest[:, None] | inside])
     picks = full_pick(draws.ravel(), cumulative, n_maps).reshape(draws.shape)
     decided = table >= 0
     assert np.all(picks[decided] == table[decided][:, None])
@@ -220,7 +221,7 @@ def test_orbit_bounds_are_the_kept_points_bounding_box():
 def counted_image(points: ifs2d.Orbit, size: int, pad: int, patch: bool, seed: np.uint64, value: int, flip: int):
     """Binary mode the long way: count hits per pixel (nine per patch), threshold, flip in NumPy."""
     counts = np.zeros((size + 2, size + 2), np.uint32)
-    ifs2d._stamp(*points, size, pad, patch, seed, counts, False, np.zeros((1, 1)))
+    points2d.stamp_counts(*points, size, pad, patch, seed, counts, False, np.zeros((1, 1)))
     return ifs2d.flip_image(np.where(counts[1:-1, 1:-1] > 0, value, 0).astype(np.uint8), flip)
 
 
@@ -240,9 +241,9 @@ def test_binary_masks_paint_the_same_pixels_as_the_counts(seed, n_maps, size, n_
     maps = ifs2d.sample_uniform_system(rng, n_maps)
     points = ifs2d.orbit(maps, ifs2d.determinant_probabilities(maps), n_points, np.uint64(seed + 1))
     masks = np.zeros((size + 2, size + 2), np.uint16)
-    ifs2d._stamp_masks(*points, size, pad, patch, np.uint64(seed + 2), masks)
+    points2d.stamp_masks(*points, size, pad, patch, np.uint64(seed + 2), masks)
     image = np.empty((size, size), np.uint8)
-    ifs2d._paint_binary(masks, value, flip, image)
+    points2d.paint_binary(masks, value, flip, image)
     np.testing.assert_array_equal(image, counted_image(points, size, pad, patch, np.uint64(seed + 2), value, flip))
 
 
@@ -313,7 +314,7 @@ def test_fuzz_render_any_finite_system(system, size, n_points, pad, patch, color
     maps, probabilities = system
     xs, ys, kept, bounds = ifs2d.orbit(maps, probabilities, n_points, np.uint64(seed + 1))
     assert 1 <= kept <= n_points
-    assert np.all(np.abs(xs[:kept]) < ifs2d.ESCAPE_BOUND) and np.all(np.abs(ys[:kept]) < ifs2d.ESCAPE_BOUND)
+    assert np.all(np.abs(xs[:kept]) < chaos2d.ESCAPE_BOUND) and np.all(np.abs(ys[:kept]) < chaos2d.ESCAPE_BOUND)
     assert bounds == (xs[:kept].min(), xs[:kept].max(), ys[:kept].min(), ys[:kept].max())
 
     image = ifs2d.render_ifs(maps, probabilities, derive_rng(seed, "fuzz"), size=size, n_points=n_points,

@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import fdsl
-from fdsl.data.writer import CARD_NAME, TMP_MARK, Shard, plan_tasks, render_dataset, search_categories
+from fdsl.atomic import TMP_MARK
+from fdsl.data.categories import search_categories
+from fdsl.data.writer import CARD_NAME, Shard, plan_tasks, render_dataset
 from fdsl.errors import FdslError
 from fdsl.registry import get_formula
 

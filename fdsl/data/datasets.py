@@ -24,6 +24,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
+from fdsl.data.categories import load_or_search
 from fdsl.data.config import FormulaDataConfig, RealDataConfig
 from fdsl.errors import FdslError, check
 from fdsl.formulas.base import Formula
@@ -71,14 +72,8 @@ class FormulaDataset(Dataset):
 def load_categories(formula: Formula, data: FormulaDataConfig, *, progress: bool = False) -> list[Any]:
     """The first ``data.categories`` categories, read from ``data.param_dir`` or searched from
     ``data.seed`` (the same categories as ``fdsl render`` with the same options)."""
-    from fdsl.data.writer import search_categories
-
-    if data.param_dir is None:
-        return search_categories(formula, data.categories, seed=data.seed, progress=progress)
-    categories = formula.read_categories(Path(data.param_dir))
-    check(len(categories) >= data.categories,
-          f"data.categories = {data.categories} but {data.param_dir!r} holds only {len(categories)}")
-    return categories[: data.categories]
+    return load_or_search(formula, data.categories, param_dir=data.param_dir, seed=data.seed, progress=progress,
+                          count_name="data.categories")
 
 
 def formula_datasets(data: FormulaDataConfig, *, train_transform: Callable | None = None,

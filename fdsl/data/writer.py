@@ -20,9 +20,9 @@ from typing import Any
 from tqdm import tqdm
 
 import fdsl
-from fdsl.atomic import TMP_MARK
+from fdsl.atomic import TMP_GLOB, write_text_atomic
 from fdsl.errors import FdslError, check
-from fdsl.formulas.base import Formula, write_text_atomic
+from fdsl.formulas.base import Formula
 
 CARD_NAME = "dataset_card.json"
 
@@ -93,7 +93,7 @@ def plan_tasks(n_categories: int, instances: int, shard: Shard) -> list[tuple[in
 
 
 def _remove_stale_tmp(out: Path) -> None:
-    for tmp in out.glob(f"*/.*{TMP_MARK}*"):
+    for tmp in out.glob(f"*/{TMP_GLOB}"):
         tmp.unlink(missing_ok=True)
 
 
@@ -186,32 +186,3 @@ def _run(todo, formula, categories, seed, out, workers):
     with context.Pool(workers, initializer=_init_worker, initargs=(formula, categories, seed, out)) as pool:
         chunk = max(1, min(64, len(todo) // (workers * 8)))
         yield from pool.imap_unordered(_render_one, todo, chunksize=chunk)
-
-
-def search_categories(formula: Formula, count: int, *, seed: int, workers: int = 1, progress: bool = True) -> list:
-    """Category ``i`` is the first accepted candidate of its own generator, whatever the workers."""
-    check(count >= 1, f"categories = {count}; allowed: >= 1")
-    check(workers >= 1, f"workers = {workers}; allowed: >= 1")
-    indices = range(count)
-    bar = tqdm(total=count, unit="cat", disable=not progress, desc="search")
-    if workers == 1 or count == 1:
-        found = []
-        for i in indices:
-            found.append(formula.search_category(seed, i))
-            bar.update()
-    else:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            found = []
-            for params in pool.imap(_SearchTask(formula, seed), indices, chunksize=1):
-                found.append(params)
-                bar.update()
-    bar.close()
-    return found
-
-
-class _SearchTask:
-    def __init__(self, formula: Formula, seed: int):
-        self.formula, self.seed = formula, seed
-
-    def __call__(self, index: int):
-        return self.formula.search_category(self.seed, index)

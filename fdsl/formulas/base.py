@@ -15,6 +15,7 @@ from typing import Any, ClassVar, get_type_hints
 
 import numpy as np
 
+from fdsl.atomic import write_text_atomic
 from fdsl.errors import FdslError, check
 from fdsl.numeric import to_number
 from fdsl.samples.base import SampleKind
@@ -154,10 +155,3 @@ def encode_json(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file and rename, so that no reader ever sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fdsl.data.csvio import read_category_csvs, write_category_csvs
 from fdsl.errors import check
 from fdsl.formulas import ifs2d
 from fdsl.formulas.base import Formula, FormulaConfig, check_choice, check_range
+from fdsl.formulas.ifs_csv import IFS2D_CSV, read_category_csvs, write_category_csvs
 from fdsl.registry import register
 from fdsl.seeding import kernel_seed
 
@@ -112,10 +112,10 @@ class FractalDB(Formula):
         return system if rate >= c.fill_rate else None
 
     def write_categories(self, categories: list[np.ndarray], directory: Path) -> None:
-        write_category_csvs(categories, directory)
+        write_category_csvs(categories, directory, IFS2D_CSV)
 
     def read_categories(self, directory: Path) -> list[np.ndarray]:
-        return read_category_csvs(directory)
+        return read_category_csvs(directory, IFS2D_CSV)
 
     # instances
     @property

@@ -1,4 +1,5 @@
-"""2-D iterated function systems: sampling, the chaos game and rasterisation.
+"""2-D iterated function systems: sampling, the chaos game and rasterisation (the kernels are
+:mod:`fdsl.kernels.chaos2d` and :mod:`fdsl.kernels.points2d`).
 
 Sources:
 - Kataoka et al., "Pre-training without Natural Images", ACCV 2020 / IJCV 2022 (FractalDB):
@@ -17,14 +18,11 @@ from __future__ import annotations
 import threading
 from typing import NamedTuple
 
-import numba
 import numpy as np
 
+from fdsl.kernels.chaos2d import chaos_game
+from fdsl.kernels.points2d import count_filled, paint_binary, stamp_counts, stamp_masks
 from fdsl.seeding import kernel_seed
-
-#: Points whose coordinates leave this bound (or become non-finite) are dropped and the
-#: orbit restarts at the origin: divergent systems then draw something bounded, never overflow.
-ESCAPE_BOUND = 1e12
 
 
 # --- sampling -----------------------------------------------------------------------------------
@@ -91,233 +89,6 @@ def variation_multipliers(interval: float) -> np.ndarray:
             rows[row][parameter] = factor
             row += 1
     return np.array(rows)
-
-
-# --- kernels ------------------------------------------------------------------------------------
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-
-
-@numba.njit(cache=True, inline="always")
-def _next_u64(state):
-    """splitmix64: returns (new state, 64 random bits)."""
-    state = state + _GOLDEN
-    z = state
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    return state, z ^ (z >> np.uint64(31))
-
-
-@numba.njit(cache=True, inline="always")
-def _next_unit(state):
-    state, bits = _next_u64(state)
-    return state, (bits >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-
-
-#: The map pick looks up the top PICK_BITS bits of each draw in a table (see ``_pick_table``).
-PICK_BITS = 10
-
-
-@numba.njit(cache=True)
-def _pick_table(cumulative, n_maps):
-    """For each of the 2**PICK_BITS buckets of draws sharing their top bits, the map that every
-    draw in the bucket picks, or -1 where a cumulative boundary splits the bucket.
-
-    The pick i(u) = #{j < N - 1 : u >= cumulative[j]} never decreases with u, so it is constant
-    over a bucket exactly when its lowest and highest u agree: the table gives the same map as the
-    full comparison for every draw, and the comparison only runs in the few split buckets.
-    """
-    width = 1 << (53 - PICK_BITS)  # u = (bits >> 11) / 2**53, so a bucket holds `width` values of u
-    table = np.empty(1 << PICK_BITS, dtype=np.int32)
-    for b in range(table.size):
-        low = (b * width) * (1.0 / 9007199254740992.0)
-        high = ((b + 1) * width - 1) * (1.0 / 9007199254740992.0)
-        i_low = 0
-        i_high = 0
-        for j in range(n_maps - 1):
-            i_low += low >= cumulative[j]
-            i_high += high >= cumulative[j]
-        table[b] = i_low if i_low == i_high else -1
-    return table
-
-
-@numba.njit(cache=True)
-def chaos_game(params, cumulative, n_points, seed, xs, ys):
-    """Fill xs, ys with the orbit from (0, 0) (the start point included, as in FractalDB).
-
-    Returns (kept, (xmin, xmax, ymin, ymax)): the number of points kept and their bounding box.
-    Escaped or non-finite points are dropped and the orbit restarts at the origin, so a
-    non-contractive system still ends in bounded time and values.
-    """
-    n_maps = params.shape[0]
-    table = _pick_table(cumulative, n_maps)
-    state = seed
-    x = 0.0
-    y = 0.0
-    xs[0] = 0.0
-    ys[0] = 0.0
-    xmin = xmax = ymin = ymax = 0.0
-    kept = 1
-    for _ in range(1, n_points):
-        state, bits = _next_u64(state)
-        i = table[bits >> np.uint64(64 - PICK_BITS)]
-        if i < 0:  # a split bucket: the full pick (branch-free, as such draws are unpredictable)
-            u = (bits >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-            i = 0
-            for j in range(n_maps - 1):
-                i += u >= cumulative[j]
-        nx = params[i, 0] * x + params[i, 1] * y + params[i, 4]
-        ny = params[i, 2] * x + params[i, 3] * y + params[i, 5]
-        if abs(nx) < ESCAPE_BOUND and abs(ny) < ESCAPE_BOUND:  # False for NaN too
-            x = nx
-            y = ny
-            xs[kept] = x
-            ys[kept] = y
-            kept += 1
-            # Off the orbit's dependency chain, so free here, and it spares a pass over the points.
-            xmin = min(xmin, x)
-            xmax = max(xmax, x)
-            ymin = min(ymin, y)
-            ymax = max(ymax, y)
-        else:
-            x = 0.0
-            y = 0.0
-    return kept, (xmin, xmax, ymin, ymax)
-
-
-@numba.njit(cache=True)
-def _pixel_transform(bounds, size, pad):
-    """Offsets and scales that stretch the bounding box (xmin, xmax, ymin, ymax) to
-    [pad, size - 1 - pad] in x and y separately (FractalDB does not keep the aspect); a flat
-    axis maps to the centre."""
-    xmin, xmax, ymin, ymax = bounds
-    span = size - 1 - 2 * pad
-    # A width so small (subnormal) that span / width overflows counts as flat: an infinite scale
-    # would make (v - vmin) * scale NaN and the pixel index undefined.
-    sx = span / (xmax - xmin) if xmax > xmin else np.inf
-    sy = span / (ymax - ymin) if ymax > ymin else np.inf
-    cx = pad + 0.5 if sx < np.inf else (size - 1) // 2 + 0.5
-    cy = pad + 0.5 if sy < np.inf else (size - 1) // 2 + 0.5
-    sx = sx if sx < np.inf else 0.0
-    sy = sy if sy < np.inf else 0.0
-    return xmin, sx, cx, ymin, sy, cy
-
-
-@numba.njit(cache=True, inline="always")
-def _to_index(v, vmin, scale, offset, size):
-    return min(max(int(offset + (v - vmin) * scale), 0), size - 1)
-
-
-@numba.njit(cache=True, inline="always")
-def _patch_mask(state):
-    """One of the 511 non-empty 3x3 masks: (new state, mask); bit b covers the offset
-    (b // 3 - 1, b % 3 - 1) from the point's pixel."""
-    state, bits = _next_u64(state)
-    return state, 1 + ((bits >> np.uint64(32)) * np.uint64(511) >> np.uint64(32))
-
-
-@numba.njit(cache=True)
-def _stamp(xs, ys, kept, bounds, size, pad, patch, seed, counts, color, hue_sum):
-    """Count hits per pixel into arrays with a 1-px border (so no bounds checks are needed).
-
-    With ``patch`` each point stamps one of the 511 non-empty 3x3 masks, drawn per point;
-    with ``color`` each hit also adds the point's hue (its index over the orbit length).
-    """
-    xmin, sx, cx, ymin, sy, cy = _pixel_transform(bounds, size, pad)
-    state = seed
-    for k in range(kept):
-        r0 = _to_index(ys[k], ymin, sy, cy, size) + 1
-        c0 = _to_index(xs[k], xmin, sx, cx, size) + 1
-        hue = k / kept
-        if not patch:
-            counts[r0, c0] += 1
-            if color:
-                hue_sum[r0, c0] += hue
-            continue
-        state, mask = _patch_mask(state)
-        for b in range(9):
-            hit = (mask >> np.uint64(b)) & np.uint64(1)
-            counts[r0 + b // 3 - 1, c0 + b % 3 - 1] += hit
-            if color:
-                hue_sum[r0 + b // 3 - 1, c0 + b % 3 - 1] += hue * hit
-
-
-#: Points per block in ``_stamp_masks``: the block's pixels and masks stay in L1.
-_BLOCK = 256
-
-
-@numba.njit(cache=True)
-def _stamp_masks(xs, ys, kept, bounds, size, pad, patch, seed, masks):
-    """Binary mode's stamp: OR each point's 3x3 mask into the uint16 ``masks`` at its own pixel
-    (1-px border), one write per point instead of nine counts; ``_paint_binary`` then spreads
-    the bits. The same pixels and the same mask stream as ``_stamp``.
-
-    Per block of points, the pixel offsets and the masks are computed in loops of their own,
-    which vectorise (the mask stream is counter based), and the writes follow in a short loop.
-    """
-    xmin, sx, cx, ymin, sy, cy = _pixel_transform(bounds, size, pad)
-    flat = masks.reshape(masks.size)
-    stride = size + 2
-    where = np.empty(_BLOCK, dtype=np.int64)
-    bits = np.full(_BLOCK, 1 << 4, dtype=np.uint16)  # a point is the mask with the middle bit only
-    state = seed
-    for start in range(0, kept, _BLOCK):
-        n = min(_BLOCK, kept - start)
-        for t in range(n):
-            r0 = _to_index(ys[start + t], ymin, sy, cy, size) + 1
-            c0 = _to_index(xs[start + t], xmin, sx, cx, size) + 1
-            where[t] = r0 * stride + c0
-        if patch:
-            for t in range(n):
-                state, mask = _patch_mask(state)
-                bits[t] = mask
-        for t in range(n):
-            flat[where[t]] |= bits[t]
-
-
-@numba.njit(cache=True, inline="always")
-def _covered(up, mid, down, q):
-    """Whether column q of the middle row is covered: bit b of the mask stored at (P, Q) covers
-    (P + b // 3 - 1, Q + b % 3 - 1), so bit b is read from the neighbour that it points back from."""
-    return (
-        (down[q + 1] & 1) | (down[q] & 2) | (down[q - 1] & 4)
-        | (mid[q + 1] & 8) | (mid[q] & 16) | (mid[q - 1] & 32)
-        | (up[q + 1] & 64) | (up[q] & 128) | (up[q - 1] & 256)
-    ) != 0
-
-
-@numba.njit(cache=True)
-def _paint_binary(masks, value, flip, image):
-    """The final (size, size) uint8 image from ``_stamp_masks``'s canvas: ``value`` where covered,
-    0 elsewhere, written already flipped (``flip`` as in ``flip_image``), so no temporaries."""
-    size = image.shape[0]
-    on = np.uint8(value)
-    off = np.uint8(0)
-    for r in range(size):
-        up, mid, down = masks[r], masks[r + 1], masks[r + 2]
-        row = image[size - 1 - r] if flip & 1 else image[r]
-        if flip & 2:
-            for c in range(size):
-                row[size - 1 - c] = on if _covered(up, mid, down, c + 1) else off
-        else:
-            for c in range(size):
-                row[c] = on if _covered(up, mid, down, c + 1) else off
-
-
-@numba.njit(cache=True)
-def count_filled(xs, ys, kept, bounds, size, pad):
-    """Number of distinct pixels hit when every point is one pixel, for the filling rate."""
-    xmin, sx, cx, ymin, sy, cy = _pixel_transform(bounds, size, pad)
-    seen = np.zeros((size, size), dtype=np.bool_)
-    filled = 0
-    for k in range(kept):
-        r = _to_index(ys[k], ymin, sy, cy, size)
-        c = _to_index(xs[k], xmin, sx, cx, size)
-        if not seen[r, c]:
-            seen[r, c] = True
-            filled += 1
-    return filled
 
 
 # --- Python wrappers ----------------------------------------------------------------------------
@@ -418,13 +189,13 @@ def render_ifs(
     points = orbit(maps, probabilities, n_points, orbit_seed)
     if not color and not graded:  # FractalDB's released mode: only "hit or not" matters
         masks = np.zeros((size + 2, size + 2), dtype=np.uint16)
-        _stamp_masks(*points, size, pad, patch, patch_seed, masks)
+        stamp_masks(*points, size, pad, patch, patch_seed, masks)
         image = np.empty((size, size), dtype=np.uint8)
-        _paint_binary(masks, gray_value, flip, image)
+        paint_binary(masks, gray_value, flip, image)
         return image
     counts = np.zeros((size + 2, size + 2), dtype=np.uint32)
     hue_sum = np.zeros((size + 2, size + 2) if color else (1, 1))
-    _stamp(*points, size, pad, patch, patch_seed, counts, color, hue_sum)
+    stamp_counts(*points, size, pad, patch, patch_seed, counts, color, hue_sum)
     counts, hue_sum = counts[1:-1, 1:-1], hue_sum[1:-1, 1:-1]
     if graded:
         level = np.log1p(counts) * (255.0 / np.log1p(max(int(counts.max()), 1)))

@@ -1,5 +1,6 @@
-"""3-D iterated function systems: sampling, the chaos game, normalisation, and a software
-perspective rasteriser; plus the base shared by the 3-D fractal families.
+"""3-D iterated function systems: sampling, point clouds and their views (over the kernels of
+:mod:`fdsl.kernels.chaos3d` and :mod:`fdsl.kernels.project3d`); plus the base shared by the 3-D
+fractal families.
 
 Source: Yamada et al., "MV-FractalDB" (IROS 2021) and "Point Cloud Pre-training with Natural 3D
 Structures" (PC-FractalDB, CVPR 2022), official code ryosuke-yamada/3dfractaldb
@@ -14,7 +15,7 @@ Kataoka et al., CVPR 2022 (ExFractalDB) and Nakamura et al., ICCV 2023 (3D-OFDB)
   all coordinates to [-1, 1], then the centroid is subtracted.
 - Acceptance: Var(x), Var(y), Var(z) of the normalised cloud each > 0.05 (the value of the
   released scripts; 0.15 is an unused argparse default). The official search rejects clouds with
-  NaNs (divergent systems); we reject any system whose orbit escapes (see ``ESCAPE_BOUND``).
+  NaNs (divergent systems); we reject any system whose orbit escapes (see :data:`fdsl.kernels.chaos2d.ESCAPE_BOUND`).
 - 145 parameter variations: row 0 is the identity; row 1 + 12 p + k scales parameter p (a..l)
   of every map by ``VARIATION_FACTORS[k]`` = 0.4, 0.5, ..., 0.9, 1.1, ..., 1.6.
 - Rendering (official: OpenGL through EGL): 1-px white points on black, 224 px, perspective
@@ -36,19 +37,17 @@ import math
 import threading
 from pathlib import Path
 
-import numba
 import numpy as np
 
-from fdsl.errors import FdslError, check
+from fdsl.errors import check
 from fdsl.formulas.base import Formula, FormulaConfig, check_range
-from fdsl.formulas.ifs2d import ESCAPE_BOUND, _next_unit
+from fdsl.formulas.ifs_csv import IFS3D_CSV, read_category_csvs, write_category_csvs
+from fdsl.kernels.chaos3d import N_PARAMS, chaos_game, normalise
+from fdsl.kernels.project3d import rasterise
 
-N_PARAMS = 12
 N_COLUMNS = N_PARAMS + 1
 VARIATION_FACTORS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6)
 N_VARIATIONS = 1 + N_PARAMS * len(VARIATION_FACTORS)  # 145
-#: Depth range kept by the camera (the MV-FractalDB renderer's zNear, zFar).
-NEAR, FAR = 0.1, 100.0
 
 
 # --- sampling -----------------------------------------------------------------------------------
@@ -78,147 +77,6 @@ def variation_multipliers() -> np.ndarray:
 
 
 MULTIPLIERS = variation_multipliers()
-
-
-# --- kernels ------------------------------------------------------------------------------------
-@numba.njit(cache=True)
-def _maps_and_cdf(params, multipliers):
-    """The variation's maps (a..l times ``multipliers``; p kept) and the cumulative selection
-    probabilities, non-finite or negative p counting as 0 and all-zero p as uniform."""
-    n_maps = params.shape[0]
-    maps = np.empty((n_maps, N_PARAMS))
-    cdf = np.empty(n_maps)
-    total = 0.0
-    for i in range(n_maps):
-        for j in range(N_PARAMS):
-            maps[i, j] = params[i, j] * multipliers[j]
-        p = abs(params[i, N_PARAMS])
-        cdf[i] = p if p < np.inf else 0.0  # False for NaN too
-        total += cdf[i]
-    running = 0.0
-    for i in range(n_maps):
-        running += cdf[i] / total if 0.0 < total < np.inf else 1.0 / n_maps
-        cdf[i] = running
-    return maps, cdf
-
-
-@numba.njit(cache=True)
-def chaos_game(params, multipliers, n_points, seed, out, stats):
-    """Fill out[:, :kept] with the orbit from the origin (start point not recorded) of the maps
-    ``params[:, :12] * multipliers`` picked with probabilities ``params[:, 12]``; returns kept.
-
-    ``stats`` receives what the normalisation needs, gathered on the way (off the orbit's
-    dependency chain, so nearly free): min and max over all coordinates, sum of x, y, z.
-    Escaped or non-finite points are dropped and the orbit restarts at the origin, so any system
-    (non-contractive, singular) ends after ``n_points`` steps with bounded values.
-    """
-    maps, cumulative = _maps_and_cdf(params, multipliers)
-    n_maps = maps.shape[0]
-    state = seed
-    x = 0.0
-    y = 0.0
-    z = 0.0
-    low = np.inf
-    high = -np.inf
-    sum_x = 0.0
-    sum_y = 0.0
-    sum_z = 0.0
-    kept = 0
-    for _ in range(n_points):
-        state, u = _next_unit(state)
-        i = 0
-        for j in range(n_maps - 1):  # branch-free pick, as in ifs2d
-            i += u >= cumulative[j]
-        m = maps[i]
-        # grouped so that the chain from (x, y, z) to the next point is one product and two sums
-        nx = (m[0] * x + m[9]) + (m[1] * y + m[2] * z)
-        ny = (m[3] * x + m[10]) + (m[4] * y + m[5] * z)
-        nz = (m[6] * x + m[11]) + (m[7] * y + m[8] * z)
-        if abs(nx) < ESCAPE_BOUND and abs(ny) < ESCAPE_BOUND and abs(nz) < ESCAPE_BOUND:  # False for NaN
-            x = nx
-            y = ny
-            z = nz
-            out[0, kept] = x
-            out[1, kept] = y
-            out[2, kept] = z
-            kept += 1
-            low = min(low, x, y, z)
-            high = max(high, x, y, z)
-            sum_x += x
-            sum_y += y
-            sum_z += z
-        else:
-            x = 0.0
-            y = 0.0
-            z = 0.0
-    stats[0] = low
-    stats[1] = high
-    stats[2] = sum_x
-    stats[3] = sum_y
-    stats[4] = sum_z
-    return kept
-
-
-@numba.njit(cache=True)
-def normalise(points, kept, stats):
-    """In place: one joint min-max of all coordinates to [-1, 1], then subtract the centroid
-    (``stats`` from ``chaos_game``). A cloud of one repeated point becomes the origin."""
-    low = stats[0]
-    high = stats[1]
-    scale = 2.0 / (high - low) if high > low else 0.0
-    if not scale < np.inf:  # a subnormal width: treat the cloud as one point
-        scale = 0.0
-    for axis in range(3):
-        # the centroid of the normalised cloud, from the raw sum (normalisation is affine)
-        mean = (stats[2 + axis] / kept - low) * scale - 1.0 if kept > 0 else 0.0
-        shift = -1.0 - mean
-        row = points[axis]
-        for k in range(kept):
-            row[k] = (row[k] - low) * scale + shift
-
-
-@numba.njit(cache=True)
-def rasterise(points, kept, camera, focal, point_size, image):
-    """Draw each point as a ``point_size`` square of 255 where the perspective camera sees it.
-
-    ``camera`` rows: position, right, up, forward; ``focal`` = 1 / tan(fov / 2). Points outside
-    the (NEAR, FAR) depth range or the image are skipped: nothing is written out of bounds.
-    Two passes (project every point, then paint): the first has no stores to the image, which
-    makes it about a third faster.
-    """
-    size = image.shape[0]
-    half = 0.5 * size
-    bound = float(size)
-    px, py, pz = camera[0, 0], camera[0, 1], camera[0, 2]
-    rx, ry, rz = camera[1, 0], camera[1, 1], camera[1, 2]
-    ux, uy, uz = camera[2, 0], camera[2, 1], camera[2, 2]
-    fx, fy, fz = camera[3, 0], camera[3, 1], camera[3, 2]
-    xs, ys, zs = points[0], points[1], points[2]
-    pixels = np.empty(kept, dtype=np.int64)  # row * size + column, or -1 when not visible
-    for k in range(kept):
-        vx = xs[k] - px
-        vy = ys[k] - py
-        vz = zs[k] - pz
-        depth = vx * fx + vy * fy + vz * fz
-        s = focal * half / depth
-        sx = half + (vx * rx + vy * ry + vz * rz) * s  # image x grows to the right
-        sy = half - (vx * ux + vy * uy + vz * uz) * s  # image rows grow downwards, +y is up
-        visible = (NEAR < depth) & (depth < FAR) & (0.0 <= sx) & (sx < bound) & (0.0 <= sy) & (sy < bound)
-        pixels[k] = np.int64(sy) * size + np.int64(sx) if visible else -1
-    if point_size == 1:
-        flat = image.reshape(size * size)  # a view: ``image`` is C-contiguous
-        for k in range(kept):
-            if pixels[k] >= 0:
-                flat[pixels[k]] = 255
-        return
-    lo = (point_size - 1) // 2
-    for k in range(kept):
-        if pixels[k] < 0:
-            continue
-        r0, c0 = divmod(pixels[k], size)
-        for r in range(max(r0 - lo, 0), min(r0 - lo + point_size, size)):
-            for c in range(max(c0 - lo, 0), min(c0 - lo + point_size, size)):
-                image[r, c] = 255
 
 
 # --- Python wrappers ----------------------------------------------------------------------------
@@ -293,40 +151,6 @@ def render_view(
     return image
 
 
-# --- parameter files ----------------------------------------------------------------------------
-def write_category_csvs(categories: list[np.ndarray], directory: Path) -> None:
-    """The official layout: ``000000.csv``, ... one row per map, 13 columns a..l, p, no header."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    for index, params in enumerate(categories):
-        path = directory / f"{index:06d}.csv"
-        tmp = path.with_name(f".{path.name}.tmp")
-        # repr round-trips a float exactly, so a re-read category renders the same bytes.
-        tmp.write_text("".join(",".join(repr(float(v)) for v in row) + "\n" for row in params))
-        tmp.replace(path)
-
-
-def read_category_csv(path: Path) -> np.ndarray:
-    try:
-        params = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64)
-    except ValueError as error:
-        raise FdslError(f"malformed CSV {str(path)!r}: {error}") from None
-    check(
-        params.shape[0] >= 1 and params.shape[1] == N_COLUMNS,
-        f"malformed CSV {str(path)!r}: shape {params.shape}; allowed: one row per map, {N_COLUMNS} columns a..l, p",
-    )
-    check(bool(np.isfinite(params).all()), f"malformed CSV {str(path)!r}: non-finite value")
-    return params
-
-
-def read_category_csvs(directory: Path) -> list[np.ndarray]:
-    directory = Path(directory)
-    check(directory.is_dir(), f"category directory {str(directory)!r} does not exist")
-    paths = sorted(directory.glob("*.csv"))
-    check(len(paths) > 0, f"category directory {str(directory)!r} holds no .csv files")
-    return [read_category_csv(path) for path in paths]
-
-
 # --- the base of the 3-D families ---------------------------------------------------------------
 @dataclasses.dataclass
 class Fractal3DConfig(FormulaConfig):
@@ -369,10 +193,10 @@ class Fractal3DFormula(Formula):
         return params if accepts(points, kept, c.points, c.variance) else None
 
     def write_categories(self, categories: list[np.ndarray], directory: Path) -> None:
-        write_category_csvs(categories, directory)
+        write_category_csvs(categories, directory, IFS3D_CSV)
 
     def read_categories(self, directory: Path) -> list[np.ndarray]:
-        return read_category_csvs(directory)
+        return read_category_csvs(directory, IFS3D_CSV)
 
     def check_instance(self, instance: int) -> None:
         limit = self.instances_per_category

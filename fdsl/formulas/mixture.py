@@ -36,8 +36,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from fdsl.atomic import write_text_atomic
 from fdsl.errors import FdslError, check
-from fdsl.formulas.base import Formula, FormulaConfig, check_choice, write_text_atomic
+from fdsl.formulas.base import Formula, FormulaConfig, check_choice
 from fdsl.registry import formula_class, get_formula, list_formulas, register
 
 MODES = ("auto", "L", "RGB")

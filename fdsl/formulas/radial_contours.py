@@ -30,8 +30,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from fdsl.formulas.ifs2d import _next_u64
 from fdsl.formulas.perlin_noise import gradients1, noise1_at_random_bits
+from fdsl.kernels.splitmix import next_u64
 
 #: The papers' canvas: radii, centres and steps are in its pixels.
 CANVAS = 512
@@ -110,12 +110,12 @@ def draw_contours(canvas, xs, ys, cos_k, sin_k, wave1, wave2, n_contours, gain, 
     n = xs.shape[0]
     state = seed
     for _ in range(n_contours):
-        state, bits = _next_u64(state)
+        state, bits = next_u64(state)
         grey = np.uint8(bits >> np.uint64(56))
         for k in range(n):
-            state, bits = _next_u64(state)
+            state, bits = next_u64(state)
             nx = noise1_at_random_bits(bits, gradients) * gain - offset - wave1[k] - wave2[k]
-            state, bits = _next_u64(state)
+            state, bits = next_u64(state)
             ny = noise1_at_random_bits(bits, gradients) * gain - offset - wave1[k] - wave2[k]
             xs[k] -= cos_k[k] * (nx - step)
             ys[k] -= sin_k[k] * (ny - step)

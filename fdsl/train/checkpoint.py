@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ import torch
 from torch import nn
 
 from fdsl.errors import FdslError, check
-from fdsl.formulas.base import write_text_atomic
+from fdsl.atomic import atomic_path, write_text_atomic
 from fdsl.train.config import AugmentConfig, dump_yaml, load_yaml, to_dict
 from fdsl.train.distributed import barrier, is_primary
 
@@ -50,17 +49,15 @@ def save_weights(model: nn.Module, directory: Path, *, label_names: list[str], a
 
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tmp = directory / f".{WEIGHTS_FILE}.tmp"
-    safetensors.torch.save_file(tensors, str(tmp), metadata={"format": "pt"})
-    os.replace(tmp, directory / WEIGHTS_FILE)
+    with atomic_path(directory / WEIGHTS_FILE) as tmp:
+        safetensors.torch.save_file(tensors, str(tmp), metadata={"format": "pt"})
     size = augment.img_size
     data_config = {"input_size": (3, size, size), "interpolation": augment.interpolation, "mean": augment.mean,
                    "std": augment.std, "crop_pct": augment.eval_crop_pct, "crop_mode": "center"}
     model_config = {"label_names": list(label_names), "pretrained_cfg": {"tag": "fdsl", "license": None},
                     "fdsl": meta}
-    tmp = directory / f".{MODEL_CONFIG_FILE}.tmp"
-    save_config_for_hf(model, str(tmp), model_config=model_config, data_config=data_config)
-    os.replace(tmp, directory / MODEL_CONFIG_FILE)
+    with atomic_path(directory / MODEL_CONFIG_FILE) as tmp:
+        save_config_for_hf(model, str(tmp), model_config=model_config, data_config=data_config)
 
 
 @dataclasses.dataclass
@@ -119,9 +116,8 @@ def load_weights(path: str | Path) -> Weights:
 # --- training state ---------------------------------------------------------------------------------
 def save_state(path: Path, state: dict[str, Any]) -> None:
     """Tensors, numbers, strings, lists and dicts only, so that :func:`load_state` needs no pickle."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 def load_state(path: Path) -> dict[str, Any]:

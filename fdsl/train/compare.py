@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fdsl.errors import check
-from fdsl.formulas.base import write_text_atomic
+from fdsl.atomic import write_text_atomic
 from fdsl.train.config import FinetuneConfig
 from fdsl.train.distributed import is_primary
 from fdsl.train.finetune import finetune, resolve_init

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from fdsl.errors import FdslError, check
-from fdsl.formulas.base import write_text_atomic
+from fdsl.atomic import atomic_path, write_text_atomic
 from fdsl.numeric import to_number
 from fdsl.train.config import load_yaml, merge, nest, resolve
 
@@ -210,9 +210,8 @@ def plot_study(rows: list[dict], path: Path, *, title: str) -> None:
     ax.set_ylabel("validation top-1 (%)")
     ax.set_title(title)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(tmp, dpi=110)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=110, format="png")
 
 
 def check_study_file(path: str | Path) -> StudyConfig:

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
 from fdsl.errors import check
-from fdsl.formulas.base import write_text_atomic
+from fdsl.atomic import write_text_atomic
 from fdsl.seeding import derive_rng
 from fdsl.train import checkpoint, distributed
 from fdsl.train.augment import mixup_and_loss

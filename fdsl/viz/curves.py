@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fdsl.atomic import atomic_path
+
 
 def plot_curves(panels: dict[str, dict[str, list[list[float]]]], path: Path, *, title: str = "") -> None:
     """``panels``: y-axis label -> group label -> one list of per-epoch values per run."""
@@ -33,6 +35,5 @@ def plot_curves(panels: dict[str, dict[str, list[list[float]]]], path: Path, *, 
         figure.suptitle(title)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(tmp, dpi=110)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=110, format="png")

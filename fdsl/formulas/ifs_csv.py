@@ -1,16 +1,38 @@
-"""FractalDB's parameter files: one CSV per category, one row per map, 7 columns a, b, c, d, e, f, p
-with no header, named ``00000.csv``, ``00001.csv``, ... (the released FractalDB-1k format).
+"""The FractalDB parameter files, shared by the 2-D and 3-D IFS families: one CSV per category
+named by its index (``00000.csv``, ``00001.csv``, ...), one row per map, no header, the map's
+parameters then its selection probability p.
+
+- 2-D (FractalDB-1k, Kataoka et al., ACCV 2020; hirokatsukataoka16/FractalDB-Pretrained-ResNet-PyTorch):
+  7 columns a, b, c, d, e, f, p; 5-digit names.
+- 3-D (MV-FractalDB, Yamada et al., IROS 2021; ryosuke-yamada/3dfractaldb): 13 columns a..l, p;
+  6-digit names.
 """
 from __future__ import annotations
 
 import csv
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
+from fdsl.atomic import write_text_atomic
 from fdsl.errors import FdslError, check
 
-N_COLUMNS = 7
+
+@dataclasses.dataclass(frozen=True)
+class CsvLayout:
+    """The columns of one row and the digits of the file names."""
+
+    columns: tuple[str, ...]
+    digits: int
+
+    @property
+    def column_list(self) -> str:
+        return ", ".join(self.columns)
+
+
+IFS2D_CSV = CsvLayout(("a", "b", "c", "d", "e", "f", "p"), digits=5)
+IFS3D_CSV = CsvLayout((*"abcdefghijkl", "p"), digits=6)
 
 
 def format_row(row: np.ndarray) -> str:
@@ -18,27 +40,26 @@ def format_row(row: np.ndarray) -> str:
     return ",".join(repr(float(v)) for v in row)
 
 
-def write_category_csvs(categories: list[np.ndarray], directory: Path) -> None:
+def write_category_csvs(categories: list[np.ndarray], directory: Path, layout: CsvLayout = IFS2D_CSV) -> None:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     for index, params in enumerate(categories):
-        path = directory / f"{index:05d}.csv"
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text("".join(format_row(row) + "\n" for row in params))
-        tmp.replace(path)
+        text = "".join(format_row(row) + "\n" for row in params)
+        write_text_atomic(directory / f"{index:0{layout.digits}d}.csv", text)
 
 
-def read_category_csv(path: Path) -> np.ndarray:
-    """One category's (N, 7) parameters; any malformed content raises FdslError naming the file."""
+def read_category_csv(path: Path, layout: CsvLayout = IFS2D_CSV) -> np.ndarray:
+    """One category's (N, columns) parameters; any malformed content raises FdslError naming the file."""
     rows = []
+    width = len(layout.columns)
     with open(path, newline="") as handle:
-        for line_number, fields in enumerate(csv.reader(_text_lines(path, handle)), start=1):
+        for line_number, fields in enumerate(csv.reader(_text_lines(path, handle, layout)), start=1):
             if not fields or all(not f.strip() for f in fields):
                 continue
-            if len(fields) != N_COLUMNS:
+            if len(fields) != width:
                 raise FdslError(
                     f"malformed CSV {str(path)!r} line {line_number}: {len(fields)} columns; "
-                    f"allowed: {N_COLUMNS} (a, b, c, d, e, f, p)"
+                    f"allowed: {width} ({layout.column_list})"
                 )
             try:
                 values = [float(f) for f in fields]
@@ -53,17 +74,17 @@ def read_category_csv(path: Path) -> np.ndarray:
     return np.array(rows, dtype=np.float64)
 
 
-def _text_lines(path: Path, handle):
+def _text_lines(path: Path, handle, layout: CsvLayout):
     """The file's lines; a file that is not text (e.g. binary) is a malformed CSV, not a crash."""
     try:
         yield from handle
     except UnicodeDecodeError as error:
         raise FdslError(
-            f"malformed CSV {str(path)!r}: not UTF-8 text ({error.reason}); allowed: rows a, b, c, d, e, f, p"
+            f"malformed CSV {str(path)!r}: not UTF-8 text ({error.reason}); allowed: rows {layout.column_list}"
         ) from None
 
 
-def read_category_csvs(directory: Path) -> list[np.ndarray]:
+def read_category_csvs(directory: Path, layout: CsvLayout = IFS2D_CSV) -> list[np.ndarray]:
     """All ``*.csv`` of a directory in name order (the official 00000.csv ... naming sorts right).
 
     Every match must be a file (or a link to one): a category's label is its position in this
@@ -79,4 +100,4 @@ def read_category_csvs(directory: Path) -> list[np.ndarray]:
             f"category CSV {str(path)!r} is not a regular file (a folder or a broken link); "
             "allowed: one CSV file per category",
         )
-    return [read_category_csv(path) for path in paths]
+    return [read_category_csv(path, layout) for path in paths]
