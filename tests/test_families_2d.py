@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 from fdsl.data.categories import search_categories
 from fdsl.errors import FdslError
-from fdsl.formulas import perlin_noise as pn
+from fdsl.kernels import perlin_noise as pn
 from fdsl.kernels.bezier import draw_bezier_curves
 from fdsl.kernels.raster2d import draw_line, draw_polyline
-from fdsl.formulas.radial_contours import CANVAS, pil_line, render_contours
+from fdsl.kernels.contours import CANVAS, pil_line, render_contours
 from fdsl.formulas.rcdb import RCDBCategory, truncated_exponential_int
 from fdsl.formulas.visualatom import VisualAtomCategory
 from fdsl.registry import get_formula

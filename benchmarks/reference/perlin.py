@@ -1,5 +1,5 @@
 """Perlin-noise textures rendered the obvious way: one Python fBm call per pixel, each octave one
-Python call of 2-D improved Perlin noise (the lattice of fdsl.formulas.perlin_noise), then the
+Python call of 2-D improved Perlin noise (the lattice of fdsl.kernels.perlin_noise), then the
 min-max stretch to 0..255. No official code exists (FractalDB IJCV baseline); this follows
 fdsl's definition in fdsl/formulas/perlin.py: pixel centres sample the noise, ``frequency``
 lattice cells span the width, a random offset in the 256-unit period per instance.
@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from fdsl.formulas.perlin_noise import PERIOD, PERM
+from fdsl.kernels.perlin_noise import PERIOD, PERM
 
 FAMILY = "perlin"
 _PERM = PERM.tolist()

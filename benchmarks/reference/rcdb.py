@@ -19,7 +19,7 @@ import random
 import numpy as np
 from PIL import Image, ImageDraw
 
-from fdsl.formulas.perlin_noise import NOISE1_SCALE, PERLIN_PERMUTATION
+from fdsl.kernels.perlin_noise import NOISE1_SCALE, PERLIN_PERMUTATION
 
 FAMILY = "rcdb"
 #: The papers' canvas: geometry is in its pixels and scaled to the output size, as in fdsl.

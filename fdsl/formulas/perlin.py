@@ -4,7 +4,7 @@ Source: Kataoka et al., "Pre-training without Natural Images", IJCV 2022, which 
 Perlin-100 and Perlin-1296 (category counts) and compares them with FractalDB (ResNet-50 fine-tuned
 from Perlin-100: CIFAR-10 90.9, CIFAR-100 70.2). No official code exists; this grid is our choice.
 
-A category is a cell of a grid over the fBm generator's parameters (:mod:`fdsl.formulas.perlin_noise`):
+A category is a cell of a grid over the fBm generator's parameters (:mod:`fdsl.kernels.perlin_noise`):
 
 - Perlin-100 (``variant=100``): frequency {1, 2, 4, 8, 16} lattice cells across the image
   x octaves {2, 3, 4, 6} x persistence {0.2, 0.35, 0.5, 0.65, 0.8}; lacunarity 2 (5 x 4 x 5 = 100).
@@ -27,7 +27,7 @@ import numpy as np
 from fdsl.errors import check
 from fdsl.formulas.base import FormulaConfig
 from fdsl.formulas.grid import GridFormula, ParameterGrid
-from fdsl.formulas.perlin_noise import PERIOD, fractal_noise
+from fdsl.kernels.perlin_noise import PERIOD, fractal_noise
 from fdsl.registry import register
 
 GRIDS = {

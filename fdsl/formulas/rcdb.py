@@ -9,12 +9,12 @@ CVPR 2022 (official code: masora1030/CVPR2022-Pretrained-ViT-PyTorch, ``rcdb_ren
   noise coefficient c ~ U(0, 4); radial step lw ~ U(0, 0.1).
 - Instance: start radius R ~ U{0..100}, oval rates ox, oy ~ U(1, 2), centre ~ U(56, 456) per
   axis (the official (512 + U{-400..400}) / 2); every contour's noise and grey are new draws.
-- Drawing (:mod:`fdsl.formulas.radial_contours`): N = pnoise1 * 2c - c per vertex and axis,
+- Drawing (:mod:`fdsl.kernels.contours`): N = pnoise1 * 2c - c per vertex and axis,
   1-px closed polylines in a random grey U{0..255} on a white background, with PIL's pixels
   (truncated coordinates).
 - ``noise_gradient``: ``official`` (default) is ``noise.pnoise1`` as the released data used it
   (std 0.329); ``textbook`` the +-g gradient Perlin intended, 1.56x stronger, jaggier contours
-  (:mod:`fdsl.formulas.perlin_noise`).
+  (:mod:`fdsl.kernels.perlin_noise`).
 
 Official pitfalls avoided: the official dataset depends on the number of threads (each thread
 seeds Python's ``random`` with its index and takes a slice of the categories); here category i
@@ -32,8 +32,8 @@ import numpy as np
 
 from fdsl.errors import check
 from fdsl.formulas.base import Formula, FormulaConfig, check_choice, check_range
-from fdsl.formulas.perlin_noise import NOISE1_GRADIENTS
-from fdsl.formulas.radial_contours import render_contours
+from fdsl.kernels.perlin_noise import NOISE1_GRADIENTS
+from fdsl.kernels.contours import render_contours
 from fdsl.registry import register
 from fdsl.seeding import kernel_seed
 

@@ -9,7 +9,7 @@ run by ``make_VisualAtom.sh``). Values of the released VisualAtom-1k (1,000 x 1,
   oval rates ox, oy ~ U(1, 2); frequencies n1, n2 ~ U{0..20} with n2 != n1 unless n1 = 0
   (the official redraw loop; we draw n2 from the allowed values directly, same distribution).
 - Per orbit and vertex k: N = pnoise1 * c - c - 0.5 sin(k a n1) - 0.5 sin(k a n2), a = 2 pi / q,
-  with RCDB's radial update (:mod:`fdsl.formulas.radial_contours`): the radius of the orbits
+  with RCDB's radial update (:mod:`fdsl.kernels.contours`): the radius of the orbits
   as a function of the angle carries the two waves.
 - Instance: only the centre changes, ~ U(0, 512) per axis (the official (512 + U{-512..512}) / 2);
   every orbit's noise and grey U{0..255} are new draws. Black background, 1-px lines.
@@ -28,8 +28,8 @@ import numpy as np
 
 from fdsl.errors import check
 from fdsl.formulas.base import Formula, FormulaConfig, check_choice, check_range
-from fdsl.formulas.perlin_noise import NOISE1_GRADIENTS
-from fdsl.formulas.radial_contours import render_contours
+from fdsl.kernels.perlin_noise import NOISE1_GRADIENTS
+from fdsl.kernels.contours import render_contours
 from fdsl.formulas.rcdb import MAX_CONTOURS, MAX_VERTICES, check_float_span, check_int_span
 from fdsl.registry import register
 from fdsl.seeding import kernel_seed

@@ -9,7 +9,7 @@ centre. Each contour first draws a random grey g ~ U{0..255}, then moves every v
 and draws the closed 1-px polyline in grey g. RCDB uses gain = 2c, offset = c, no waves;
 VisualAtom uses gain = c, offset = c, wave_k = 0.5 sin(k a n) for n = n1, n2. As the noise has
 mean 0, each contour moves out by c + lw on average: the contours radiate from the centre.
-The noise is :mod:`fdsl.formulas.perlin_noise`'s 1-D noise with the chosen gradient set
+The noise is :mod:`fdsl.kernels.perlin_noise`'s 1-D noise with the chosen gradient set
 (``official`` by default: ``noise.pnoise1`` itself). The official code evaluates ``pnoise1`` at
 a uniform point of [0, 10000]; one period of the lattice, [0, 256), gives the same values.
 
@@ -30,7 +30,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from fdsl.formulas.perlin_noise import gradients1, noise1_at_random_bits
+from fdsl.kernels.perlin_noise import gradients1, noise1_at_random_bits
 from fdsl.kernels.splitmix import next_u64
 
 #: The papers' canvas: radii, centres and steps are in its pixels.
@@ -168,7 +168,7 @@ def render_contours(
     """Draw onto ``canvas`` (uint8, square) and return it. ``frequencies`` = VisualAtom's
     (n1, n2); RCDB's (0, 0) makes the wave terms exactly zero. ``absolute``: the vertices hold
     the centre (VisualAtom's code) instead of getting it added when drawn (RCDB's). ``gradient``
-    names the 1-D noise's gradient set (:data:`fdsl.formulas.perlin_noise.NOISE1_GRADIENTS`)."""
+    names the 1-D noise's gradient set (:data:`fdsl.kernels.perlin_noise.NOISE1_GRADIENTS`)."""
     _contour_image(canvas, int(vertices), int(contours), float(radius), float(oval[0]), float(oval[1]),
                    float(center[0]), float(center[1]), bool(absolute), float(gain), float(offset), float(step),
                    float(frequencies[0]), float(frequencies[1]), gradients1(gradient), seed)
