@@ -1,4 +1,4 @@
-"""ExFractalDB the official way (see ``_ifs3d``): variation ``instance % 145`` seen from a random
+"""ExFractalDB the official way (see ``ifs3d_views``): variation ``instance % 145`` seen from a random
 viewpoint (azimuth uniform, sin(elevation) uniform in the allowed band)."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from ._ifs3d import render_view
+from .ifs3d_views import render_view
 
 FAMILY = "exfractaldb"
 

@@ -1,11 +1,11 @@
-"""MV-FractalDB the official way (see ``_ifs3d``): variation ``instance // views`` from azimuth
+"""MV-FractalDB the official way (see ``ifs3d_views``): variation ``instance // views`` from azimuth
 ``(instance % views) * 360 / views``, elevation 0; each view recomputes its model, as one call
 of the official renderer per image would."""
 from __future__ import annotations
 
 import numpy as np
 
-from ._ifs3d import render_view
+from .ifs3d_views import render_view
 
 FAMILY = "mvfractaldb"
 

@@ -1,9 +1,9 @@
-"""3D-OFDB the official way (see ``_ifs3d``): the identity model from azimuth ``instance * 360 / views``."""
+"""3D-OFDB the official way (see ``ifs3d_views``): the identity model from azimuth ``instance * 360 / views``."""
 from __future__ import annotations
 
 import numpy as np
 
-from ._ifs3d import render_view
+from .ifs3d_views import render_view
 
 FAMILY = "ofdb3d"
 
