@@ -1,6 +1,8 @@
 """The point-cloud kind (e.g. PC-FractalDB): float32 (N, 3) points and, when the kind is
 ``PointCloudKind(labelled=True)``, integer per-point labels (N,); stored as ``<stem>.npy`` and
-``<stem>.labels.npy``.
+``<stem>.labels.npy``, plus, for ``PointCloudKind(ply=True)``, a binary ``<stem>.ply`` of the same
+points for viewers (x, y, z float32, and an int ``label`` property when labelled), derived from
+the arrays and not read back.
 
 The dataset item is ``{"points": float32 tensor (N, 3)}`` plus ``"labels"`` (int64 (N,)); the
 gallery tile is an orthographic view along -z (x right, y up), nearer points drawn last. A
@@ -15,6 +17,7 @@ import numpy as np
 
 from fdsl.errors import FdslError, check
 from fdsl.samples.base import SampleKind, check_array, check_rows, class_colours, decode_npy, encode_npy
+from fdsl.samples.ply import encode_ply, vertex_array
 
 #: Fraction of a tile left empty on each side of the drawing.
 MARGIN = 0.05
@@ -65,9 +68,9 @@ def depth_grey(depth: np.ndarray) -> np.ndarray:
 class PointCloudKind(SampleKind):
     name = "point cloud"
 
-    def __init__(self, *, labelled: bool = False):
-        self.labelled = labelled
-        self.suffixes = (".npy", ".labels.npy") if labelled else (".npy",)
+    def __init__(self, *, labelled: bool = False, ply: bool = False):
+        self.labelled, self.ply = labelled, ply
+        self.suffixes = (".npy", ".labels.npy")[:1 + labelled] + (".ply",) * ply
 
     def validate(self, sample: Any) -> None:
         if not isinstance(sample, PointCloud):
@@ -81,10 +84,14 @@ class PointCloudKind(SampleKind):
 
     def encode(self, sample: PointCloud) -> list[bytes]:
         arrays = [sample.points, sample.labels] if self.labelled else [sample.points]
-        return [encode_npy(array) for array in arrays]
+        blobs = [encode_npy(array) for array in arrays]
+        if self.ply:
+            extra = {"label": sample.labels.astype(np.int32)} if self.labelled else {}
+            blobs.append(encode_ply(vertex_array(sample.points, **extra)))
+        return blobs
 
     def decode(self, blobs: list[bytes]) -> PointCloud:
-        arrays = [decode_npy(blob) for blob in blobs]
+        arrays = [decode_npy(blob) for blob in blobs[:1 + self.labelled]]  # the .ply is derived
         return PointCloud(arrays[0], arrays[1] if self.labelled else None)
 
     def training_item(self, sample: PointCloud) -> dict[str, Any]:
@@ -104,8 +111,9 @@ class PointCloudKind(SampleKind):
         return canvas
 
     def card_fields(self, formula: Any) -> dict[str, Any]:
-        return {"point_labels": self.labelled}
+        return {"point_labels": self.labelled, "ply": self.ply}
 
 
 POINT_CLOUD = PointCloudKind()
 LABELLED_POINT_CLOUD = PointCloudKind(labelled=True)
+PLY_POINT_CLOUD = PointCloudKind(ply=True)

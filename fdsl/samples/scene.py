@@ -1,11 +1,24 @@
 """The scene kind (e.g. PC-FractalDB scenes for 3-D detection): float32 (N, 3) points, integer
 per-point instance ids (N,), float32 boxes (K, 7: centre x y z, size x y z, yaw in radians about
-z) and integer box classes (K,); stored as ``<stem>.npy`` (points), ``<stem>.instances.npy``,
-``<stem>.boxes.npy`` and ``<stem>.box_classes.npy``. K may be 0.
+z) and integer box classes (K,). K may be 0. Files, in this order:
 
-The dataset item is a dict of tensors with those four names; the gallery tile is the scene seen
-from above (x right, y up), points coloured by instance and box outlines in their class colour.
-A placeholder that the point-cloud issues refine.
+- ``<stem>.npy``: the points, float32 (N, 3), z up;
+- ``<stem>.instances.npy``: the index (0..K-1) of the box each point belongs to (N,);
+- ``<stem>.boxes.npy``: float32 (K, 7): centre x, y, z; full size along the box's own x, y, z
+  axes; yaw, counter-clockwise from +x towards +y. A point p is in box b when
+  R(-yaw) (p - centre) lies within +-size / 2 on every axis;
+- ``<stem>.box_classes.npy``: the class of each box (K,);
+- ``<stem>.bbox.npy``: the same boxes in the layout of VoteNet's SUN RGB-D ``<id>_bbox.npy``
+  (facebookresearch/votenet, ``sunrgbd/sunrgbd_data.py``), float32 (K, 8): centre x, y, z;
+  *half* sizes l, w, h (VoteNet's loader multiplies them by 2); heading = -yaw (VoteNet's
+  heading turns from +x towards -y); class. With the ``.npy`` points as the scene's point cloud
+  (VoteNet's ``<id>_pc.npz`` adds RGB columns), a detection codebase reads a scene from these two;
+- ``<stem>.ply`` for ``SceneKind(ply=True)``: the points as a binary PLY for viewers, with
+  uchar red, green, blue from the instance and an int ``instance`` property.
+
+The last two are derived from the first four and not read back. The dataset item is a dict of
+tensors named points, instances, boxes, box_classes; the gallery tile is the scene seen from
+above (x right, y up), points coloured by instance and box outlines in their class colour.
 """
 from __future__ import annotations
 
@@ -16,6 +29,7 @@ import numpy as np
 
 from fdsl.errors import FdslError, check
 from fdsl.samples.base import SampleKind, check_array, check_rows, class_colours, decode_npy, encode_npy
+from fdsl.samples.ply import encode_ply, vertex_array
 from fdsl.samples.point_cloud import check_points, pixel_frame, scatter, to_pixels
 
 FIELDS = ("points", "instances", "boxes", "box_classes")
@@ -47,9 +61,18 @@ def outline_dots(corners: np.ndarray) -> np.ndarray:
     return (start + (end - start) * t).reshape(len(corners), 4 * EDGE_DOTS, 2)
 
 
+def votenet_boxes(boxes: np.ndarray, box_classes: np.ndarray) -> np.ndarray:
+    """float32 (K, 8) in VoteNet's SUN RGB-D ``_bbox.npy`` layout (see the module docstring)."""
+    columns = [boxes[:, :3], boxes[:, 3:6] / 2, -boxes[:, 6:7], box_classes[:, None].astype(np.float32)]
+    return np.concatenate(columns, axis=1).astype(np.float32)
+
+
 class SceneKind(SampleKind):
     name = "scene"
-    suffixes = (".npy", ".instances.npy", ".boxes.npy", ".box_classes.npy")
+
+    def __init__(self, *, ply: bool = False):
+        self.ply = ply
+        self.suffixes = (".npy", ".instances.npy", ".boxes.npy", ".box_classes.npy", ".bbox.npy") + (".ply",) * ply
 
     def validate(self, sample: Any) -> None:
         if not isinstance(sample, Scene):
@@ -63,10 +86,17 @@ class SceneKind(SampleKind):
         check_rows("box_classes", sample.box_classes, len(sample.boxes))
 
     def encode(self, sample: Scene) -> list[bytes]:
-        return [encode_npy(getattr(sample, field)) for field in FIELDS]
+        blobs = [encode_npy(getattr(sample, field)) for field in FIELDS]
+        blobs.append(encode_npy(votenet_boxes(sample.boxes, sample.box_classes)))
+        if self.ply:
+            colours = class_colours(sample.instances + 1)
+            vertices = vertex_array(sample.points, red=colours[:, 0], green=colours[:, 1], blue=colours[:, 2],
+                                    instance=sample.instances.astype(np.int32))
+            blobs.append(encode_ply(vertices))
+        return blobs
 
     def decode(self, blobs: list[bytes]) -> Scene:
-        return Scene(*(decode_npy(blob) for blob in blobs))
+        return Scene(*(decode_npy(blob) for blob in blobs[:len(FIELDS)]))  # the others are derived
 
     def training_item(self, sample: Scene) -> dict[str, Any]:
         import torch
@@ -88,4 +118,9 @@ class SceneKind(SampleKind):
         return canvas
 
 
+    def card_fields(self, formula: Any) -> dict[str, Any]:
+        return {"ply": self.ply}
+
+
 SCENE = SceneKind()
+PLY_SCENE = SceneKind(ply=True)
