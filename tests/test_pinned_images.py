@@ -1,7 +1,9 @@
 """Pinned bytes of a few small images of every registered family, so that no refactor changes a byte
 silently. Each family renders at the config pinned with it (its ``quick_config`` when pinned): two
 categories searched from ``SEED``, the first and the last of their instances (the 1,000th for
-families without a limit). A digest is "category/instance HxW[xC] dtype sha256-of-the-array-bytes".
+families without a limit). A digest is "category/instance HxW[xC] dtype sha256-of-the-array-bytes"
+for samples that are one array (images), else "category/instance <kind> sha256-of-the-files" over
+the bytes the family's sample kind writes.
 
 A family missing here fails with the entry to paste; a change of bytes on purpose (a fixed bug,
 a new algorithm) updates the family's entry in the same commit, saying why.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import pytest
 
 from fdsl.registry import formula_class, get_formula, list_formulas
@@ -79,6 +82,24 @@ PINNED: dict[str, dict] = {
             "1/11 64x64 uint8 2c9ca2aff2fc637774e8287a23bf6015c9badb9218940d6edca0bff263775344",
         ],
     },
+    "pcfractaldb": {
+        "config": {"points": 1000, "classes": 8},
+        "images": [
+            "0/0 point-cloud 3b41b3627cfe3d706533577790b38c7efd03f0e003c69cd9bb67d52820106587",
+            "0/7 point-cloud 8442c5a5d63abcc411a6220ff64220ff6bc0d1f179679a2eefd6f1f9a3ad8ba4",
+            "1/0 point-cloud 7ec52670478516602ea40d08c3686a3f57aed85f7cf6c0278d2b52c5f4609f6d",
+            "1/7 point-cloud 0650b92240594550dfddd178d6d44c8376b028a27f790bd2410ec69bbdc80f4b",
+        ],
+    },
+    "pcfractaldb-scenes": {
+        "config": {"points": 300, "classes": 4, "object_instances": 4, "base_objects": 2},
+        "images": [
+            "0/0 scene 0787efec0a9d93f160f733b5884fa44d88269b000e9951117499a7d741890acd",
+            "0/999 scene 851b499c30dfc6a5ff970deeb284e2fe4a443c7e5ef96dd9d1b34b67dd7f6e8e",
+            "1/0 scene 2fb3df4e2d72c00b569c6da1f461961ae9c82a14f28cc22cebeb69288f2e1c05",
+            "1/999 scene 4bf1714010e40b038788081f862a9f6f6f5cf6afb8df8adc50a230b748117e78",
+        ],
+    },
     "perlin": {
         "config": {"size": 32},
         "images": [
@@ -116,10 +137,16 @@ def digests(name: str, config: dict) -> list[str]:
     for category in CATEGORIES:
         params = formula.search_category(SEED, category)
         for instance in sorted({0, last}):
-            image = formula.sample(params, SEED, category, instance)
-            shape = "x".join(str(n) for n in image.shape)
-            result.append(f"{category}/{instance} {shape} {image.dtype} {hashlib.sha256(image.tobytes()).hexdigest()}")
+            sample = formula.sample(params, SEED, category, instance)
+            result.append(f"{category}/{instance} {describe(formula, sample)}")
     return result
+
+
+def describe(formula, sample) -> str:
+    if isinstance(sample, np.ndarray):
+        shape = "x".join(str(n) for n in sample.shape)
+        return f"{shape} {sample.dtype} {hashlib.sha256(sample.tobytes()).hexdigest()}"
+    return f"{formula.kind.name.replace(' ', '-')} {hashlib.sha256(b''.join(formula.kind.encode(sample))).hexdigest()}"
 
 
 @pytest.mark.parametrize("name", list_formulas())

@@ -5,8 +5,9 @@ points for viewers (x, y, z float32, and an int ``label`` property when labelled
 the arrays and not read back.
 
 The dataset item is ``{"points": float32 tensor (N, 3)}`` plus ``"labels"`` (int64 (N,)); the
-gallery tile is an orthographic view along -z (x right, y up), nearer points drawn last. A
-placeholder that the point-cloud issues refine.
+gallery tile shows the object from three viewpoints at one scale, in a 2 x 2 grid: from the
+front (x right, z up), from the side (y right, z up), from above (x right, y up); the fourth cell
+stays dark. Orthographic, nearer points drawn last, grey by depth (or coloured by label).
 """
 from __future__ import annotations
 
@@ -58,6 +59,30 @@ def scatter(canvas: np.ndarray, xy: np.ndarray, depth: np.ndarray, colours: np.n
     canvas[rows, columns] = colours[order]
 
 
+#: (right, up, toward the viewer) axes of the tile's three views: front, side, top.
+VIEWS = (
+    np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]], np.float32),
+    np.array([[0, 1, 0], [0, 0, 1], [1, 0, 0]], np.float32),
+    np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]], np.float32),
+)
+
+
+def three_views(points: np.ndarray, labels: np.ndarray | None, size: int) -> np.ndarray:
+    """uint8 (size, size, 3): :data:`VIEWS` in a 2 x 2 grid, every view at the same scale."""
+    canvas = np.zeros((size, size, 3), np.uint8)
+    cell = size // 2
+    projected = [points @ view.T for view in VIEWS]  # (N, 3): right, up, depth
+    scale = min(pixel_frame(p[:, :2], cell)[1] for p in projected)
+    for k, p in enumerate(projected):
+        low, high = p[:, :2].min(axis=0), p[:, :2].max(axis=0)
+        origin = (low + high) / 2 - (cell - 1) / 2 / scale
+        colours = class_colours(labels) if labels is not None else depth_grey(p[:, 2])
+        row, column = divmod(k, 2)
+        scatter(canvas[row * cell:(row + 1) * cell, column * cell:(column + 1) * cell], p[:, :2], p[:, 2],
+                colours, origin, scale)
+    return canvas
+
+
 def depth_grey(depth: np.ndarray) -> np.ndarray:
     """uint8 RGB greys from 90 (far) to 255 (near)."""
     span = float(depth.max() - depth.min()) or 1.0
@@ -103,12 +128,7 @@ class PointCloudKind(SampleKind):
         return item
 
     def tile(self, sample: PointCloud, size: int) -> np.ndarray:
-        canvas = np.zeros((size, size, 3), np.uint8)
-        xy, depth = sample.points[:, :2], sample.points[:, 2]
-        colours = class_colours(sample.labels) if self.labelled else depth_grey(depth)
-        origin, scale = pixel_frame(xy, size)
-        scatter(canvas, xy, depth, colours, origin, scale)
-        return canvas
+        return three_views(sample.points, sample.labels if self.labelled else None, size)
 
     def card_fields(self, formula: Any) -> dict[str, Any]:
         return {"point_labels": self.labelled, "ply": self.ply}
