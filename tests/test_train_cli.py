@@ -159,6 +159,12 @@ def test_unknown_preset_and_config_key(fdsl, tmp_path):
     one_line_error(code, err, "unknown config key 'optim.lrr'")
 
 
+
+def test_a_family_of_another_sample_kind_is_refused_before_a_run_folder(fdsl, tmp_path):
+    code, _, err = fdsl("pretrain", "--family", "pcfractaldb", "-o", tmp_path / "x")
+    one_line_error(code, err, "data.family 'pcfractaldb' makes point cloud samples; image pre-training takes one of:")
+    assert not (tmp_path / "x").exists()
+
 @pytest.mark.parametrize("make, pattern", [
     (lambda root: root / "missing", "does not exist"),
     (lambda root: (root / "bad.safetensors").write_bytes(b"not a safetensors file at all") and root / "bad.safetensors",

@@ -30,9 +30,12 @@ class FormulaDataConfig:
     data_dir: str | None = None
 
     def validate(self) -> None:
-        from fdsl.registry import list_formulas
+        from fdsl.registry import formula_class, list_formulas
 
         check(self.family in list_formulas(), f"unknown formula family {self.family!r}; valid: {', '.join(list_formulas())}")
+        images = [name for name in list_formulas() if formula_class(name).kind.name == "image"]
+        check(self.family in images, f"data.family {self.family!r} makes {formula_class(self.family).kind.name} "
+                                     f"samples; image pre-training takes one of: {', '.join(images)}")
         check(self.categories >= 1, f"data.categories = {self.categories}; allowed: >= 1")
         check(self.instances >= 1, f"data.instances = {self.instances}; allowed: >= 1")
         check(self.val_instances >= 0, f"data.val_instances = {self.val_instances}; allowed: >= 0")
