@@ -8,8 +8,10 @@ a new algorithm) updates the family's entry in the same commit, saying why.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
+import numpy as np
 import pytest
 
 from fdsl.registry import formula_class, get_formula, list_formulas
@@ -97,6 +99,19 @@ PINNED: dict[str, dict] = {
             "1/999 64x64 uint8 4b25ca28f4a29904a2daae7a8ca64b92b8459300d03617bc4b676b6057b7651d",
         ],
     },
+    "segrcdb": {
+        "config": {"instances_per_image": 8, "max_contours": 10, "size": 64},
+        "images": [
+            "0/0 64x64 uint8 e0f652d5ed4d52fb62103b6177a2d2af8ca094f4831cf967f4cf7085e7ce8c26"
+            " + 64x64 uint8 c6bd23c9c22cc52332b621b153a2e19b7832db99e640e45c94edbdad3b6d0a18",
+            "0/999 64x64 uint8 032b8edbc5641e6e7cf12d411537804878f4d83bec72b3c05b0ade02a3329c06"
+            " + 64x64 uint8 8925257a8ca54840a50c13b559aa51f992f2bdc62989bc943df63f858ec5b203",
+            "1/0 64x64 uint8 2c0e75f15d758155917b63c0d600040b552f22f00938cc0028f7ec858157e0cd"
+            " + 64x64 uint8 22648bf46f1f755b0051fd60548e0165c386879442ddd211c899c422d3409c7d",
+            "1/999 64x64 uint8 520388aeb8c550cf9944306a4c8b473ce172e21fe4aef62bbfdaa6c48de194d5"
+            " + 64x64 uint8 8586b3c9ce8eb5afe2b931ccd372084eb6e29f6ab5dd5ebd7656d3c432690ad4",
+        ],
+    },
     "visualatom": {
         "config": {"max_orbits": 40, "max_vertices": 200, "min_vertices": 100, "size": 64},
         "images": [
@@ -116,10 +131,21 @@ def digests(name: str, config: dict) -> list[str]:
     for category in CATEGORIES:
         params = formula.search_category(SEED, category)
         for instance in sorted({0, last}):
-            image = formula.sample(params, SEED, category, instance)
-            shape = "x".join(str(n) for n in image.shape)
-            result.append(f"{category}/{instance} {shape} {image.dtype} {hashlib.sha256(image.tobytes()).hexdigest()}")
+            sample = formula.sample(params, SEED, category, instance)
+            result.append(f"{category}/{instance} " + " + ".join(map(array_digest, sample_arrays(sample))))
     return result
+
+
+def sample_arrays(sample) -> list[np.ndarray]:
+    """The arrays of a sample: itself (an image), else its dataclass's array fields in order."""
+    if isinstance(sample, np.ndarray):
+        return [sample]
+    return [getattr(sample, f.name) for f in dataclasses.fields(sample)]
+
+
+def array_digest(array: np.ndarray) -> str:
+    shape = "x".join(str(n) for n in array.shape)
+    return f"{shape} {array.dtype} {hashlib.sha256(array.tobytes()).hexdigest()}"
 
 
 @pytest.mark.parametrize("name", list_formulas())
