@@ -11,11 +11,12 @@ official modes (``SegRCDB_render.py``):
   there), then outline both; an instance with one contour gets no mask.
 - M3: fill the last (outermost) contour, covering earlier labels.
 
-Filling (the official ``ImageDraw.polygon``): vertices truncated to integers as PIL's lines do, an
-even-odd scanline fill at pixel centres (a pixel is in when its centre is inside or on an edge),
-then the outline drawn with the PIL line pixels, so the boundary pixels are covered as Pillow's
-filled polygons cover them. Pillow's own scanline rules changed between versions; this matches
-Pillow 13 on ~99% of a polygon's pixels (tested), not bit for bit.
+Filling follows Pillow's ``ImageDraw.polygon(points, fill=...)`` (``libImaging/Draw.c``, as in
+Pillow 13): vertices truncated to integers, horizontal edges drawn as runs, every other edge
+crossing each row from its top to its bottom row in float32 (its lower end twice, except on the
+polygon's last row), sorted, and the pairs filled from ROUND_UP(left) to ROUND_DOWN(right). Its
+"connect discontiguous corners" fix-up is left out: on random polygons over 80% of fills are
+Pillow's pixels exactly and the rest differ by a few pixels (tested).
 """
 from __future__ import annotations
 
@@ -47,28 +48,49 @@ def truncated_vertices(xs, ys, origin_x, origin_y, scale):
 
 
 @numba.njit(cache=True)
-def fill_scanline(mask, px, py, row, crossings, value):
-    """Fill row ``row`` between pairs of the sorted crossings of the closed polygon (px, py)."""
+def round_half_away(x):
+    """C's ``(int) floor(x + 0.5)`` mirrored for negatives: Pillow's ROUND_UP."""
+    return np.int64(np.floor(x + 0.5)) if x >= 0 else -np.int64(np.floor(-x + 0.5))
+
+
+@numba.njit(cache=True)
+def round_half_down(x):
+    """Pillow's ROUND_DOWN: ``(int) ceil(x - 0.5)``, mirrored for negatives."""
+    return np.int64(np.ceil(x - 0.5)) if x >= 0 else -np.int64(np.ceil(-x - 0.5))
+
+
+@numba.njit(cache=True)
+def hline(mask, row, x0, x1, value):
+    if 0 <= row < mask.shape[0]:
+        for column in range(max(min(x0, x1), 0), min(max(x0, x1), mask.shape[1] - 1) + 1):
+            mask[row, column] = value
+
+
+@numba.njit(cache=True)
+def fill_scanline(mask, px, py, slopes, row, bottom, crossings, value):
+    """Fill row ``row`` between pairs of the sorted float32 crossings of the closed polygon's
+    slanted edges (each counted on the rows lo..hi, twice at its lower end except the bottom's)."""
     n = px.shape[0]
     count = 0
     for k in range(n):
         j = k + 1 if k + 1 < n else 0
         y0, y1 = py[k], py[j]
-        # half-open in y, so that a vertex shared by a rising and a falling edge counts once or twice
-        if (y0 <= row < y1) or (y1 <= row < y0):
-            x = px[k] + (row - y0) * (px[j] - px[k]) / (y1 - y0)
+        low, high = min(y0, y1), max(y0, y1)
+        if y0 == y1 or row < low or row > high:
+            continue
+        x = np.float32(row - y0) * slopes[k] + np.float32(px[k])
+        copies = 2 if (row == high and row < bottom) else 1
+        for _ in range(copies):
             i = count
             while i > 0 and crossings[i - 1] > x:  # insertion sort: few crossings per row
                 crossings[i] = crossings[i - 1]
                 i -= 1
             crossings[i] = x
             count += 1
-    width = mask.shape[1]
-    for pair in range(0, count - 1, 2):
-        first = max(np.int64(np.ceil(crossings[pair])), 0)
-        last = min(np.int64(np.floor(crossings[pair + 1])), width - 1)
-        for column in range(first, last + 1):
-            mask[row, column] = value
+    for pair in range(1, count, 2):
+        start, end = round_half_away(crossings[pair - 1]), round_half_down(crossings[pair])
+        if end >= start:
+            hline(mask, row, start, end, value)
 
 
 @numba.njit(cache=True)
@@ -80,19 +102,25 @@ def outline(mask, px, py, value):
 
 
 @numba.njit(cache=True)
-def fill_polygon(mask, xs, ys, origin_x, origin_y, scale, value, with_outline):
+def fill_polygon(mask, xs, ys, origin_x, origin_y, scale, value):
     """Fill the closed polygon of vertices ((origin + xs) scale, (origin + ys) scale) with
-    ``value``; ``with_outline`` also draws its 1-px outline in the same value."""
+    ``value``, with the pixels of Pillow's ``ImageDraw.polygon(points, fill=value)``."""
     px, py, ok = truncated_vertices(xs, ys, origin_x, origin_y, scale)
     if not ok:
         return
-    crossings = np.empty(px.shape[0], np.float64)
-    low = max(py.min(), 0)
-    high = min(py.max(), mask.shape[0] - 1)
-    for row in range(low, high + 1):
-        fill_scanline(mask, px, py, row, crossings, value)
-    if with_outline:
-        outline(mask, px, py, value)
+    n = px.shape[0]
+    slopes = np.zeros(n, np.float32)
+    top, bottom = np.int64(2**62), -np.int64(2**62)
+    for k in range(n):
+        j = k + 1 if k + 1 < n else 0
+        if py[k] == py[j]:
+            hline(mask, py[k], px[k], px[j], value)  # Pillow draws horizontal edges as they are
+        else:
+            slopes[k] = np.float32(px[j] - px[k]) / np.float32(py[j] - py[k])
+            top, bottom = min(top, py[k], py[j]), max(bottom, py[k], py[j])
+    crossings = np.empty(2 * n, np.float32)
+    for row in range(max(top, 0), min(bottom, mask.shape[0] - 1) + 1):
+        fill_scanline(mask, px, py, slopes, row, bottom, crossings, value)
 
 
 @numba.njit(cache=True)
@@ -119,10 +147,10 @@ def draw_instance(canvas, mask, mode, label, vertices, contours, noise, step, ra
     state = draw_contours(canvas, xs, ys, cos_k, sin_k, waves, waves, contours - 1, 2.0 * noise, noise, step,
                           gradients, cx, cy, scale, state, tag)
     if mode == FILLED:
-        fill_polygon(mask, xs, ys, cx, cy, scale, label, False)
+        fill_polygon(mask, xs, ys, cx, cy, scale, label)
     elif mode == RING and contours >= 2:
-        fill_polygon(mask, xs, ys, cx, cy, scale, label, False)
-        fill_polygon(mask, first_xs, first_ys, cx, cy, scale, 0, False)
+        fill_polygon(mask, xs, ys, cx, cy, scale, label)
+        fill_polygon(mask, first_xs, first_ys, cx, cy, scale, 0)
         px, py, ok = truncated_vertices(first_xs, first_ys, cx, cy, scale)
         if ok:
             outline(mask, px, py, label)
