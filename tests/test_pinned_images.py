@@ -10,6 +10,7 @@ a new algorithm) updates the family's entry in the same commit, saying why.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import numpy as np
@@ -85,19 +86,19 @@ PINNED: dict[str, dict] = {
     "pcfractaldb": {
         "config": {"points": 1000, "classes": 8},
         "images": [
-            "0/0 point-cloud 3b41b3627cfe3d706533577790b38c7efd03f0e003c69cd9bb67d52820106587",
-            "0/7 point-cloud 8442c5a5d63abcc411a6220ff64220ff6bc0d1f179679a2eefd6f1f9a3ad8ba4",
-            "1/0 point-cloud 7ec52670478516602ea40d08c3686a3f57aed85f7cf6c0278d2b52c5f4609f6d",
-            "1/7 point-cloud 0650b92240594550dfddd178d6d44c8376b028a27f790bd2410ec69bbdc80f4b",
+            "0/0 998x3 float32 ce03fe74f5ef957669e24e047cbdffbbbdf555ff26ffe96cc3f67f5250cea5a3",
+            "0/7 998x3 float32 e416b2249782df0bcda0a6c7ef233a5488c40c423fe157042220781d20b6e687",
+            "1/0 998x3 float32 543907b568f405bf04c07645628fcdea900d91b30fdeb6c59c6c7aad0dc67f9f",
+            "1/7 998x3 float32 c6f9e2ae263159d1bf054b7b27f55a27d1ecbd632594b4f37752c66ca5811841",
         ],
     },
     "pcfractaldb-scenes": {
         "config": {"points": 300, "classes": 4, "object_instances": 4, "base_objects": 2},
         "images": [
-            "0/0 scene 0787efec0a9d93f160f733b5884fa44d88269b000e9951117499a7d741890acd",
-            "0/999 scene 851b499c30dfc6a5ff970deeb284e2fe4a443c7e5ef96dd9d1b34b67dd7f6e8e",
-            "1/0 scene 2fb3df4e2d72c00b569c6da1f461961ae9c82a14f28cc22cebeb69288f2e1c05",
-            "1/999 scene 4bf1714010e40b038788081f862a9f6f6f5cf6afb8df8adc50a230b748117e78",
+            "0/0 2980x3 float32 7aab96f580f852dd6d3e9da4dbd3dda8fbc66d44691aba0c16f8c427097fe5dc + 2980 int32 a893403064c8fe5dbf3e704be1e9d3db6ed66365cff3831bfda9a142f10bb5f7 + 10x7 float32 0149c537655add5b54d310691f7b00ad0d336e4af46a4e3e7264cbd7d701f558 + 10 int32 adffa2a6add555082d03dc3fd7e2685cbb6b06577c50ba288a7961a4e104586d",
+            "0/999 1788x3 float32 4b5bb9ed3464a91f06e5ccd5ba49e42842a727061e230b101277f10a3108c8c8 + 1788 int32 7b58ff898106872cd4fd0c3a21040effa357d6cd83ac01b316183d7f76b46081 + 6x7 float32 8913a947202e7621cbbc154e39e770ad445ca2fecc8861b6718ff53f41ddfdd5 + 6 int32 dac2abfa4a7055b921ac1d922307ec692c4e8e5cbcac74ada4b0bf660c04a87f",
+            "1/0 1788x3 float32 4e4aa808f9af37c3617814263a5cb9c519c5a362f3bac84f016af87635f9d6ed + 1788 int32 7b58ff898106872cd4fd0c3a21040effa357d6cd83ac01b316183d7f76b46081 + 6x7 float32 e9c8ea55cf1e8d7d4fa5eebe218172c64293ceaba02fcc965bffa3e3bb460cec + 6 int32 9ac19c91a4144a6c70cc0e120a693e8f6cc02581b4bdf33f51b98fcfa78bf49a",
+            "1/999 1788x3 float32 603ce81d0583c3a897e3aa12f189f8044a17a2918059d88102ba3ea503da25b4 + 1788 int32 7b58ff898106872cd4fd0c3a21040effa357d6cd83ac01b316183d7f76b46081 + 6x7 float32 b7e606fd655a98ca853613cd214df31126699591fce2f99ef765a83ae9ebf554 + 6 int32 f20eded4b2362b85d2fc74f76bc8a08262ac426fe3b262705456a0c0495269f5",
         ],
     },
     "perlin": {
@@ -116,6 +117,19 @@ PINNED: dict[str, dict] = {
             "0/999 64x64 uint8 e1bd1db1687a6ea3f3eb92d901f6192f35f6cd7ced0621f67a4e5817ab37a6ac",
             "1/0 64x64 uint8 60a3ad45751f0617cbb6be6c7a5cddba35d78922c15557cfb2296964fcbee0a0",
             "1/999 64x64 uint8 4b25ca28f4a29904a2daae7a8ca64b92b8459300d03617bc4b676b6057b7651d",
+        ],
+    },
+    "segrcdb": {
+        "config": {"instances_per_image": 8, "max_contours": 10, "size": 64},
+        "images": [
+            "0/0 64x64 uint8 e0f652d5ed4d52fb62103b6177a2d2af8ca094f4831cf967f4cf7085e7ce8c26"
+            " + 64x64 uint8 c6bd23c9c22cc52332b621b153a2e19b7832db99e640e45c94edbdad3b6d0a18",
+            "0/999 64x64 uint8 032b8edbc5641e6e7cf12d411537804878f4d83bec72b3c05b0ade02a3329c06"
+            " + 64x64 uint8 8925257a8ca54840a50c13b559aa51f992f2bdc62989bc943df63f858ec5b203",
+            "1/0 64x64 uint8 2c0e75f15d758155917b63c0d600040b552f22f00938cc0028f7ec858157e0cd"
+            " + 64x64 uint8 22648bf46f1f755b0051fd60548e0165c386879442ddd211c899c422d3409c7d",
+            "1/999 64x64 uint8 520388aeb8c550cf9944306a4c8b473ce172e21fe4aef62bbfdaa6c48de194d5"
+            " + 64x64 uint8 8586b3c9ce8eb5afe2b931ccd372084eb6e29f6ab5dd5ebd7656d3c432690ad4",
         ],
     },
     "visualatom": {
@@ -138,15 +152,21 @@ def digests(name: str, config: dict) -> list[str]:
         params = formula.search_category(SEED, category)
         for instance in sorted({0, last}):
             sample = formula.sample(params, SEED, category, instance)
-            result.append(f"{category}/{instance} {describe(formula, sample)}")
+            result.append(f"{category}/{instance} " + " + ".join(map(array_digest, sample_arrays(sample))))
     return result
 
 
-def describe(formula, sample) -> str:
+def sample_arrays(sample) -> list[np.ndarray]:
+    """The arrays of a sample: itself (an image), else its dataclass's array fields in order (unset
+    optional ones left out)."""
     if isinstance(sample, np.ndarray):
-        shape = "x".join(str(n) for n in sample.shape)
-        return f"{shape} {sample.dtype} {hashlib.sha256(sample.tobytes()).hexdigest()}"
-    return f"{formula.kind.name.replace(' ', '-')} {hashlib.sha256(b''.join(formula.kind.encode(sample))).hexdigest()}"
+        return [sample]
+    return [getattr(sample, f.name) for f in dataclasses.fields(sample) if getattr(sample, f.name) is not None]
+
+
+def array_digest(array: np.ndarray) -> str:
+    shape = "x".join(str(n) for n in array.shape)
+    return f"{shape} {array.dtype} {hashlib.sha256(array.tobytes()).hexdigest()}"
 
 
 @pytest.mark.parametrize("name", list_formulas())

@@ -104,14 +104,16 @@ def pil_line(canvas, x0, y0, x1, y1, value):
 
 @numba.njit(cache=True)
 def draw_contours(canvas, xs, ys, cos_k, sin_k, wave1, wave2, n_contours, gain, offset, step, gradients,
-                  origin_x, origin_y, scale, seed):
+                  origin_x, origin_y, scale, seed, tag=0):
     """Draw ``n_contours`` contours from the start polygon (xs, ys), updated in place; vertex k
-    is drawn at ((origin_x + xs[k]) scale, (origin_y + ys[k]) scale). Lengths in canvas pixels."""
+    is drawn at ((origin_x + xs[k]) scale, (origin_y + ys[k]) scale). Lengths in canvas pixels.
+    Each pixel gets grey + ``tag`` (SegRCDB's uint16 canvas keeps a class id in the high byte).
+    Returns the splitmix state, so that drawing n contours, then m more from it, draws n + m."""
     n = xs.shape[0]
     state = seed
     for _ in range(n_contours):
         state, bits = next_u64(state)
-        grey = np.uint8(bits >> np.uint64(56))
+        value = np.int64(bits >> np.uint64(56)) + tag
         for k in range(n):
             state, bits = next_u64(state)
             nx = noise1_at_random_bits(bits, gradients) * gain - offset - wave1[k] - wave2[k]
@@ -123,7 +125,8 @@ def draw_contours(canvas, xs, ys, cos_k, sin_k, wave1, wave2, n_contours, gain, 
         for k in range(n):
             j = k + 1 if k + 1 < n else 0
             pil_line(canvas, (xs[k] + origin_x) * scale, (ys[k] + origin_y) * scale,
-                     (xs[j] + origin_x) * scale, (ys[j] + origin_y) * scale, grey)
+                     (xs[j] + origin_x) * scale, (ys[j] + origin_y) * scale, value)
+    return state
 
 
 @numba.njit(cache=True)
