@@ -1,7 +1,8 @@
 """CLI commands of the training pipeline (pretrain, finetune, evaluate, compare, models).
 
 Each command resolves a typed config (preset, then ``--config`` YAML, then ``--set KEY=VALUE``,
-then the named flags) and calls one library function of :mod:`fdsl.train`. The same commands run
+then the named flags, then a family's options) and calls one library function of :mod:`fdsl.train`.
+The flags are those the config dataclasses declare (:mod:`fdsl.cli_flags`). The same commands run
 under ``torchrun`` (see :mod:`fdsl.train.distributed`); only rank 0 prints.
 """
 from __future__ import annotations
