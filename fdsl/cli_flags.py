@@ -83,7 +83,7 @@ def add_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, optio
 
 
 def argument_kind(option: Option) -> dict[str, Any]:
-    """argparse's ``type``, ``nargs``, ``metavar``, ``choices`` or ``action`` for the option's type."""
+    """argparse's ``type``, ``nargs`` and ``metavar`` (or ``action``) for the option's type and choices."""
     hint = optional_inner(option.hint)
     if hint is bool:
         return {"action": argparse.BooleanOptionalAction}

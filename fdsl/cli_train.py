@@ -44,9 +44,9 @@ def family_options_path(config_cls: type) -> tuple[str, ...]:
 
 
 def pretrain_family(argv: list[str]) -> str | None:
-    """The family that ``fdsl pretrain ARGV`` trains on, to offer its options: --family, else the
-    family of the last --set, --config, --preset (default: the default preset's); None when the
-    command line cannot say (the real parse then reports what is wrong)."""
+    """The family that ``fdsl pretrain ARGV`` trains on, to offer its options: the family that the
+    preset, --config, --set and --family resolve to; None when the command line cannot say (the
+    real parse then reports what is wrong)."""
     from fdsl.cli import OneLineParser
     from fdsl.train.config import PretrainConfig, from_dict, load_yaml, merged, parse_assignment
     from fdsl.train.presets import pretrain_preset
@@ -81,17 +81,17 @@ def resolve_config(args: argparse.Namespace, preset: Callable[[str], Any]):
     """The preset, then --config, then each --set, then the named flags, then the family options (set
     one by one over the family options resolved so far). A flag that changes a key others belong to
     (--model, --family) drops the preset's values of those (its model kwargs, its family options)."""
-    from fdsl.train.config import load_yaml, merged, parse_assignment, resolve
+    from fdsl.train.config import load_yaml, merged, nest, parse_assignment, resolve
 
     base = preset(args.preset)
     layers = [dropped_by_flags(base, args.config_options, args)]
     layers += [load_yaml(args.config)] if args.config else []
     layers += [parse_assignment(text) for text in args.set]
     layers.append(option_values(args, args.config_options))
-    options = dict((option.name, value) for option, value in given(args, args.family_options))
+    options = {option.name: value for option, value in given(args, args.family_options)}
     if options:
         path = args.family_options[0].path[:-1]
-        layers.append(nest_at(path, {**lookup(merged(base, *layers), path), **options}))
+        layers.append(nest(list(path), {**lookup(merged(base, *layers), path), **options}))
     return resolve(base, *layers)
 
 
@@ -112,12 +112,6 @@ def lookup(values: dict[str, Any], path: tuple[str, ...]) -> Any:
     for part in path:
         values = values.get(part, {}) if isinstance(values, dict) else {}
     return values
-
-
-def nest_at(path: tuple[str, ...], value: Any) -> dict[str, Any]:
-    for part in reversed(path):
-        value = {part: value}
-    return value
 
 
 def deep_set(values: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:

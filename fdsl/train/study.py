@@ -9,7 +9,7 @@ pre-training recipe shared by every variant, and the variants, each a set of con
     pretrain: {preset: cpu-small, set: {train.epochs: 16}}
     variants:
       fractaldb: {}
-      perlin: {data.family: perlin, data.categories: 100}
+      perlin: {data.family: perlin, data.formula: {size: 32}, data.categories: 100}
 
 Each variant is pre-trained once (``out/pretrain/<name>``), then :func:`fdsl.train.compare.compare`
 fine-tunes scratch and every variant once per seed (``out/compare``). Every score is measured on
