@@ -6,14 +6,13 @@ dataclass, so a new family needs no change here. Bad input ends with one line an
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 from pathlib import Path
-from typing import Callable, get_args
 
 import numpy as np
 
+from fdsl.cli_flags import add_options, field_options, option_values
 from fdsl.errors import FdslError, check
 from fdsl.registry import formula_class, get_formula, list_formulas
 
@@ -30,30 +29,17 @@ class OneLineParser(argparse.ArgumentParser):
 
 # --- family options from the config dataclass -----------------------------------------------------
 def add_family_options(parser: argparse.ArgumentParser, family: str | None) -> None:
+    """The options of ``family``'s config dataclass (:mod:`fdsl.cli_flags`): ``--size``, ``--points`` ..."""
+    parser.set_defaults(family_options=[])
     if family is None or family not in list_formulas():
         return
-    config_cls = formula_class(family).Config
-    defaults = config_cls()
     group = parser.add_argument_group(f"{family} options (defaults from the papers)")
-    for field in dataclasses.fields(config_cls):
-        kind = config_cls.field_types()[field.name]
-        flag = "--" + field.name.replace("_", "-")
-        default = getattr(defaults, field.name)
-        if kind is bool:
-            group.add_argument(flag, dest=f"family_{field.name}", action=argparse.BooleanOptionalAction, default=None,
-                               help=f"default: {default}")
-        else:
-            group.add_argument(flag, dest=f"family_{field.name}", type=_option_type(kind), default=None,
-                               metavar=field.name.upper(), help=f"default: {default}")
-
-
-def _option_type(kind) -> Callable[[str], object]:
-    args = get_args(kind)
-    return args[0] if args and args[0] in (int, float, str) else kind
+    parser.set_defaults(family_options=add_options(group, field_options(formula_class(family).Config),
+                                                   fallback_prefix="formula-"))
 
 
 def family_config(args: argparse.Namespace) -> dict:
-    return {k[len("family_"):]: v for k, v in vars(args).items() if k.startswith("family_") and v is not None}
+    return option_values(args, args.family_options)
 
 
 def formula_from_args(args: argparse.Namespace):
@@ -61,18 +47,23 @@ def formula_from_args(args: argparse.Namespace):
 
 
 def peek_family(argv: list[str]) -> str | None:
-    """The family named right after a family command, to offer its options (and its --help)."""
+    """The family of a command line, to offer its options (and its --help): the one named right
+    after a family command, the one ``pretrain`` trains on."""
     if len(argv) >= 2 and argv[0] in FAMILY_COMMANDS and not argv[1].startswith("-"):
         return argv[1]
+    if argv and argv[0] == "pretrain":
+        from fdsl.cli_train import pretrain_family
+
+        return pretrain_family(argv[1:])
     return None
 
 
 # --- commands -------------------------------------------------------------------------------------
 def categories_from_args(formula, args) -> list:
-    """Categories from --param-dir (first --categories of them) or searched from --seed."""
+    """Categories from --param-dir (first --categories of them) or searched from --data-seed."""
     from fdsl.data.categories import load_or_search
 
-    return load_or_search(formula, args.categories, param_dir=args.param_dir, seed=args.seed, workers=args.workers)
+    return load_or_search(formula, args.categories, param_dir=args.param_dir, seed=args.data_seed, workers=args.workers)
 
 
 def cmd_list(args) -> None:
@@ -87,7 +78,7 @@ def cmd_search(args) -> None:
 
     formula = formula_from_args(args)
     check_writable(Path(args.out))
-    categories = search_categories(formula, args.categories, seed=args.seed, workers=args.workers)
+    categories = search_categories(formula, args.categories, seed=args.data_seed, workers=args.workers)
     formula.write_categories(categories, Path(args.out))
     print(f"wrote {len(categories)} {formula.name} categories to {args.out}")
 
@@ -101,7 +92,7 @@ def cmd_render(args) -> None:
     check_instances(formula, args.instances)  # before a long category search, not after
     check_writable(Path(args.out))
     categories = categories_from_args(formula, args)
-    card = render_dataset(formula, categories, Path(args.out), seed=args.seed, instances=args.instances,
+    card = render_dataset(formula, categories, Path(args.out), seed=args.data_seed, instances=args.instances,
                           workers=args.workers, shard=shard,
                           category_source="search" if args.param_dir is None else str(args.param_dir))
     print(f"wrote {card['samples']} {card['kind']} samples of {card['categories']} categories to {args.out}")
@@ -120,7 +111,7 @@ def cmd_show(args) -> None:
     categories = categories_from_args(formula, args)
     limit = formula.instances_per_category or args.instances
     picks = sorted(set(np.linspace(0, limit - 1, min(args.instances, limit)).round().astype(int).tolist()))
-    image = formula_gallery(formula, categories, seed=args.seed, instances=picks, tile=args.tile)
+    image = formula_gallery(formula, categories, seed=args.data_seed, instances=picks, tile=args.tile)
     save_png(image, Path(args.out))
     print(f"wrote {args.out} ({len(categories)} categories x {len(picks)} instances)")
 
@@ -131,12 +122,23 @@ def cmd_demo(args) -> None:
     run_demo(Path(args.out), workers=args.workers, data=args.data, preset=args.preset)
 
 
+class RenamedOption(argparse.Action):
+    """``--seed`` of a data command: an error pointing at ``--data-seed`` (``--seed`` is the training
+    seed of every command that trains)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        raise FdslError(f"{parser.prog}: --seed is the training seed of pretrain/finetune/compare; "
+                        f"the seed the data derives from is --data-seed")
+
+
 # --- parser ---------------------------------------------------------------------------------------
 def _common_family_args(p: argparse.ArgumentParser, family: str | None, *, categories: int, out_help: str) -> None:
     p.add_argument("family", choices=list_formulas(), help="formula family (see `fdsl list`)")
     p.add_argument("-o", "--out", required=True, help=out_help)
     p.add_argument("--categories", type=int, default=categories, help="number of categories")
-    p.add_argument("--seed", type=int, default=0, help="every sample is a pure function of (seed, category, instance)")
+    p.add_argument("--data-seed", type=int, default=0, metavar="SEED",
+                   help="every sample is a pure function of (data seed, category, instance)")
+    p.add_argument("--seed", action=RenamedOption, nargs="?", help=argparse.SUPPRESS)
     p.add_argument("--workers", type=int, default=1, help="processes to use")
     add_family_options(p, family)
 
@@ -179,7 +181,7 @@ def build_parser(family: str | None = None) -> argparse.ArgumentParser:
 
     from fdsl.cli_train import add_train_commands
 
-    add_train_commands(sub)
+    add_train_commands(sub, family)
     return parser
 
 

@@ -1,77 +1,125 @@
 """CLI commands of the training pipeline (pretrain, finetune, evaluate, compare, models).
 
 Each command resolves a typed config (preset, then ``--config`` YAML, then ``--set KEY=VALUE``,
-then the named flags) and calls one library function of :mod:`fdsl.train`. The same commands run
+then the named flags, then a family's options) and calls one library function of :mod:`fdsl.train`.
+The flags are those the config dataclasses declare (:mod:`fdsl.cli_flags`). The same commands run
 under ``torchrun`` (see :mod:`fdsl.train.distributed`); only rank 0 prints.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from fdsl.errors import check
+from fdsl.cli_flags import Option, add_options, declared_options, field_options, given, option_values
+from fdsl.config_fields import BELONGS_TO, dependents, section_at, sections
+from fdsl.errors import FdslError, check
 
-#: (flag, config key, type, help) shared by pretrain, finetune and compare.
-COMMON_FLAGS = (
-    ("--model", "model.name", str, "timm model name (`fdsl models` lists them)"),
-    ("--epochs", "train.epochs", int, "training epochs"),
-    ("--batch-size", "train.batch_size", int, "images per step and process"),
-    ("--lr", "optim.lr", float, "learning rate (scaled by the global batch when optim.lr_base_batch is set)"),
-    ("--workers", "train.workers", int, "DataLoader worker processes per training process"),
-    ("--device", "train.device", str, "auto, cpu, cuda, cuda:N or mps"),
-    ("--seed", "train.seed", int, "seed of initialisation, order and augmentation"),
-)
-PRETRAIN_FLAGS = (
-    ("--family", "data.family", str, "formula family (`fdsl list`)"),
-    ("--categories", "data.categories", int, "number of categories (classes)"),
-    ("--instances", "data.instances", int, "training instances per category"),
-    ("--val-instances", "data.val_instances", int, "held-out instances per category (0: no validation)"),
-    ("--param-dir", "data.param_dir", str, "read categories from this directory instead of searching"),
-    ("--data-dir", "data.data_dir", str, "train on this rendered folder instead of on the fly"),
-)
-FINETUNE_DATA_FLAGS = (
-    ("--dataset", "data.dataset", str, "cifar10, cifar100, or an ImageFolder path"),
-    ("--data-root", "data.root", str, "where named datasets are stored and downloaded"),
-    ("--val", "data.val", str, "validation split: 'test' (named datasets) or an ImageFolder path; "
-                               "default: hold out part of each class"),
-    ("--holdout", "data.holdout", float, "fraction of each class held out for validation"),
-    ("--train-per-class", "data.train_per_class", int, "use only the first N training images per class"),
-    ("--val-per-class", "data.val_per_class", int, "score only the first N validation images per class"),
-)
-Flags = tuple[tuple[str, str, type, str], ...]
+DEFAULT_PRESET = "cpu-small"
 
 
-def add_config_options(parser: argparse.ArgumentParser, presets: dict, default: str, flags: Flags) -> None:
-    parser.add_argument("--preset", default=default, help=f"recipe: {', '.join(presets)} (default: {default})")
+def add_config_options(parser: argparse.ArgumentParser, presets: dict, config_cls: type, *,
+                       exclude: tuple[str, ...] = ()) -> None:
+    """--preset, --config, --set, --print-config, and the flags the fields of ``config_cls`` declare."""
+    parser.add_argument("--preset", default=DEFAULT_PRESET,
+                        help=f"recipe: {', '.join(presets)} (default: {DEFAULT_PRESET})")
     parser.add_argument("--config", help="YAML file overriding the preset")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override any config key, e.g. --set optim.lr=0.01 (repeatable)")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    for flag, key, kind, text in flags:
-        parser.add_argument(flag, dest=_dest(key), type=kind, default=None, help=text)
+    group = parser.add_argument_group("config keys (over the preset, --config and --set)")
+    parser.set_defaults(config_options=add_options(group, declared_options(config_cls, exclude=exclude)),
+                        family_options=[])
 
 
-def _dest(key: str) -> str:
-    return "cfg__" + key.replace(".", "__")
+def family_options_path(config_cls: type) -> tuple[str, ...]:
+    """Where a family's options live in ``config_cls``: the free-form field of its formula data
+    section that belongs to another (a pre-training config's ``data.formula``)."""
+    from fdsl.data.config import FormulaDataConfig
+
+    (section,) = [name for name, kind in sections(config_cls).items() if kind is FormulaDataConfig]
+    (field,) = [field.name for field in dataclasses.fields(FormulaDataConfig) if BELONGS_TO in field.metadata]
+    return section, field
 
 
-def resolve_config(args: argparse.Namespace, preset: Callable[[str], Any], extra: dict[str, Any] | None = None):
-    """The preset, then --config, then each --set, then the named flags (and ``extra``). A --model
-    other than the preset's drops the preset's model kwargs (set them with --set model.kwargs=...)."""
-    from fdsl.train.config import load_yaml, merge, nest, parse_assignment, resolve
+def pretrain_family(argv: list[str]) -> str | None:
+    """The family that ``fdsl pretrain ARGV`` trains on, to offer its options: the family that the
+    preset, --config, --set and --family resolve to; None when the command line cannot say (the
+    real parse then reports what is wrong)."""
+    from fdsl.cli import OneLineParser
+    from fdsl.train.config import PretrainConfig, from_dict, load_yaml, merged, parse_assignment
+    from fdsl.train.presets import pretrain_preset
+
+    parser = OneLineParser(add_help=False)
+    parser.add_argument("--preset", default=DEFAULT_PRESET)
+    parser.add_argument("--config")
+    parser.add_argument("--set", action="append", default=[])
+    options = add_options(parser, declared_options(PretrainConfig))
+    try:
+        known, _ = parser.parse_known_args(argv)
+        layers = [load_yaml(known.config)] if known.config else []
+        layers += [parse_assignment(text) for text in known.set] + [option_values(known, options)]
+        return from_dict(PretrainConfig, merged(pretrain_preset(known.preset), *layers)).data.family
+    except FdslError:
+        return None
+
+
+def add_family_config_options(parser: argparse.ArgumentParser, family: str | None, config_cls: type) -> None:
+    """The options of ``family``'s config as flags (``--size``) that set the run's family options."""
+    from fdsl.registry import formula_class, list_formulas
+
+    if family is None or family not in list_formulas():
+        return
+    path = family_options_path(config_cls)
+    group = parser.add_argument_group(f"{family} options ({'.'.join(path)}; unset: the preset's, else the papers')")
+    parser.set_defaults(family_options=add_options(group, field_options(formula_class(family).Config, path),
+                                                   fallback_prefix="formula-"))
+
+
+def resolve_config(args: argparse.Namespace, preset: Callable[[str], Any]):
+    """The preset, then --config, then each --set, then the named flags, then the family options (set
+    one by one over the family options resolved so far). A flag that changes a key others belong to
+    (--model, --family) drops the preset's values of those (its model kwargs, its family options)."""
+    from fdsl.train.config import load_yaml, merged, nest, parse_assignment, resolve
 
     base = preset(args.preset)
-    layers = []
-    if args.cfg__model__name not in (None, base.model.name):
-        layers.append({"model": {"kwargs": {}}})  # the preset's model options fit the preset's model only
+    layers = [dropped_by_flags(base, args.config_options, args)]
     layers += [load_yaml(args.config)] if args.config else []
     layers += [parse_assignment(text) for text in args.set]
-    flags: dict[str, Any] = {}
-    for name, value in vars(args).items():
-        if name.startswith("cfg__") and value is not None:
-            flags = merge(flags, nest(name[len("cfg__"):].split("__"), value))
-    return resolve(base, *layers, flags, extra or {})
+    layers.append(option_values(args, args.config_options))
+    options = {option.name: value for option, value in given(args, args.family_options)}
+    if options:
+        path = args.family_options[0].path[:-1]
+        layers.append(nest(list(path), {**lookup(merged(base, *layers), path), **options}))
+    return resolve(base, *layers)
+
+
+def dropped_by_flags(base: Any, options: list[Option], args: argparse.Namespace) -> dict[str, Any]:
+    """A layer that empties the fields belonging to a flag's key whose value differs from the preset's."""
+    from fdsl.train.config import to_dict
+
+    layer: dict[str, Any] = {}
+    for option, value in given(args, options):
+        section = option.path[:-1]
+        if value != lookup(to_dict(base), option.path):
+            for name in dependents(section_at(type(base), list(section)), option.name):
+                layer = deep_set(layer, section + (name,), {})
+    return layer
+
+
+def lookup(values: dict[str, Any], path: tuple[str, ...]) -> Any:
+    for part in path:
+        values = values.get(part, {}) if isinstance(values, dict) else {}
+    return values
+
+
+def deep_set(values: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    node = values
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+    node[path[-1]] = value
+    return values
 
 
 def _primary_print(text: str) -> None:
@@ -115,7 +163,7 @@ def cmd_finetune(args) -> None:
     from fdsl.train.config import dump_yaml
     from fdsl.train.presets import finetune_preset
 
-    config = resolve_config(args, finetune_preset, {"new_head": True} if args.new_head else None)
+    config = resolve_config(args, finetune_preset)
     if args.print_config:
         print(dump_yaml(config), end="")
         return
@@ -140,9 +188,12 @@ def _scores(result) -> str:
 
 def cmd_evaluate(args) -> None:
     from fdsl.data.config import RealDataConfig
+    from fdsl.train.config import from_dict
 
-    data = RealDataConfig(dataset=args.dataset, root=args.data_root, val=args.val, holdout=args.holdout,
-                          val_per_class=args.val_per_class)
+    values = option_values(args, args.config_options)
+    check("dataset" in values, "fdsl evaluate: the following arguments are required: --dataset")
+    data = from_dict(RealDataConfig, values)
+    data.validate()
 
     def run():
         from fdsl.train.finetune import evaluate_checkpoint
@@ -150,7 +201,7 @@ def cmd_evaluate(args) -> None:
         scores = evaluate_checkpoint(args.checkpoint, data, batch_size=args.batch_size, workers=args.workers,
                                      device=args.device)
         _primary_print(f"{args.checkpoint}: top-1 {scores['top1']:.2f}% top-5 {scores['top5']:.2f}% "
-                       f"loss {scores['loss']:.4f} on {scores['images']} images of {args.dataset}")
+                       f"loss {scores['loss']:.4f} on {scores['images']} images of {data.dataset}")
 
     _run_training(args, run)
 
@@ -201,35 +252,37 @@ def cmd_models(args) -> None:
     print("\n".join(names))
 
 
+#: The key of the data config that ``evaluate`` does not use (it scores the validation split).
+EVALUATE_UNUSED = ("train_per_class",)
+#: Keys that ``compare`` sets for each of its runs, so it offers no flag for them.
+COMPARE_SETS = ("init", "new_head")
+
+
 # --- parser -----------------------------------------------------------------------------------------
-def add_train_commands(sub: argparse._SubParsersAction) -> None:
-    """Add the training sub-commands to the ``fdsl`` parser."""
+def add_train_commands(sub: argparse._SubParsersAction, family: str | None = None) -> None:
+    """Add the training sub-commands to the ``fdsl`` parser; ``pretrain`` offers the options of
+    ``family`` (see :func:`pretrain_family`)."""
+    from fdsl.data.config import RealDataConfig
+    from fdsl.train.config import FinetuneConfig, PretrainConfig
     from fdsl.train.presets import FINETUNE_PRESETS, PRETRAIN_PRESETS
 
     p = sub.add_parser("pretrain", help="pre-train a timm model on a formula family (on the fly or from disk)")
     p.add_argument("-o", "--out", required=True, help="run folder")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
-    add_config_options(p, PRETRAIN_PRESETS, "cpu-small", COMMON_FLAGS + PRETRAIN_FLAGS)
+    add_config_options(p, PRETRAIN_PRESETS, PretrainConfig)
+    add_family_config_options(p, family, PretrainConfig)
     p.set_defaults(run=cmd_pretrain)
 
     p = sub.add_parser("finetune", help="fine-tune fdsl or timm weights (or scratch) on real images")
     p.add_argument("-o", "--out", required=True, help="run folder")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
-    p.add_argument("--init", dest="cfg__init", default=None,
-                   help="fdsl weights (run folder, weights folder or .safetensors), 'timm' for timm's "
-                        "pretrained weights of --model; default: from scratch")
-    p.add_argument("--new-head", action="store_true", help="a new classifier for the dataset's classes")
-    add_config_options(p, FINETUNE_PRESETS, "cpu-small", COMMON_FLAGS + FINETUNE_DATA_FLAGS)
+    add_config_options(p, FINETUNE_PRESETS, FinetuneConfig)
     p.set_defaults(run=cmd_finetune)
 
     p = sub.add_parser("evaluate", help="top-1/top-5 accuracy of a checkpoint on a dataset")
     p.add_argument("checkpoint", help="weights folder (model.safetensors + config.json), run folder or file")
-    p.add_argument("--dataset", required=True, help="cifar10, cifar100, or an ImageFolder path")
-    p.add_argument("--data-root", default="data", help="where named datasets are stored and downloaded")
-    p.add_argument("--val", help="'test' (official test split) or an ImageFolder path; default: the held-out "
-                                 "part of each class, as in fine-tuning")
-    p.add_argument("--holdout", type=float, default=0.1, help="held-out fraction per class (0: every image)")
-    p.add_argument("--val-per-class", type=int, help="score only the first N images per class")
+    group = p.add_argument_group("data (--dataset required; the held-out part of each class unless --val)")
+    p.set_defaults(config_options=add_options(group, declared_options(RealDataConfig, exclude=EVALUATE_UNUSED)))
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--device", default="auto")
@@ -242,7 +295,7 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="fine-tuning seeds")
     p.add_argument("--jobs", type=int, default=1, help="runs at a time, each in its own process (on a CPU: the "
                                                        "number of cores, with one torch thread per run)")
-    add_config_options(p, FINETUNE_PRESETS, "cpu-small", COMMON_FLAGS + FINETUNE_DATA_FLAGS)
+    add_config_options(p, FINETUNE_PRESETS, FinetuneConfig, exclude=COMPARE_SETS)
     p.set_defaults(run=cmd_compare)
 
     p = sub.add_parser("study", help="a grid of pre-training variants against scratch: table and plot")

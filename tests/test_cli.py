@@ -217,7 +217,7 @@ def test_show_writes_a_png_grid_of_the_expected_size(tmp_path, run_cli):
 
 
 def test_search_writes_official_csvs_equal_to_the_library(tmp_path, run_cli):
-    code, out, err = run_cli("search", "fractaldb", "--categories", "3", "--seed", "4", "--workers", "2",
+    code, out, err = run_cli("search", "fractaldb", "--categories", "3", "--data-seed", "4", "--workers", "2",
                              "-o", tmp_path / "params", *SMALL_FLAGS)
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "params").iterdir()) == ["00000.csv", "00001.csv", "00002.csv"]

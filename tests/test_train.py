@@ -11,7 +11,7 @@ import pytest
 import safetensors.torch
 import torch
 from PIL import Image, ImageOps
-from train_helpers import TINY_VIT, make_image_folder, tiny_finetune, tiny_pretrain
+from train_helpers import TINY_PRETRAIN, TINY_VIT, make_image_folder, tiny_finetune, tiny_pretrain
 
 from fdsl.errors import FdslError
 from fdsl.train import trainer
@@ -162,6 +162,27 @@ def test_a_config_key_added_since_a_run_was_saved_resumes_at_its_default(pretrai
     assert pretrain(tiny_pretrain(), old, resume=True).last["epoch"] == 2
     with pytest.raises(FdslError, match=r"differs in train\.eval_interval"):
         pretrain(tiny_pretrain({"train": {"eval_interval": 3}}), old, resume=True)
+
+
+def test_config_yaml_holds_every_family_option_and_an_older_partial_one_resumes(pretrained, tmp_path):
+    import shutil
+
+    import yaml
+
+    from fdsl.registry import formula_class
+
+    _, run = pretrained
+    saved = yaml.safe_load((run / "config.yaml").read_text())["data"]["formula"]
+    partial = TINY_PRETRAIN["data"]["formula"]  # what the recipe sets: size, points, search size and points
+    assert saved == formula_class("fractaldb").Config(**partial).to_dict() and len(saved) > len(partial) + 5
+    old = tmp_path / "old"  # a run saved before configs were completed: only the options it set
+    shutil.copytree(run, old)
+    config = yaml.safe_load((old / "config.yaml").read_text())
+    config["data"]["formula"] = {k: saved[k] for k in ("size", "points", "search_size", "search_points", "graded")}
+    (old / "config.yaml").write_text(yaml.safe_dump(config))
+    assert pretrain(tiny_pretrain(), old, resume=True).last["epoch"] == 2
+    with pytest.raises(FdslError, match=r"differs in data\.formula\.interval"):
+        pretrain(tiny_pretrain({"data": {"formula": {**partial, "interval": 0.1}}}), old, resume=True)
 
 
 def test_weights_load_in_plain_timm_without_fdsl(pretrained, tmp_path):

@@ -156,7 +156,7 @@ def test_resume_after_sigkill(tmp_path, small_param_dir):
     rerunning the same command completes a dataset identical to an uninterrupted one."""
     out = tmp_path / "killed"
     command = [sys.executable, "-m", "fdsl", "render", "fractaldb", "--param-dir", str(small_param_dir),
-               "--categories", "3", "--instances", str(KILL_INSTANCES), "--seed", "3", "--workers", "2",
+               "--categories", "3", "--instances", str(KILL_INSTANCES), "--data-seed", "3", "--workers", "2",
                "--size", str(KILL_CONFIG["size"]), "--points", str(KILL_CONFIG["points"]), "-o", str(out)]
     total = 3 * KILL_INSTANCES
     # Its own session, so the kill reaches the pool's workers too (they would keep writing).

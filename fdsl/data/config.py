@@ -5,29 +5,36 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from fdsl.errors import check
+from fdsl.config_fields import belongs_to, cli
+from fdsl.errors import FdslError, check
 
 
 @dataclasses.dataclass
 class FormulaDataConfig:
     """Pre-training data: a formula family on the fly, or a folder it was rendered to."""
 
-    family: str = "fractaldb"
-    #: Options of the family's own config (e.g. ``size``, ``points``); unset ones keep the papers' values.
-    formula: dict[str, Any] = dataclasses.field(default_factory=dict)
-    categories: int = 1000
+    family: str = dataclasses.field(default="fractaldb", metadata=cli("--family", "formula family (`fdsl list`)"))
+    #: Options of the family's own config (e.g. ``size``, ``points``); unset ones keep the papers'
+    #: values. A resolved config holds every option (:meth:`completed`).
+    formula: dict[str, Any] = dataclasses.field(default_factory=dict, metadata=belongs_to("family"))
+    categories: int = dataclasses.field(default=1000, metadata=cli("--categories", "number of categories (classes)"))
     #: Training instances per category: indices 0 .. instances - 1.
-    instances: int = 1000
+    instances: int = dataclasses.field(default=1000, metadata=cli("--instances", "training instances per category"))
     #: Held-out instances per category, right after the training range (0: no validation).
-    val_instances: int = 0
+    val_instances: int = dataclasses.field(default=0, metadata=cli(
+        "--val-instances", "held-out instances per category (0: no validation)"))
     #: Passes over the training images per epoch (OFDB: one image per category, seen many times).
     repeats: int = 1
-    seed: int = 0
+    #: The data seed: categories and samples derive from it (``fdsl render --data-seed``).
+    seed: int = dataclasses.field(default=0, metadata=cli(
+        "--data-seed", "seed the formula images derive from (as `fdsl render --data-seed`)"))
     #: Read categories from this directory (e.g. the official FractalDB CSVs) instead of searching.
-    param_dir: str | None = None
+    param_dir: str | None = dataclasses.field(default=None, metadata=cli(
+        "--param-dir", "read categories from this directory instead of searching"))
     #: Train on this rendered ImageFolder instead of on the fly (it then defines categories and
     #: instances; validation holds out the last ``val_instances`` files of each class).
-    data_dir: str | None = None
+    data_dir: str | None = dataclasses.field(default=None, metadata=cli(
+        "--data-dir", "train on this rendered folder instead of on the fly"))
 
     def validate(self) -> None:
         from fdsl.registry import formula_class, list_formulas
@@ -40,27 +47,49 @@ class FormulaDataConfig:
         check(self.instances >= 1, f"data.instances = {self.instances}; allowed: >= 1")
         check(self.val_instances >= 0, f"data.val_instances = {self.val_instances}; allowed: >= 0")
         check(self.repeats >= 1, f"data.repeats = {self.repeats}; allowed: >= 1")
+        self.family_config()
+
+    def family_config(self):
+        """The family's config built from ``formula`` (checked: a typo names the option)."""
+        from fdsl.registry import formula_class
+
+        try:
+            return formula_class(self.family).Config.from_dict(self.formula)
+        except FdslError as error:
+            raise FdslError(f"data.formula of {self.family}: {error}") from None
+
+    def completed(self) -> "FormulaDataConfig":
+        """This config with every option of the family in ``formula`` (the papers' values where unset)."""
+        return dataclasses.replace(self, formula=self.family_config().to_dict())
 
 
 @dataclasses.dataclass
 class RealDataConfig:
     """Fine-tuning data: a dataset name (see :data:`NAMED_DATASETS`) or an ImageFolder path."""
 
-    dataset: str = "cifar10"
+    dataset: str = dataclasses.field(default="cifar10", metadata=cli(
+        "--dataset", "cifar10, cifar100, or an ImageFolder path"))
     #: Where named datasets are stored (and downloaded to).
-    root: str = "data"
+    root: str = dataclasses.field(default="data", metadata=cli(
+        "--data-root", "where named datasets are stored and downloaded"))
     #: Validation split: None holds out ``holdout`` of each class from train; "test" takes a named
     #: dataset's official test split; a path reads an ImageFolder.
-    val: str | None = None
-    holdout: float = 0.1
+    val: str | None = dataclasses.field(default=None, metadata=cli(
+        "--val", "validation split: 'test' (named datasets) or an ImageFolder path; default: hold out part of "
+                 "each class"))
+    holdout: float = dataclasses.field(default=0.1, metadata=cli(
+        "--holdout", "fraction of each class held out for validation"))
     #: Use only the first N training images of each class (small-data fine-tuning).
-    train_per_class: int | None = None
+    train_per_class: int | None = dataclasses.field(default=None, metadata=cli(
+        "--train-per-class", "use only the first N training images per class"))
     #: Score only the first N validation images of each class (faster evaluation every epoch).
-    val_per_class: int | None = None
+    val_per_class: int | None = dataclasses.field(default=None, metadata=cli(
+        "--val-per-class", "score only the first N validation images per class"))
     #: A file of an ImageFolder that is not a readable image (e.g. text named ``x.jpg``) stops the run
     #: with an error naming it; True checks every file once when the dataset is built (one decode
     #: each) and leaves the unreadable ones out, with a warning.
-    skip_bad_images: bool = False
+    skip_bad_images: bool = dataclasses.field(default=False, metadata=cli(
+        "--skip-bad-images", "leave out (with a warning) the files of an ImageFolder that are no readable image"))
 
     def validate(self) -> None:
         check(0.0 <= self.holdout < 1.0, f"data.holdout = {self.holdout}; allowed: [0, 1)")

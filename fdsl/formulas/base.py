@@ -34,6 +34,9 @@ class FormulaConfig:
         if unknown:
             raise FdslError(f"unknown option {unknown[0]!r} for {cls.__name__}; valid: {', '.join(sorted(names))}")
         kinds = cls.field_types()
+        for key, value in values.items():
+            if kinds[key] in (bool, str):
+                check(isinstance(value, kinds[key]), f"option {key!r} = {value!r}; expected {kinds[key].__name__}")
         numbers = {k: to_number(v, kinds[k], f"option {k!r}") for k, v in values.items() if kinds[k] in (int, float)}
         config = cls(**{**values, **numbers})
         config.validate()

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fdsl.config_fields import choices
 from fdsl.errors import check
 from fdsl.formulas import ifs2d
 from fdsl.formulas.base import Formula, FormulaConfig, check_choice, check_range
@@ -37,15 +38,15 @@ N_VARIATIONS = 25
 class FractalDBConfig(FormulaConfig):
     size: int = 362
     points: int = 200_000
-    render_mode: str = "patch"
-    color: str = "gray"
+    render_mode: str = dataclasses.field(default="patch", metadata=choices(RENDER_MODES))
+    color: str = dataclasses.field(default="gray", metadata=choices(COLORS))
     graded: bool = False
     gray_value: int = 127
     padding: int = 6
     interval: float = 0.4
     patch_draws: int = 10
     flips: int = 4
-    sampler: str = "fractaldb"
+    sampler: str = dataclasses.field(default="fractaldb", metadata=choices(SAMPLERS))
     min_maps: int = 2
     max_maps: int = 7
     search_size: int = 512

@@ -29,7 +29,7 @@ from torch import nn
 
 from fdsl.errors import FdslError, check
 from fdsl.atomic import atomic_path, write_text_atomic
-from fdsl.train.config import AugmentConfig, dump_yaml, load_yaml, to_dict
+from fdsl.train.config import AugmentConfig, complete, dump_yaml, from_dict, load_yaml, merged, to_dict
 from fdsl.train.distributed import barrier, is_primary
 
 WEIGHTS_FILE = "model.safetensors"
@@ -140,11 +140,20 @@ def flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def config_changes(out: Path, config: Any) -> list[str]:
-    """The keys in which ``config`` differs from the run's config.yaml (a key added to the configs
-    since the run was saved counts as its default there)."""
-    saved, current = flat(load_yaml(Path(out) / RUN_CONFIG_FILE)), flat(to_dict(config))
-    defaults = flat(to_dict(type(config)()))
-    return sorted(k for k in saved.keys() | current.keys() if saved.get(k, defaults.get(k)) != current.get(k))
+    """The keys in which ``config`` differs from the run's config.yaml, both complete: a key added
+    to the configs since the run was saved counts as its default there, and so does a family option
+    that an older run left unset."""
+    saved, current = flat(to_dict(saved_config(out, type(config)))), flat(to_dict(complete(config)))
+    return sorted(k for k in saved.keys() | current.keys() if saved.get(k) != current.get(k))
+
+
+def saved_config(out: Path, cls: type) -> Any:
+    """The complete config of the run in ``out`` (its config.yaml over the defaults of ``cls``)."""
+    path = Path(out) / RUN_CONFIG_FILE
+    try:
+        return complete(from_dict(cls, merged(cls(), load_yaml(path))))
+    except FdslError as error:
+        raise FdslError(f"the config of the run in {str(out)!r} no longer reads: {error}") from None
 
 
 def is_finished(out: Path, config: Any) -> bool:
@@ -166,7 +175,7 @@ def prepare_run(out: Path, config: Any, *, resume: bool) -> dict[str, Any] | Non
         check(resume, f"{str(out)!r} already holds a run; pass --resume to continue it, or choose another --out")
         changed = config_changes(out, config)
         if changed:
-            saved, current = flat(load_yaml(config_path)), flat(to_dict(config))
+            saved, current = flat(to_dict(saved_config(out, type(config)))), flat(to_dict(complete(config)))
             raise FdslError(f"cannot resume {str(out)!r}: its config.yaml differs in {', '.join(changed[:5])} "
                             f"({changed[0]}: {saved.get(changed[0])!r} there, {current.get(changed[0])!r} now)")
         if state_path.exists():
@@ -174,5 +183,5 @@ def prepare_run(out: Path, config: Any, *, resume: bool) -> dict[str, Any] | Non
     barrier()  # every rank has looked at the folder before rank 0 writes into it
     if is_primary():
         out.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(config_path, dump_yaml(config))
+        write_text_atomic(config_path, dump_yaml(complete(config)))
     return state

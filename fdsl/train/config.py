@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from fdsl.config_fields import belongs_to, cli, is_free_form, sections
 from fdsl.data.config import FormulaDataConfig, RealDataConfig
 from fdsl.errors import FdslError, check
 from fdsl.numeric import to_number
@@ -26,8 +27,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 class ModelConfig:
     """A timm model by name; ``kwargs`` go to ``timm.create_model`` (e.g. a ViT's width and depth)."""
 
-    name: str = "resnet50"
-    kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    name: str = dataclasses.field(default="resnet50", metadata=cli("--model", "timm model name (`fdsl models` lists them)"))
+    kwargs: dict[str, Any] = dataclasses.field(default_factory=dict, metadata=belongs_to("name"))
     drop_path: float | None = None
 
 
@@ -69,7 +70,8 @@ class OptimConfig:
     """Optimiser (any of ``timm.optim.list_optimizers()``) and learning-rate schedule (per step)."""
 
     opt: str = "adamw"
-    lr: float = 1e-3
+    lr: float = dataclasses.field(default=1e-3, metadata=cli(
+        "--lr", "learning rate (scaled by the global batch when optim.lr_base_batch is set)"))
     #: When set, the learning rate is lr x global batch / lr_base_batch (DeiT: 5e-4 x batch / 512).
     lr_base_batch: int | None = None
     weight_decay: float = 0.05
@@ -101,13 +103,14 @@ class OptimConfig:
 class TrainConfig:
     """The loop: epochs, batch size per process, seed, device, mixed precision, loader workers."""
 
-    epochs: int = 100
-    batch_size: int = 128
-    seed: int = 0
-    device: str = "auto"
+    epochs: int = dataclasses.field(default=100, metadata=cli("--epochs", "training epochs"))
+    batch_size: int = dataclasses.field(default=128, metadata=cli("--batch-size", "images per step and process"))
+    seed: int = dataclasses.field(default=0, metadata=cli("--seed", "seed of initialisation, order and augmentation"))
+    device: str = dataclasses.field(default="auto", metadata=cli("--device", "auto, cpu, cuda, cuda:N or mps"))
     #: Mixed precision where it applies (CUDA: bfloat16, or float16 with loss scaling); off on CPU.
     amp: bool = True
-    workers: int = 2
+    workers: int = dataclasses.field(default=2, metadata=cli(
+        "--workers", "DataLoader worker processes per training process"))
     #: torch threads of each training process (None: torch's default, one per core, or
     #: OMP_NUM_THREADS, which torchrun sets to 1).
     threads: int | None = None
@@ -147,9 +150,12 @@ class FinetuneConfig:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     #: None: from scratch; "timm": timm's pretrained weights of model.name (downloaded); otherwise
     #: fdsl weights: a run folder, a weights folder (model.safetensors + config.json) or a .safetensors file.
-    init: str | None = None
+    init: str | None = dataclasses.field(default=None, metadata=cli(
+        "--init", "fdsl weights (run folder, weights folder or .safetensors), 'timm' for timm's pretrained "
+                  "weights of --model; default: from scratch"))
     #: Replace the classifier when the checkpoint's classes differ from the dataset's.
-    new_head: bool = False
+    new_head: bool = dataclasses.field(default=False, metadata=cli(
+        "--new-head", "a new classifier for the dataset's classes"))
     data: RealDataConfig = dataclasses.field(default_factory=RealDataConfig)
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
@@ -212,7 +218,7 @@ def _convert(value: Any, hint: Any, key: str) -> Any:
         kinds = [args[0]] * len(value) if len(args) == 2 and args[1] is Ellipsis else list(args)
         check(len(kinds) == len(value), f"config {key!r} = {value!r}; expected {len(kinds)} values")
         return tuple(_convert(v, k, key) for v, k in zip(value, kinds))
-    if origin is dict:
+    if is_free_form(hint):
         check(isinstance(value, dict), f"config {key!r} = {value!r}; expected a mapping")
         return dict(value)
     if hint in (int, float):  # also "2e-3" (a string to YAML 1.1) and "1_000"
@@ -222,12 +228,14 @@ def _convert(value: Any, hint: Any, key: str) -> Any:
     raise FdslError(f"config {key!r} = {value!r}; expected {getattr(hint, '__name__', hint)}")
 
 
-def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``overrides`` applied key by key (nested mappings merged, except free-form ones)."""
+def merge(base: dict[str, Any], overrides: dict[str, Any], cls: type) -> dict[str, Any]:
+    """``base`` with ``overrides`` applied key by key: the sections of the config dataclass ``cls``
+    are merged in turn; any other value, a free-form mapping included, replaces the base's."""
     merged = dict(base)
+    parts = sections(cls)
     for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key not in ("kwargs", "formula"):
-            merged[key] = merge(merged[key], value)
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key in parts:
+            merged[key] = merge(merged[key], value, parts[key])
         else:
             merged[key] = value
     return merged
@@ -262,14 +270,28 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return values
 
 
-def resolve(base: C, *layers: dict[str, Any]) -> C:
-    """``base`` with each layer of overrides applied in turn, converted, type-checked and validated."""
+def merged(base: C, *layers: dict[str, Any]) -> dict[str, Any]:
+    """The values of ``base`` with each layer of overrides applied in turn (not yet checked)."""
     values = to_dict(base)
     for layer in layers:
-        values = merge(values, layer)
-    config = from_dict(type(base), values)
+        values = merge(values, layer, type(base))
+    return values
+
+
+def resolve(base: C, *layers: dict[str, Any]) -> C:
+    """``base`` with each layer of overrides applied in turn, converted, type-checked, completed
+    (:func:`complete`) and validated."""
+    config = complete(from_dict(type(base), merged(base, *layers)))
     config.validate()
     return config
+
+
+def complete(config: C) -> C:
+    """``config`` with every default filled in: each section that has a ``completed()`` method (a
+    family's options: every option of the family's config) returns itself complete."""
+    parts = {name: complete(getattr(config, name)) for name in sections(type(config))}
+    config = dataclasses.replace(config, **parts) if parts else config
+    return config.completed() if hasattr(config, "completed") else config
 
 
 def dump_yaml(config: Any) -> str:

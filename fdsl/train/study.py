@@ -9,7 +9,7 @@ pre-training recipe shared by every variant, and the variants, each a set of con
     pretrain: {preset: cpu-small, set: {train.epochs: 16}}
     variants:
       fractaldb: {}
-      perlin: {data.family: perlin, data.categories: 100}
+      perlin: {data.family: perlin, data.formula: {size: 32}, data.categories: 100}
 
 Each variant is pre-trained once (``out/pretrain/<name>``), then :func:`fdsl.train.compare.compare`
 fine-tunes scratch and every variant once per seed (``out/compare``). Every score is measured on
@@ -27,6 +27,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from fdsl.config_fields import section_at
 from fdsl.errors import FdslError, check
 from fdsl.atomic import atomic_path, write_text_atomic
 from fdsl.numeric import to_number
@@ -57,13 +58,15 @@ class StudyConfig:
     variants: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
 
-def expand(overrides: dict[str, Any]) -> dict[str, Any]:
-    """Nested config overrides from a mapping whose keys may be dotted paths."""
+def expand(overrides: dict[str, Any], cls: type) -> dict[str, Any]:
+    """Nested overrides of the config dataclass ``cls`` from a mapping whose keys may be dotted
+    paths, in its sections too (``optim: {decay_milestones: [30]}, data.categories: 100``)."""
     result: dict[str, Any] = {}
     for key, value in overrides.items():
-        value = expand(value) if isinstance(value, dict) and key in ("data", "model", "augment", "optim", "train") \
-            else value
-        result = merge(result, nest(str(key).split("."), value))
+        path = str(key).split(".")
+        section = section_at(cls, path)
+        value = expand(value, section) if isinstance(value, dict) and section is not None else value
+        result = merge(result, nest(path, value), cls)
     return result
 
 
@@ -111,7 +114,8 @@ def pretrain_configs(study: StudyConfig, workers: int | None = None) -> dict[str
     for name, overrides in study.variants.items():
         overrides = dict(overrides)
         preset = str(overrides.pop("preset", study.pretrain.preset))
-        configs[name] = resolve(pretrain_preset(preset), expand(study.pretrain.set), expand(overrides), loader)
+        base = pretrain_preset(preset)
+        configs[name] = resolve(base, expand(study.pretrain.set, type(base)), expand(overrides, type(base)), loader)
     return configs
 
 
@@ -120,7 +124,8 @@ def finetune_config(study: StudyConfig, workers: int | None = None):
 
     data = {"data": {"dataset": study.data}} if study.data else {}
     loader = {"train": {"workers": workers}} if workers is not None else {}
-    return resolve(finetune_preset(study.finetune.preset), expand(study.finetune.set), data, loader)
+    base = finetune_preset(study.finetune.preset)
+    return resolve(base, expand(study.finetune.set, type(base)), data, loader)
 
 
 def run_study(study: StudyConfig, out: str | Path, *, workers: int | None = None) -> str:
