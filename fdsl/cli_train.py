@@ -219,6 +219,11 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:
                    help="fdsl weights (run folder, weights folder or .safetensors), 'timm' for timm's "
                         "pretrained weights of --model; default: from scratch")
     p.add_argument("--new-head", action="store_true", help="a new classifier for the dataset's classes")
+    p.add_argument("--freeze", dest="cfg__freeze", type=int, default=None, metavar="K",
+                   help="freeze the stem and the first K stages (ViT: patch/position embedding + K blocks; "
+                        "ResNet: stem + layer1..K)")
+    p.add_argument("--linear-probe", dest="cfg__linear_probe", action="store_const", const=True, default=None,
+                   help="train only the classifier (everything else frozen)")
     add_config_options(p, FINETUNE_PRESETS, "cpu-small", COMMON_FLAGS + FINETUNE_DATA_FLAGS)
     p.set_defaults(run=cmd_finetune)
 

@@ -150,6 +150,11 @@ class FinetuneConfig:
     init: str | None = None
     #: Replace the classifier when the checkpoint's classes differ from the dataset's.
     new_head: bool = False
+    #: Freeze the stem and the first N stages (ViT: patch/position embedding and N blocks; ResNet:
+    #: stem and layer1..N); stages are timm's coarse group_matcher groups (fdsl/train/freeze.py).
+    freeze: int = 0
+    #: Train the classifier only (everything else frozen); overrides ``freeze``.
+    linear_probe: bool = False
     data: RealDataConfig = dataclasses.field(default_factory=RealDataConfig)
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
@@ -159,6 +164,7 @@ class FinetuneConfig:
         for part in (self.data, self.augment, self.optim, self.train):
             part.validate()
         check_mixup_batch(self.augment, self.train)
+        check(self.freeze >= 0, f"freeze = {self.freeze}; allowed: >= 0 (stages to freeze)")
 
 
 def check_mixup_batch(augment: AugmentConfig, train: TrainConfig) -> None:
