@@ -131,6 +131,23 @@ class RenamedOption(argparse.Action):
                         f"the seed the data derives from is --data-seed")
 
 
+def cmd_analyze(args) -> None:
+    from fdsl.analysis.analyze import analyze
+
+    report = analyze(args.runs, args.out, labels=args.label, real_images=args.images, family=args.family,
+                     count=args.count)
+    print(f"wrote {len(report['figures'])} figures and analysis.json to {args.out}")
+    for line in report["not_applicable"]:
+        print(f"  not applicable: {line}")
+
+
+def cmd_report(args) -> None:
+    from fdsl.report import write_report
+
+    kind = write_report(args.path, args.out, analyze_models=args.analyze, real_images=args.images)
+    print(f"wrote {args.out} (a report of the {kind} in {args.path})")
+
+
 # --- parser ---------------------------------------------------------------------------------------
 def _common_family_args(p: argparse.ArgumentParser, family: str | None, *, categories: int, out_help: str) -> None:
     p.add_argument("family", choices=list_formulas(), help="formula family (see `fdsl list`)")
@@ -178,6 +195,25 @@ def build_parser(family: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--preset", help="pre-training preset (default: the demo recipe's, cpu-small; "
                                     "cpu-small-perlin: the transfer study's winner)")
     p.set_defaults(run=cmd_demo)
+
+    p = sub.add_parser("analyze", help="filters, attention maps, attention distance, position embeddings of models")
+    p.add_argument("runs", nargs="+", metavar="RUN",
+                   help="run folder, weights folder or .safetensors, local-dir:FOLDER, or a timm model name "
+                        "with pretrained weights in the local cache")
+    p.add_argument("-o", "--out", required=True, help="folder for the PNGs and analysis.json")
+    p.add_argument("--label", action="append", help="a name per RUN (default: its folder's name)")
+    p.add_argument("--images", help="real images: an ImageFolder (e.g. ../shared/data/cifar10/train)")
+    p.add_argument("--family", help="formula family of the formula images (default: the first run's "
+                                    "pre-training family, else fractaldb)")
+    p.add_argument("--count", type=int, default=4, help="images of each kind")
+    p.set_defaults(run=cmd_analyze)
+
+    p = sub.add_parser("report", help="one static HTML page for a run, a comparison or a study folder")
+    p.add_argument("path", help="a run folder, compare's folder (results.json) or a study's (study.json)")
+    p.add_argument("-o", "--out", required=True, help="the HTML file to write (its images go beside it)")
+    p.add_argument("--analyze", action="store_true", help="run `fdsl analyze` on the pre-trained models first")
+    p.add_argument("--images", help="real images for the analysis (an ImageFolder)")
+    p.set_defaults(run=cmd_report)
 
     from fdsl.cli_train import add_train_commands
 

@@ -37,6 +37,8 @@ COVERED_BY = {
     "evaluate": ("test_train_cli", "test_pretrain_finetune_evaluate"),
     "compare": ("test_train_cli", "test_compare_prints_a_table_and_draws_curves"),
     "study": ("test_study", "test_study_runs_a_grid_end_to_end"),
+    "analyze": ("test_report", "test_analyze_cli_and_its_bad_input"),
+    "report": ("test_report", "test_report_cli_and_its_bad_input"),
     "demo": ("test_train_cli", "test_demo_runs_the_whole_story_on_a_tiny_recipe"),
 }
 

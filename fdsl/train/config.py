@@ -156,6 +156,14 @@ class FinetuneConfig:
     #: Replace the classifier when the checkpoint's classes differ from the dataset's.
     new_head: bool = dataclasses.field(default=False, metadata=cli(
         "--new-head", "a new classifier for the dataset's classes"))
+    #: Freeze the stem and the first N stages (ViT: patch/position embedding and N blocks; ResNet:
+    #: stem and layer1..N); stages are timm's coarse group_matcher groups (fdsl/train/freeze.py).
+    freeze: int = dataclasses.field(default=0, metadata=cli(
+        "--freeze", "freeze the stem and the first K stages (ViT: patch/position embedding + K blocks; "
+                    "ResNet: stem + layer1..K)"))
+    #: Train the classifier only (everything else frozen); overrides ``freeze``.
+    linear_probe: bool = dataclasses.field(default=False, metadata=cli(
+        "--linear-probe", "train only the classifier (everything else frozen)"))
     data: RealDataConfig = dataclasses.field(default_factory=RealDataConfig)
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
@@ -165,6 +173,7 @@ class FinetuneConfig:
         for part in (self.data, self.augment, self.optim, self.train):
             part.validate()
         check_mixup_batch(self.augment, self.train)
+        check(self.freeze >= 0, f"freeze = {self.freeze}; allowed: >= 0 (stages to freeze)")
 
 
 def check_mixup_batch(augment: AugmentConfig, train: TrainConfig) -> None:

@@ -3,6 +3,7 @@
 A checkpoint brings its architecture and arguments (timm's config.json); its classifier is
 replaced only with ``new_head`` (DeiT's rule: drop head weights whose classes differ), and ViT
 position embeddings are resampled when the fine-tuning image size changes the patch grid.
+``freeze`` / ``linear_probe`` freeze the first stages or all but the classifier (:mod:`fdsl.train.freeze`).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from fdsl.train.augment import build_transforms
 from fdsl.train.checkpoint import Weights, load_weights
 from fdsl.train.config import AugmentConfig, FinetuneConfig, ModelConfig
 from fdsl.train.engine import evaluate
+from fdsl.train.freeze import apply_freezing
 from fdsl.train.models import check_model_name, create_model, load_pretrained, model_config_from_checkpoint
 from fdsl.train.trainer import FitResult, fit, seed_init
 
@@ -87,11 +89,13 @@ def build_model(config: FinetuneConfig, weights: Weights | None, classes: list[s
         model = create_model(config.model, num_classes=len(classes), pretrained=True)
         if config.new_head and pretrained.num_classes == len(classes):
             model.reset_classifier(len(classes))
+        apply_freezing(model, freeze=config.freeze, linear_probe=config.linear_probe)
         return model
     model = create_model(config.model, num_classes=len(classes))
     if weights is not None:
         check_classes(weights, classes, new_head=config.new_head)
         load_pretrained(model, weights.state_dict, new_head=config.new_head)
+    apply_freezing(model, freeze=config.freeze, linear_probe=config.linear_probe)
     return model
 
 
