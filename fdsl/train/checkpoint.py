@@ -133,6 +133,10 @@ def load_state(path: Path) -> dict[str, Any]:
 
 
 # --- run folders ------------------------------------------------------------------------------------
+#: Keys that do not change what a run computes: a run stopped by its timeout may resume with another.
+FREE_ON_RESUME = frozenset({"train.timeout_s"})
+
+
 def flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     items: dict[str, Any] = {}
     for key, value in values.items():
@@ -148,7 +152,8 @@ def config_changes(out: Path, config: Any) -> list[str]:
     since the run was saved counts as its default there)."""
     saved, current = flat(load_yaml(Path(out) / RUN_CONFIG_FILE)), flat(to_dict(config))
     defaults = flat(to_dict(type(config)()))
-    return sorted(k for k in saved.keys() | current.keys() if saved.get(k, defaults.get(k)) != current.get(k))
+    return sorted(k for k in saved.keys() | current.keys()
+                  if saved.get(k, defaults.get(k)) != current.get(k) and k not in FREE_ON_RESUME)
 
 
 def is_finished(out: Path, config: Any) -> bool:

@@ -22,11 +22,6 @@ LOG_FILE = "log.txt"
 def _run_logged(train: Callable[..., Any], config: Any, out: Path) -> None:
     from fdsl.train.distributed import configure_logging
 
-    if "fork" in multiprocessing.get_all_start_methods():
-        # A spawned child inherits "spawn" as its default start method, and its DataLoader would
-        # then spawn workers that import torch anew every epoch (seconds of CPU each time).
-        multiprocessing.set_start_method("fork", force=True)
-
     out.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(out / LOG_FILE)
     handler.setFormatter(logging.Formatter("%(message)s"))
