@@ -71,3 +71,19 @@ def test_the_other_rank_stops_with_a_clear_error(tmp_path, how):
     assert "collective" in last or "loader" in last, last
     if how == "stopped":  # it did wait for the timeout: the error came from the timeout, not a closed socket
         assert waited >= TIMEOUT_S * 0.9, (waited, last)
+
+
+def hang_forever(config, out, resume):
+    """A run stuck where no time-out of its own fires (module level: the job runner spawns it)."""
+    time.sleep(3600)
+
+
+def test_a_job_that_stops_writing_is_killed_and_reported(tmp_path):
+    from fdsl.errors import FdslError
+    from fdsl.train import jobs
+    from fdsl.train.config import resolve
+    from train_helpers import tiny_pretrain
+
+    config = resolve(tiny_pretrain(), {"train": {"timeout_s": 1.0}})
+    with pytest.raises(FdslError, match=r"stalled: nothing written for 3 s .*killed"):
+        jobs.run_parallel([(hang_forever, config, tmp_path / "stuck")], jobs=1)

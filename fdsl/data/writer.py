@@ -13,6 +13,7 @@ import io
 import json
 import multiprocessing
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -167,7 +168,8 @@ def render_dataset(
         else:
             todo.append((category, instance))
 
-    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="img", disable=not progress, smoothing=0.1)
+    bar = ProgressBar(total=len(tasks), initial=len(tasks) - len(todo), unit="img", disable=not progress,
+                      smoothing=0.1)
     for category, name, digest in _run(todo, formula, categories, seed, out, workers):
         digests[category][name] = digest
         bar.update()
@@ -191,13 +193,28 @@ def render_dataset(
     return card
 
 
+class ProgressBar(tqdm):
+    """tqdm without its monitor thread, so that the process stays single-threaded and safe to fork."""
+
+    monitor_interval = 0
+
+
+def pool_start_method() -> str:
+    """"fork" while this process runs a single thread: the workers start at once with the kernels
+    already compiled, and no other thread can hold a lock across the fork. With other threads
+    alive (issue 15: a child forked then can hang), a forkserver, which is single-threaded."""
+    if threading.active_count() == 1 or "forkserver" not in multiprocessing.get_all_start_methods():
+        return "fork"
+    return "forkserver"
+
+
 def _run(todo, formula, categories, seed, out, workers):
     """Yield (category, name, digest) as images finish, in-process or on a pool of workers."""
     if workers == 1 or len(todo) <= 1:
         _init_worker(formula, categories, seed, out)
         yield from map(_render_one, todo)
         return
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context(pool_start_method())
     with context.Pool(workers, initializer=_init_worker, initargs=(formula, categories, seed, out)) as pool:
         chunk = max(1, min(64, len(todo) // (workers * 8)))
         yield from pool.imap_unordered(_render_one, todo, chunksize=chunk)
@@ -208,14 +225,14 @@ def search_categories(formula: Formula, count: int, *, seed: int, workers: int =
     check(count >= 1, f"categories = {count}; allowed: >= 1")
     check(workers >= 1, f"workers = {workers}; allowed: >= 1")
     indices = range(count)
-    bar = tqdm(total=count, unit="cat", disable=not progress, desc="search")
+    bar = ProgressBar(total=count, unit="cat", disable=not progress, desc="search")
     if workers == 1 or count == 1:
         found = []
         for i in indices:
             found.append(formula.search_category(seed, i))
             bar.update()
     else:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        with multiprocessing.get_context(pool_start_method()).Pool(workers) as pool:
             found = []
             for params in pool.imap(_SearchTask(formula, seed), indices, chunksize=1):
                 found.append(params)
