@@ -64,7 +64,7 @@ def test_the_other_rank_stops_with_a_clear_error(tmp_path, how):
         for rank in ranks:
             if rank.poll() is None:
                 rank.kill()
-            rank.communicate()
+            rank.communicate(timeout=60)  # no loader worker or forkserver outlives its rank
     assert ranks[0].returncode != 0
     last = stderr.strip().splitlines()[-1]
     assert last.startswith("fdsl: error: rank 0 ") and "--resume" in last, stderr[-3000:]

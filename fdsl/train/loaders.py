@@ -17,9 +17,13 @@ torch's ``_generate_state``), so every epoch draws what it drew when workers res
 """
 from __future__ import annotations
 
+import functools
 import multiprocessing
+import os
 import random
 import sys
+import threading
+import time
 
 import numpy as np
 import torch
@@ -100,6 +104,22 @@ class EpochSeededDataset(Dataset):
         return self.dataset[index]
 
 
+def exit_with_owner(owner_pid: int, worker_id: int) -> None:
+    """Worker init: exit when the training process ``owner_pid`` is gone. A DataLoader worker
+    watches its parent, which for a forkserver worker is the forkserver, not the training process:
+    without this, a rank killed outright (SIGKILL, the OOM killer) would leave its workers and
+    forkserver behind for ever."""
+    def watch():
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(owner_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="fdsl-owner-watch", daemon=True).start()
+
+
 class TrainLoader:
     """The training DataLoader and its per-epoch seeding: call :meth:`start_epoch` before iterating."""
 
@@ -129,7 +149,8 @@ def worker_options(workers: int, context: distributed.Context, timeout_s: float)
     """DataLoader keywords for ``workers`` processes: a clean start, once per run, a batch timeout."""
     options = {"num_workers": workers, "pin_memory": context.device.type == "cuda"}
     if workers > 0:
-        options.update(multiprocessing_context=worker_start_method(), persistent_workers=True, timeout=timeout_s)
+        options.update(multiprocessing_context=worker_start_method(), persistent_workers=True, timeout=timeout_s,
+                       worker_init_fn=functools.partial(exit_with_owner, os.getpid()))
     return options
 
 
