@@ -109,13 +109,23 @@ def exit_with_owner(owner_pid: int, worker_id: int) -> None:
     watches its parent, which for a forkserver worker is the forkserver, not the training process:
     without this, a rank killed outright (SIGKILL, the OOM killer) would leave its workers and
     forkserver behind for ever."""
-    def watch():
-        while True:
-            time.sleep(1.0)
+    def gone() -> bool:
+        try:
+            with open(f"/proc/{owner_pid}/stat") as stat:  # a killed owner is a zombie until reaped
+                return stat.read().rpartition(")")[2].split()[0] == "Z"
+        except FileNotFoundError:
+            return True
+        except OSError:  # no /proc: ask the kernel whether the pid exists
             try:
                 os.kill(owner_pid, 0)
             except ProcessLookupError:
-                os._exit(1)
+                return True
+            return False
+
+    def watch():
+        while not gone():
+            time.sleep(1.0)
+        os._exit(1)
 
     threading.Thread(target=watch, name="fdsl-owner-watch", daemon=True).start()
 
