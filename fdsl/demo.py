@@ -93,6 +93,8 @@ def run_demo(out: Path, *, workers: int | None = None, data: str | None = None,
 def pretrain_distributed(config, out: Path, processes: int):
     """Pre-train with ``processes`` DDP processes under torchrun (gloo on a CPU), splitting the
     recipe's batch between them; returns the run's result, read from its folder."""
+    import os
+    import signal
     import subprocess
     import sys
 
@@ -100,6 +102,7 @@ def pretrain_distributed(config, out: Path, processes: int):
     from fdsl.atomic import write_text_atomic
     from fdsl.train.checkpoint import is_finished
     from fdsl.train.config import dump_yaml
+    from fdsl.train.jobs import quiet_for_s, stall_limit_s
     from fdsl.train.trainer import FitResult
 
     check(config.train.batch_size % processes == 0,
@@ -113,6 +116,18 @@ def pretrain_distributed(config, out: Path, processes: int):
     write_text_atomic(recipe, dump_yaml(config))
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
                "-m", "fdsl", "pretrain", "--config", str(recipe), "-o", str(out), "--resume"]
-    if subprocess.run(command).returncode != 0:
-        raise FdslError(f"distributed pre-training failed (command: {' '.join(command)})")
+    # torchrun ends the other ranks when one fails; a run that is stuck all the same (its folder
+    # unchanged for 3 x train.timeout_s) is killed with its ranks and reported, not waited on.
+    torchrun = subprocess.Popen(command, start_new_session=True)
+    started, limit = time.time(), stall_limit_s(config)
+    while torchrun.poll() is None:
+        if quiet_for_s(out, started) > limit:
+            os.killpg(torchrun.pid, signal.SIGKILL)
+            torchrun.wait()
+            raise FdslError(f"distributed pre-training stalled: nothing written to {str(out)!r} for {limit:g} s "
+                            "(3 x train.timeout_s); killed; run the same command again to resume it")
+        time.sleep(1.0)
+    if torchrun.returncode != 0:
+        raise FdslError(f"distributed pre-training failed (exit status {torchrun.returncode}; the lines above say "
+                        f"why; run the same command again to resume it; command: {' '.join(command)})")
     return FitResult.read(out)

@@ -8,8 +8,7 @@ from __future__ import annotations
 import multiprocessing
 from pathlib import Path
 
-from tqdm import tqdm
-
+from fdsl.data.processes import ProgressBar, pool_start_method
 from fdsl.errors import check
 from fdsl.formulas.base import Formula
 
@@ -31,14 +30,14 @@ def search_categories(formula: Formula, count: int, *, seed: int, workers: int =
     check(count >= 1, f"categories = {count}; allowed: >= 1")
     check(workers >= 1, f"workers = {workers}; allowed: >= 1")
     indices = range(count)
-    bar = tqdm(total=count, unit="cat", disable=not progress, desc="search")
+    bar = ProgressBar(total=count, unit="cat", disable=not progress, desc="search")
     if workers == 1 or count == 1:
         found = []
         for i in indices:
             found.append(formula.search_category(seed, i))
             bar.update()
     else:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        with multiprocessing.get_context(pool_start_method()).Pool(workers) as pool:
             found = []
             for params in pool.imap(_SearchTask(formula, seed), indices, chunksize=1):
                 found.append(params)

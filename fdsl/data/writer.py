@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 import fdsl
 from fdsl.atomic import TMP_GLOB, write_text_atomic
+from fdsl.data.processes import ProgressBar, pool_start_method
 from fdsl.errors import FdslError, check
 from fdsl.formulas.base import Formula
 
@@ -151,7 +150,7 @@ def render_dataset(
         else:
             todo.append((category, instance))
 
-    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="sample", disable=not progress, smoothing=0.1)
+    bar = ProgressBar(total=len(tasks), initial=len(tasks) - len(todo), unit="sample", disable=not progress, smoothing=0.1)
     for category, files in _run(todo, formula, categories, seed, out, workers):
         digests[category].update(files)
         bar.update()
@@ -182,7 +181,7 @@ def _run(todo, formula, categories, seed, out, workers):
         _init_worker(formula, categories, seed, out)
         yield from map(_render_one, todo)
         return
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context(pool_start_method())
     with context.Pool(workers, initializer=_init_worker, initargs=(formula, categories, seed, out)) as pool:
         chunk = max(1, min(64, len(todo) // (workers * 8)))
         yield from pool.imap_unordered(_render_one, todo, chunksize=chunk)

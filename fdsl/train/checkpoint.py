@@ -129,6 +129,10 @@ def load_state(path: Path) -> dict[str, Any]:
 
 
 # --- run folders ------------------------------------------------------------------------------------
+#: Keys that do not change what a run computes: a run stopped by its timeout may resume with another.
+FREE_ON_RESUME = frozenset({"train.timeout_s"})
+
+
 def flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     items: dict[str, Any] = {}
     for key, value in values.items():
@@ -144,7 +148,7 @@ def config_changes(out: Path, config: Any) -> list[str]:
     to the configs since the run was saved counts as its default there, and so does a family option
     that an older run left unset."""
     saved, current = flat(to_dict(saved_config(out, type(config)))), flat(to_dict(complete(config)))
-    return sorted(k for k in saved.keys() | current.keys() if saved.get(k) != current.get(k))
+    return sorted(k for k in saved.keys() | current.keys() if saved.get(k) != current.get(k) and k not in FREE_ON_RESUME)
 
 
 def saved_config(out: Path, cls: type) -> Any:

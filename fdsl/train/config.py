@@ -118,6 +118,10 @@ class TrainConfig:
     #: Score the validation set every N epochs and after the last one (evaluation does not change
     #: training: every epoch reseeds every random source).
     eval_interval: int = 1
+    #: Seconds a rank waits for the other ranks in a collective, or for a batch from its loader
+    #: workers, before it stops with an error naming what it waited for (``--resume`` continues
+    #: after the last finished epoch). A hang becomes an error instead of a silent wait.
+    timeout_s: float = 300.0
 
     def validate(self) -> None:
         check(self.epochs >= 1, f"train.epochs = {self.epochs}; allowed: >= 1")
@@ -128,6 +132,7 @@ class TrainConfig:
               f"unknown device {self.device!r}; valid: {', '.join(DEVICES)}, cuda:N")
         check(self.log_interval >= 1, f"train.log_interval = {self.log_interval}; allowed: >= 1")
         check(self.eval_interval >= 1, f"train.eval_interval = {self.eval_interval}; allowed: >= 1")
+        check(self.timeout_s > 0, f"train.timeout_s = {self.timeout_s}; allowed: > 0")
 
 
 @dataclasses.dataclass

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 import logging
 import os
 import sys
@@ -26,6 +27,7 @@ import torch.distributed as dist
 from torch.utils.data import Dataset, Sampler
 
 from fdsl.errors import FdslError
+from fdsl.train.config import TrainConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,8 +58,11 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     return device
 
 
-def setup(device: str = "auto") -> Context:
-    """Join torchrun's process group when WORLD_SIZE > 1 (idempotent) and gate logging by rank."""
+def setup(device: str = "auto", timeout_s: float = TrainConfig.timeout_s) -> Context:
+    """Join torchrun's process group when WORLD_SIZE > 1 (idempotent) and gate logging by rank.
+
+    A collective that waits more than ``timeout_s`` for another rank raises instead of waiting
+    forever (gloo honours the group's timeout, tests/test_hangs.py; NCCL through its watchdog)."""
     world_size = int(os.environ.get("WORLD_SIZE", 1))
     rank = int(os.environ.get("RANK", 0))
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
@@ -65,7 +70,8 @@ def setup(device: str = "auto") -> Context:
     if world_size > 1 and not dist.is_initialized():
         if torch_device.type == "cuda":
             torch.cuda.set_device(torch_device)
-        dist.init_process_group("nccl" if torch_device.type == "cuda" else "gloo")
+        dist.init_process_group("nccl" if torch_device.type == "cuda" else "gloo",
+                                timeout=datetime.timedelta(seconds=timeout_s))
     context = Context(rank, world_size, local_rank, torch_device)
     logging.getLogger("fdsl").setLevel(logging.INFO if context.is_primary else logging.WARNING)
     return context
@@ -91,10 +97,6 @@ def reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
     if dist.is_initialized():
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor
-
-
-def reduce_mean(tensor: torch.Tensor) -> torch.Tensor:
-    return reduce_sum(tensor) / (dist.get_world_size() if dist.is_initialized() else 1)
 
 
 @contextlib.contextmanager

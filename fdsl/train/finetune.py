@@ -20,9 +20,10 @@ from fdsl.errors import FdslError, check
 from fdsl.train import checkpoint, distributed
 from fdsl.train.augment import build_transforms
 from fdsl.train.checkpoint import Weights, load_weights
-from fdsl.train.config import AugmentConfig, FinetuneConfig, ModelConfig
+from fdsl.train.config import AugmentConfig, FinetuneConfig, ModelConfig, TrainConfig
 from fdsl.train.engine import evaluate
 from fdsl.train.freeze import apply_freezing
+from fdsl.train.loaders import worker_options
 from fdsl.train.models import check_model_name, create_model, load_pretrained, model_config_from_checkpoint
 from fdsl.train.trainer import FitResult, fit, seed_init
 
@@ -32,7 +33,7 @@ def finetune(config: FinetuneConfig, out: str | Path, *, resume: bool = False) -
     run folder ``out`` receives config.yaml, metrics, best/ and last/ weights and state.pt."""
     config.validate()
     out = Path(out)
-    context = distributed.setup(config.train.device)
+    context = distributed.setup(config.train.device, config.train.timeout_s)
     config, weights = resolve_init(config)
     state = checkpoint.prepare_run(out, config, resume=resume)
     train_transform, val_transform = build_transforms(config.augment)
@@ -125,6 +126,6 @@ def evaluate_checkpoint(path: str | Path, data: RealDataConfig, *, batch_size: i
                         f"({str(error).splitlines()[0]})") from None
     model.to(context.device)
     sampler = distributed.ShardSampler(len(dataset), context) if context.distributed else None
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
-                        pin_memory=context.device.type == "cuda")
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler,
+                        **worker_options(workers, context, TrainConfig.timeout_s))
     return evaluate(model, loader, device=context.device)

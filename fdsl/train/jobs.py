@@ -22,11 +22,6 @@ LOG_FILE = "log.txt"
 def _run_logged(train: Callable[..., Any], config: Any, out: Path) -> None:
     from fdsl.train.distributed import configure_logging
 
-    if "fork" in multiprocessing.get_all_start_methods():
-        # A spawned child inherits "spawn" as its default start method, and its DataLoader would
-        # then spawn workers that import torch anew every epoch (seconds of CPU each time).
-        multiprocessing.set_start_method("fork", force=True)
-
     out.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(out / LOG_FILE)
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -40,38 +35,67 @@ def _run_logged(train: Callable[..., Any], config: Any, out: Path) -> None:
         raise SystemExit(2) from None
 
 
+#: A child run that has written nothing in its folder for this many times its train.timeout_s is
+#: stuck in a way its own time-outs did not catch: it is killed and reported as failed.
+STALL_FACTOR = 3
+
+
+def stall_limit_s(config: Any) -> float:
+    return STALL_FACTOR * config.train.timeout_s
+
+
+def quiet_for_s(out: Path, since: float) -> float:
+    """Seconds since anything in the run folder ``out`` last changed (or since ``since``, a time.time())."""
+    times = [since] + [entry.stat().st_mtime for entry in Path(out).glob("*") if entry.exists()]
+    return time.time() - max(times)
+
+
 def run_parallel(runs: Sequence[tuple[Callable[..., Any], Any, Path]], jobs: int) -> None:
     """Run every ``train(config, out, resume=True)`` to the end, ``jobs`` processes at a time (a
     finished run is skipped); after a failure no new run starts, the running ones finish, and the
     first failure is raised.
 
     ``train`` must be a module-level function (the children are spawned, not forked: no torch or
-    numba state is shared, and each may fork its own loader workers).
+    numba state is shared). A run whose folder stays unchanged for :data:`STALL_FACTOR` x its
+    ``train.timeout_s`` is killed and reported: no caller waits on a stuck run forever.
     """
     check(jobs >= 1, f"jobs = {jobs}; allowed: >= 1")
     check(int(os.environ.get("WORLD_SIZE", 1)) == 1, "--jobs runs its own processes: not under torchrun")
     from fdsl.train.checkpoint import is_finished
 
+    # Spawned, never forked: this process may run threads (a progress bar's, a logger's), and a
+    # child forked while one of them holds a lock can hang (issue 15).
     context = multiprocessing.get_context("spawn")
     pending = [run for run in runs if not is_finished(run[2], run[1])]  # no process just to find it done
-    running, failed = {}, []
+    running, failed, stalled = {}, [], {}
     try:
         while (pending and not failed) or running:
             while pending and not failed and len(running) < jobs:
                 train, config, out = pending.pop(0)
                 process = context.Process(target=_run_logged, args=(train, config, Path(out)))
                 process.start()
-                running[process] = Path(out)
+                running[process] = (Path(out), stall_limit_s(config), time.time())
                 log.info("started %s (log: %s)", out, Path(out) / LOG_FILE)
             time.sleep(0.2)
+            for process, (out, limit, started) in running.items():
+                if process.is_alive() and quiet_for_s(out, started) > limit:
+                    process.kill()  # reported below, once it has exited
+                    stalled[out] = limit
             for process in [p for p in running if not p.is_alive()]:
-                out = running.pop(process)
+                out = running.pop(process)[0]
                 (failed.append(out) if process.exitcode != 0 else log.info("finished %s", out))
     finally:
         for process in running:
             process.terminate()
     if failed:
-        path = failed[0] / LOG_FILE
-        lines = path.read_text().strip().splitlines() if path.is_file() else []
-        reason = lines[-1].removeprefix("fdsl: error: ") if lines else "no log"
-        raise FdslError(f"run {str(failed[0])!r} failed: {reason} (log: {path})")
+        raise FdslError(failure_message(failed[0], stalled.get(failed[0])))
+
+
+def failure_message(out: Path, stalled_s: float | None) -> str:
+    path = out / LOG_FILE
+    if stalled_s is not None:
+        return (f"run {str(out)!r} stalled: nothing written for {stalled_s:g} s ({STALL_FACTOR} x train.timeout_s); "
+                f"killed; run the same command again to resume it (log: {path})")
+    lines = path.read_text().strip().splitlines() if path.is_file() else []
+    reason = lines[-1].removeprefix("fdsl: error: ") if lines else "no log"
+    return f"run {str(out)!r} failed: {reason} (log: {path})"

@@ -19,7 +19,7 @@ def pretrain(config: PretrainConfig, out: str | Path, *, resume: bool = False) -
     Under torchrun every rank renders and trains on its own share of each epoch."""
     config.validate()
     out = Path(out)
-    context = distributed.setup(config.train.device)
+    context = distributed.setup(config.train.device, config.train.timeout_s)
     check_model_name(config.model.name)  # before a category search that can take minutes
     state = checkpoint.prepare_run(out, config, resume=resume)
     train_transform, val_transform = build_transforms(config.augment)

@@ -20,16 +20,16 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
-from torch.utils.data.distributed import DistributedSampler
+from torch.utils.data import Dataset
 
-from fdsl.errors import check
 from fdsl.atomic import write_text_atomic
+from fdsl.errors import FdslError
 from fdsl.seeding import derive_rng
 from fdsl.train import checkpoint, distributed
 from fdsl.train.augment import mixup_and_loss
 from fdsl.train.config import FinetuneConfig, PretrainConfig
 from fdsl.train.engine import Precision, evaluate, train_one_epoch
+from fdsl.train.loaders import build_loaders
 from fdsl.train.models import count_parameters
 
 log = logging.getLogger(__name__)
@@ -91,8 +91,7 @@ def fit(
     device = context.device
     if train.threads is not None:
         torch.set_num_threads(train.threads)
-    generator = torch.Generator()
-    train_loader, val_loader = _loaders(train_set, val_set, config, context, generator)
+    train_loader, val_loader = build_loaders(train_set, val_set, config, context)
     global_batch = train.batch_size * context.world_size
     lr = optim.lr * global_batch / optim.lr_base_batch if optim.lr_base_batch else optim.lr
 
@@ -129,15 +128,18 @@ def fit(
     metrics = _MetricsLog(out, start_epoch) if context.is_primary else None
     result = FitResult(out, history)
     for epoch in range(start_epoch, train.epochs):
-        generator.manual_seed(seed_epoch(train.seed, epoch, context.rank))
-        if isinstance(train_loader.sampler, DistributedSampler):
-            train_loader.sampler.set_epoch(epoch)
+        train_loader.start_epoch(epoch, seed_epoch(train.seed, epoch, context.rank))
         scheduler.step_update(num_updates=epoch * len(train_loader))
-        stats = train_one_epoch(network, train_loader, optimizer, loss_fn=loss_fn, device=device, epoch=epoch,
-                                precision=precision, mixup=mixup, clip_grad=optim.clip_grad, scheduler=scheduler,
-                                num_updates=epoch * len(train_loader), log_interval=train.log_interval)
         due = (epoch + 1) % train.eval_interval == 0 or epoch + 1 == train.epochs
-        scores = evaluate(network, val_loader, device=device, precision=precision) if val_loader and due else {}
+        try:
+            stats = train_one_epoch(network, train_loader, optimizer, loss_fn=loss_fn, device=device, epoch=epoch,
+                                    precision=precision, mixup=mixup, clip_grad=optim.clip_grad,
+                                    scheduler=scheduler, num_updates=epoch * len(train_loader),
+                                    log_interval=train.log_interval)
+            scores = evaluate(network, val_loader, device=device, precision=precision) if val_loader and due else {}
+        except RuntimeError as error:
+            raise_if_stalled(error, context, train.timeout_s, epoch)
+            raise
         row = {"epoch": epoch + 1, "train_loss": stats["loss"], "val_loss": scores.get("loss"),
                "val_top1": scores.get("top1"), "val_top5": scores.get("top5"), "lr": stats["lr"],
                "images_per_s": stats["images_per_s"], "epoch_s": stats["time_s"]}
@@ -166,23 +168,24 @@ def fit(
     return result
 
 
-def _loaders(train_set: Dataset, val_set: Dataset | None, config, context: distributed.Context,
-             generator: torch.Generator) -> tuple[DataLoader, DataLoader | None]:
-    train = config.train
-    share = len(train_set) // context.world_size
-    check(train.batch_size <= share,
-          f"batch size {train.batch_size} is larger than the {share} training images"
-          f"{' per process' if context.distributed else ''}; lower --batch-size")
-    pin = context.device.type == "cuda"
-    sampler = distributed.train_sampler(train_set, context, train.seed)
-    train_loader = DataLoader(train_set, batch_size=train.batch_size, shuffle=sampler is None, sampler=sampler,
-                              num_workers=train.workers, drop_last=True, pin_memory=pin, generator=generator)
-    val_loader = None
-    if val_set is not None and len(val_set):
-        val_sampler = distributed.ShardSampler(len(val_set), context) if context.distributed else None
-        val_loader = DataLoader(val_set, batch_size=train.batch_size, sampler=val_sampler,
-                                num_workers=train.workers, pin_memory=pin)
-    return train_loader, val_loader
+class Stalled(FdslError):
+    """A rank waited too long for a batch or for the other ranks, or one of them died."""
+
+
+def raise_if_stalled(error: RuntimeError, context: distributed.Context, timeout_s: float, epoch: int) -> None:
+    """Turn a loader time-out or a failed collective into one line naming the rank and what it waited for."""
+    text = str(error)
+    first_line = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    if "DataLoader timed out" in text:
+        what = f"waited {timeout_s:g} s for a batch from its loader workers (train.timeout_s)"
+    elif "DataLoader worker" in text:
+        what = f"lost a loader worker ({first_line})"
+    elif isinstance(error, torch.distributed.DistError) or "gloo" in text or "NCCL" in text:
+        what = f"waited for the other ranks in a collective and gave up ({first_line})"
+    else:
+        return
+    raise Stalled(f"rank {context.rank} {what} in epoch {epoch + 1}; rerun with --resume to continue after "
+                  f"epoch {epoch}") from None
 
 
 class _MetricsLog:

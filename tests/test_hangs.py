@@ -1,0 +1,89 @@
+"""A hang becomes an error (issue 15): when one rank of a 2-rank CPU run dies or stops answering,
+the other one stops within train.timeout_s with one line naming its rank and what it waited for."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from train_helpers import TINY_PRETRAIN, write_yaml
+
+import fdsl
+
+#: The checkout under test, for child processes that start elsewhere (whatever the install points at).
+CHECKOUT = str(Path(fdsl.__file__).resolve().parents[1])
+
+#: Long enough for the first batch of fresh loader workers on a busy 2-core machine.
+TIMEOUT_S = 60
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_ranks(tmp_path: Path) -> tuple[list[subprocess.Popen], Path]:
+    """Two ranks started by hand (torchrun would end the survivor itself), 200 tiny epochs."""
+    config = write_yaml(tmp_path / "tiny.yaml", {**TINY_PRETRAIN, "train": {
+        **TINY_PRETRAIN["train"], "epochs": 200, "workers": 1, "batch_size": 4, "timeout_s": TIMEOUT_S}})
+    out, port = tmp_path / "run", free_port()
+    ranks = []
+    for rank in range(2):
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2",
+               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "PYTHONPATH": CHECKOUT}
+        ranks.append(subprocess.Popen([sys.executable, "-m", "fdsl", "pretrain", "--config", str(config), "-o", str(out)],
+                                      env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    return ranks, out
+
+
+def wait_for_an_epoch(ranks: list[subprocess.Popen], out: Path) -> None:
+    deadline = time.monotonic() + 300
+    while not (out / "metrics.csv").is_file():
+        assert all(r.poll() is None for r in ranks), [r.communicate() for r in ranks]
+        assert time.monotonic() < deadline, "no epoch finished in 300 s"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("how", ["killed", pytest.param("stopped", marks=pytest.mark.slow)])
+def test_the_other_rank_stops_with_a_clear_error(tmp_path, how):
+    ranks, out = start_ranks(tmp_path)
+    try:
+        wait_for_an_epoch(ranks, out)
+        # killed: its sockets close at once; stopped (SIGSTOP): alive but silent, only the timeout can tell
+        ranks[1].send_signal(signal.SIGKILL if how == "killed" else signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        _, stderr = ranks[0].communicate(timeout=TIMEOUT_S + 60)  # never "never"
+        waited = time.monotonic() - stopped_at
+    finally:
+        for rank in ranks:
+            if rank.poll() is None:
+                rank.kill()
+            rank.communicate(timeout=60)  # no loader worker or forkserver outlives its rank
+    assert ranks[0].returncode != 0
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("fdsl: error: rank 0 ") and "--resume" in last, stderr[-3000:]
+    assert "collective" in last or "loader" in last, last
+    if how == "stopped":  # it did wait for the timeout: the error came from the timeout, not a closed socket
+        assert waited >= TIMEOUT_S * 0.9, (waited, last)
+
+
+def hang_forever(config, out, resume):
+    """A run stuck where no time-out of its own fires (module level: the job runner spawns it)."""
+    time.sleep(3600)
+
+
+def test_a_job_that_stops_writing_is_killed_and_reported(tmp_path):
+    from fdsl.errors import FdslError
+    from fdsl.train import jobs
+    from fdsl.train.config import resolve
+    from train_helpers import tiny_pretrain
+
+    config = resolve(tiny_pretrain(), {"train": {"timeout_s": 1.0}})
+    with pytest.raises(FdslError, match=r"stalled: nothing written for 3 s .*killed"):
+        jobs.run_parallel([(hang_forever, config, tmp_path / "stuck")], jobs=1)
