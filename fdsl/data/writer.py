@@ -6,8 +6,10 @@ Two layouts (``format``):
   kind writes: ``.png`` for images, an ImageFolder tree).
 - ``wds``: WebDataset tar shards ``out/shards/<index:06d>.tar`` (:mod:`fdsl.data.wds`).
 
-Beside them: ``categories/`` (the category parameters, in the family's own files, so the dataset
-can be rendered again or extended) and ``dataset_card.json`` (resolved config, seed, counts, kind,
+Beside them: the category parameters, in the family's own files (FractalDB's CSVs, ...), so the
+dataset can be rendered again or extended: in ``categories/`` beside the shards, in
+``categories.tar`` beside the category folders (a sub-folder would be an empty class to
+torchvision's ImageFolder); and ``dataset_card.json`` (resolved config, seed, counts, kind,
 fdsl version, one checksum per category for folders, and the sha256 of every file it lists, which
 ``fdsl verify`` checks). Every sample is a pure function of (seed, category, instance), so the
 files are byte-identical whatever the number of workers or shards. Each file is written to a
@@ -22,6 +24,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,9 +37,10 @@ from fdsl.errors import FdslError, check
 from fdsl.formulas.base import Formula
 
 CARD_NAME = "dataset_card.json"
-#: Where the category parameters are stored with the dataset.
+#: Where the category parameters are stored with a dataset of WebDataset shards (folder layout: CATEGORY_TAR).
 CATEGORY_DIR = "categories"
 FORMATS = ("folder", "wds")
+CATEGORY_TAR = "categories.tar"
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,7 @@ def category_checksums(files: dict[str, str]) -> dict[str, str]:
     per_category: dict[str, dict[str, str]] = {}
     for path, digest in files.items():
         folder, _, name = path.partition("/")
-        if folder != CATEGORY_DIR:
+        if name and folder != CATEGORY_DIR:
             per_category.setdefault(folder, {})[name] = digest
     result = {}
     for folder in sorted(per_category):
@@ -151,11 +155,21 @@ def shard_card_name(shard: Shard) -> str:
     return CARD_NAME if shard.is_whole else f"dataset_card.shard-{shard.index}-of-{shard.count}.json"
 
 
-def write_category_files(formula: Formula, categories: list, out: Path) -> dict[str, str]:
-    """The categories in the family's own files under ``out/categories``; relative path -> sha256."""
-    directory = out / CATEGORY_DIR
-    formula.write_categories(categories, directory)
-    return {f"{CATEGORY_DIR}/{p.name}": file_digest(p) for p in sorted(directory.iterdir()) if p.is_file()}
+def write_category_files(formula: Formula, categories: list, out: Path, data_format: str) -> dict[str, str]:
+    """The categories in the family's own files, with the dataset; relative path -> sha256. Beside
+    shards they go to ``categories/``; a folder layout gets them as one ``categories.tar`` (a
+    sub-folder would be an empty class to torchvision's ImageFolder)."""
+    if data_format == "wds":
+        directory = out / CATEGORY_DIR
+        formula.write_categories(categories, directory)
+        return {str(p.relative_to(out)): file_digest(p) for p in sorted(directory.rglob("*")) if p.is_file()}
+    from fdsl.data.wds import write_tar
+
+    with tempfile.TemporaryDirectory() as staging:
+        formula.write_categories(categories, Path(staging))
+        files = sorted(p for p in Path(staging).rglob("*") if p.is_file())
+        write_tar(out / CATEGORY_TAR, [(str(p.relative_to(staging)), p.read_bytes()) for p in files])
+    return {CATEGORY_TAR: file_digest(out / CATEGORY_TAR)}
 
 
 def render_dataset(
@@ -179,7 +193,8 @@ def render_dataset(
     check(workers >= 1, f"workers = {workers}; allowed: >= 1")
     check_format(data_format, shard_size)
     check_writable(out)
-    files = write_category_files(formula, categories, out)
+    out.mkdir(parents=True, exist_ok=True)
+    files = write_category_files(formula, categories, out, data_format)
     if data_format == "wds":
         from fdsl.data.wds import render_tars
 
@@ -201,7 +216,7 @@ def render_dataset(
         **({"shard_size": shard_size} if data_format == "wds" else {}),
         "samples": samples,
         "category_source": category_source,
-        "category_dir": CATEGORY_DIR,
+        "category_files": CATEGORY_DIR if data_format == "wds" else CATEGORY_TAR,
         "shard": f"{shard.index}/{shard.count}",
         **formula.kind.card_fields(formula),
         **({"checksums": category_checksums(files)} if data_format == "folder" else {}),

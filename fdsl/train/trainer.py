@@ -169,7 +169,7 @@ def fit(
 def _loaders(train_set: Dataset, val_set: Dataset | None, config, context: distributed.Context,
              generator: torch.Generator) -> tuple[DataLoader, DataLoader | None]:
     train = config.train
-    share = len(train_set) // context.world_size
+    share = distributed.training_share(train_set, context)
     check(train.batch_size <= share,
           f"batch size {train.batch_size} is larger than the {share} training images"
           f"{' per process' if context.distributed else ''}; lower --batch-size")
