@@ -84,18 +84,38 @@ def cmd_search(args) -> None:
 
 
 def cmd_render(args) -> None:
-    from fdsl.data.writer import Shard, check_instances, check_writable, render_dataset
+    from fdsl.data.writer import Shard, check_format, check_instances, check_writable, render_dataset
 
     formula = formula_from_args(args)
     shard = Shard.parse(args.shard) if args.shard else Shard.from_torchrun()
     check(args.workers >= 1, f"workers = {args.workers}; allowed: >= 1")
     check_instances(formula, args.instances)  # before a long category search, not after
+    check_format(args.format, args.shard_size)
     check_writable(Path(args.out))
     categories = categories_from_args(formula, args)
     card = render_dataset(formula, categories, Path(args.out), seed=args.data_seed, instances=args.instances,
                           workers=args.workers, shard=shard,
-                          category_source="search" if args.param_dir is None else str(args.param_dir))
+                          category_source="search" if args.param_dir is None else str(args.param_dir),
+                          data_format=args.format, shard_size=args.shard_size)
     print(f"wrote {card['samples']} {card['kind']} samples of {card['categories']} categories to {args.out}")
+
+
+def cmd_card(args) -> None:
+    from fdsl.data.cards import merge_cards
+
+    card = merge_cards(Path(args.dir))
+    print(f"merged the shard cards of {args.dir} into one card: {card['samples']} samples, {len(card['files'])} files")
+
+
+def cmd_verify(args) -> int:
+    from fdsl.data.cards import verify_dataset
+
+    checked, problems = verify_dataset(Path(args.dir), progress=sys.stderr.isatty())
+    for line in problems:
+        print(line)
+    print(f"{args.dir}: {checked - len(problems)} of {checked} files match the dataset card"
+          + (f"; {len(problems)} missing or corrupt" if problems else ""))
+    return 1 if problems else 0
 
 
 def cmd_show(args) -> None:
@@ -178,7 +198,19 @@ def build_parser(family: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--instances", type=int, default=1000, help="samples per category")
     p.add_argument("--param-dir", help="read categories from this directory (e.g. the official CSVs)")
     p.add_argument("--shard", help="render shard i/N only (default under torchrun: RANK/WORLD_SIZE)")
+    p.add_argument("--format", choices=("folder", "wds"), default="folder",
+                   help="folder: a folder per category; wds: WebDataset tar shards in OUT/shards")
+    p.add_argument("--shard-size", type=int, default=1000, help="samples per tar (--format wds)")
     p.set_defaults(run=cmd_render)
+
+    p = sub.add_parser("card", help="merge the cards of a render made in shards (--shard i/N) into one")
+    p.add_argument("action", choices=("merge",), help="merge: dataset_card.shard-*-of-N.json -> dataset_card.json")
+    p.add_argument("dir", help="dataset directory")
+    p.set_defaults(run=cmd_card)
+
+    p = sub.add_parser("verify", help="check every file of a rendered dataset against its card (exit 1 if any fails)")
+    p.add_argument("dir", help="dataset directory")
+    p.set_defaults(run=cmd_verify)
 
     p = sub.add_parser("show", help="write a PNG grid of sample categories and instances")
     _common_family_args(p, family, categories=8, out_help="PNG file to write")
@@ -249,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = build_parser(peek_family(argv)).parse_args(argv)
-        args.run(args)
+        status = args.run(args) or 0
         sys.stdout.flush()  # here, so that a closed pipe is reported below and not at exit
     except FdslError as error:
         print(f"fdsl: error: {error_line(error)}", file=sys.stderr)
@@ -260,4 +292,4 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fdsl: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
-    return 0
+    return status

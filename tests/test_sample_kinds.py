@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import tarfile
 from typing import Any
 
 import numpy as np
@@ -170,6 +171,23 @@ def test_cli_renders_and_shows_a_family_of_any_kind(toy, tmp_path, run_cli):
                            "-o", tmp_path / "show.png")
     assert code == 0, err
     assert Image.open(tmp_path / "show.png").size == (LABEL_WIDTH + 2 * 18, 2 * 18)
+
+
+def test_webdataset_tars_hold_the_files_of_any_kind(toy, tmp_path):
+    """`--format wds`: one tar member per file the kind writes (the folder version's bytes), plus the label."""
+    categories = [toy.search_category(SEED, c) for c in range(2)]
+    render_dataset(toy, categories, tmp_path / "folder", seed=SEED, instances=3, progress=False)
+    render_dataset(toy, categories, tmp_path / "wds", seed=SEED, instances=3, progress=False, data_format="wds",
+                   shard_size=4)
+    members = {}
+    for path in sorted((tmp_path / "wds" / "shards").glob("*.tar")):
+        with tarfile.open(path) as tar:
+            members.update({m.name: tar.extractfile(m).read() for m in tar})
+    files = {str(p.relative_to(tmp_path / "folder")): p.read_bytes() for p in (tmp_path / "folder").glob("*/*")}
+    assert len(files) == 6 * len(toy.kind.suffixes)
+    assert {name: data for name, data in members.items() if not name.endswith(".cls")} == files
+    labels = {name: data for name, data in members.items() if name.endswith(".cls")}
+    assert len(labels) == 6 and all(data == str(int(name[:5])).encode() for name, data in labels.items())
 
 
 def test_a_family_can_be_unregistered_only_once():

@@ -29,9 +29,12 @@ TINY_RUNS = {
     "show": ["show", "fractaldb", "--categories", "1", "--instances", "2", "--tile", "16", "-o", "{tmp}/g.png",
              *SMALL_FLAGS],
 }
-#: Commands whose tiny run trains models (or imports timm): the test (module, function) that runs them.
+#: Commands whose tiny run trains models (or imports timm), or needs a dataset: the test (module, function)
+#: that runs them.
 COVERED_BY = {
     "models": ("test_train_cli", "test_models_lists_valid_names"),
+    "card": ("test_wds", "test_card_merge_command"),  # needs shard renders first
+    "verify": ("test_wds", "test_verify_names_missing_and_corrupt_files"),  # needs a render first
     "pretrain": ("test_train_cli", "test_resume_continues_a_run"),
     "finetune": ("test_train_cli", "test_pretrain_finetune_evaluate"),
     "evaluate": ("test_train_cli", "test_pretrain_finetune_evaluate"),

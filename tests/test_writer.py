@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import tarfile
 import sys
 import time
 from pathlib import Path
@@ -68,7 +69,8 @@ def test_shards_together_write_the_same_bytes_as_the_whole(tmp_path, reference, 
     assert sum(card["samples"] for card in cards) == 3 * INSTANCES
     assert (tmp_path / "dataset_card.shard-0-of-2.json").is_file()
     assert (tmp_path / "dataset_card.shard-1-of-2.json").is_file()
-    assert not (tmp_path / CARD_NAME).exists()  # no shard claims the whole dataset
+    # The last shard to finish merged the two cards into the card of the whole render.
+    assert (tmp_path / CARD_NAME).read_bytes() == (ref_dir / CARD_NAME).read_bytes()
 
 
 def test_one_shard_writes_only_its_images(tmp_path, reference, small_fractaldb, small_categories):
@@ -77,6 +79,7 @@ def test_one_shard_writes_only_its_images(tmp_path, reference, small_fractaldb, 
     written = pngs(tmp_path)
     assert len(written) == INSTANCES  # 36 images / 3 shards
     assert written.items() <= pngs(reference[0]).items()
+    assert not (tmp_path / CARD_NAME).exists()  # one shard of three does not claim the whole dataset
 
 
 @settings(max_examples=50, deadline=None)
@@ -100,13 +103,23 @@ def test_torchrun_shard(monkeypatch):
     assert Shard.from_torchrun() == Shard(3, 8)
 
 
-def test_card_contents(reference, small_fractaldb):
+def test_card_contents(reference, small_fractaldb, small_categories, tmp_path):
     ref_dir, card = reference
     assert json.loads((ref_dir / CARD_NAME).read_text()) == card
     assert card["family"] == "fractaldb" and card["fdsl_version"] == fdsl.__version__
     assert card["config"] == small_fractaldb.config.to_dict() and card["config"]["size"] == SMALL["size"]
     assert (card["seed"], card["categories"], card["instances_per_category"], card["samples"]) == (7, 3, INSTANCES, 36)
     assert (card["shard"], card["kind"], card["image_mode"], card["category_source"]) == ("0/1", "image", "L", "search")
+    assert (card["format"], card["category_files"]) == ("folder", "categories.tar")
+    # Every file, samples and category parameters, with its sha256.
+    on_disk = sorted(str(p.relative_to(ref_dir)) for p in ref_dir.rglob("*") if p.is_file() and p.name != CARD_NAME)
+    assert sorted(card["files"]) == on_disk and len(on_disk) == 3 * INSTANCES + 1
+    for name, digest in card["files"].items():
+        assert hashlib.sha256((ref_dir / name).read_bytes()).hexdigest() == digest
+    with tarfile.open(ref_dir / "categories.tar") as tar:
+        tar.extractall(tmp_path / "params", filter="data")
+    assert [c.tobytes() for c in small_fractaldb.read_categories(tmp_path / "params")] == \
+        [c.tobytes() for c in small_categories]
     # One checksum per category over "name:sha256" lines in name order, recomputed from the files.
     assert sorted(card["checksums"]) == ["00000", "00001", "00002"]
     for category, checksum in card["checksums"].items():

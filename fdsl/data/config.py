@@ -31,8 +31,9 @@ class FormulaDataConfig:
     #: Read categories from this directory (e.g. the official FractalDB CSVs) instead of searching.
     param_dir: str | None = dataclasses.field(default=None, metadata=cli(
         "--param-dir", "read categories from this directory instead of searching"))
-    #: Train on this rendered ImageFolder instead of on the fly (it then defines categories and
-    #: instances; validation holds out the last ``val_instances`` files of each class).
+    #: Train on this rendered dataset instead of on the fly: an ImageFolder, or WebDataset shards
+    #: (``fdsl render --format wds``; read when it holds ``shards/``). It then defines categories
+    #: and instances; validation holds out the last ``val_instances`` samples of each class.
     data_dir: str | None = dataclasses.field(default=None, metadata=cli(
         "--data-dir", "train on this rendered folder instead of on the fly"))
 

@@ -29,6 +29,7 @@ from fdsl.data.config import FormulaDataConfig, RealDataConfig
 from fdsl.errors import FdslError, check
 from fdsl.formulas.base import Formula
 from fdsl.registry import get_formula
+from fdsl.samples.image import IMAGE
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +105,52 @@ def formula_datasets(data: FormulaDataConfig, *, train_transform: Callable | Non
 
 
 def _rendered_folder_datasets(data: FormulaDataConfig, train_transform, val_transform):
+    from fdsl.data.wds import SHARD_DIR
+
+    if (Path(data.data_dir) / SHARD_DIR).is_dir():
+        return tar_datasets(data, train_transform, val_transform)
     folder = image_folder(data.data_dir)
     train_idx, val_idx = split_per_class(folder.targets, lambda n: min(data.val_instances, n - 1))
     val = Split(folder, val_idx, val_transform) if data.val_instances else None
     return Split(folder, train_idx, train_transform), val, list(folder.classes)
+
+
+def tar_datasets(data: FormulaDataConfig, train_transform, val_transform):
+    """(train, validation or None, classes) from WebDataset shards (``fdsl render --format wds``), split
+    as the folder version of the same data: the samples are in ImageFolder's order, and validation
+    holds out the last ``val_instances`` of each category. Under torchrun each rank trains on the
+    samples of its own tars (``rank, rank + W, ...``); validation is shared out by the trainer."""
+    from fdsl.data.cards import read_card
+    from fdsl.data.wds import SHARD_DIR, TarImageDataset, index_tar, rank_share
+    from fdsl.data.writer import CARD_NAME, Shard
+
+    root = Path(data.data_dir)
+    card_path = root / CARD_NAME
+    check(card_path.is_file(), f"{str(root)!r} holds shards but no {CARD_NAME}; if it was rendered with --shard i/N, "
+                               "finish every shard or run `fdsl card merge`")
+    card = read_card(card_path)
+    check(card.get("kind") == "image", f"{str(root)!r} holds {card.get('kind')} samples; pre-training reads images")
+    tars = [root / name for name in card["files"] if name.startswith(f"{SHARD_DIR}/")]
+    missing = [str(t) for t in tars if not t.is_file()]
+    check(not missing, f"shard {missing[:1]} of {str(root)!r} is missing (see `fdsl verify {root}`)")
+    locations, targets, tar_of = [], [], []
+    for t, path in enumerate(tars):
+        for _, offset, size, label in index_tar(path, IMAGE.suffixes[0]):
+            locations.append((t, offset, size))
+            targets.append(label)
+            tar_of.append(t)
+    classes = [f"{c:05d}" for c in range(card["categories"])]
+    train_idx, val_idx = split_per_class(targets, lambda n: min(data.val_instances, n - 1))
+    process = Shard.from_torchrun()
+    if not process.is_whole:
+        train_idx = rank_share(train_idx, tar_of, process.index, process.count)
+
+    def subset(indices, transform, rank_local=False):
+        return TarImageDataset(tars, [locations[i] for i in indices], [targets[i] for i in indices], classes,
+                               transform, rank_local=rank_local)
+
+    val = subset(val_idx, val_transform) if data.val_instances else None
+    return subset(train_idx, train_transform, rank_local=not process.is_whole), val, classes
 
 
 # --- folders and real images ----------------------------------------------------------------------

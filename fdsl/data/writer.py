@@ -1,11 +1,22 @@
-"""Render a formula family to a folder per category, resumably, on many cores or machines.
+"""Render a formula family to disk, resumably, on many cores or machines.
 
-Layout: ``out/<category:05d>/<sample stem><suffix>`` (the family's stem, the files its sample
-kind writes: ``.png`` for images, an ImageFolder tree) plus ``dataset_card.json`` (resolved
-config, seed, counts, kind, fdsl version, one checksum per category). Every sample is a pure
-function of (seed, category, instance), so the files are byte-identical whatever the number of
-workers or shards. Each file is written to a temporary name and renamed, so an interrupted run
-leaves no half-written file: rerunning the same command renders only what is missing.
+Two layouts (``format``):
+
+- ``folder``: ``out/<category:05d>/<sample stem><suffix>`` (the family's stem, the files its sample
+  kind writes: ``.png`` for images, an ImageFolder tree).
+- ``wds``: WebDataset tar shards ``out/shards/<index:06d>.tar`` (:mod:`fdsl.data.wds`).
+
+Beside them: the category parameters, in the family's own files (FractalDB's CSVs, ...), so the
+dataset can be rendered again or extended: in ``categories/`` beside the shards, in
+``categories.tar`` beside the category folders (a sub-folder would be an empty class to
+torchvision's ImageFolder); and ``dataset_card.json`` (resolved config, seed, counts, kind,
+fdsl version, one checksum per category for folders, and the sha256 of every file it lists, which
+``fdsl verify`` checks). Every sample is a pure function of (seed, category, instance), so the
+files are byte-identical whatever the number of workers or shards. Each file is written to a
+temporary name and renamed, so an interrupted run leaves no half-written file: rerunning the same
+command renders only what is missing. A ``--shard i/N`` render writes
+``dataset_card.shard-i-of-N.json``; the one that finds all N merges them into ``dataset_card.json``
+(:func:`fdsl.data.cards.merge_cards`).
 """
 from __future__ import annotations
 
@@ -13,6 +24,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +36,10 @@ from fdsl.errors import FdslError, check
 from fdsl.formulas.base import Formula
 
 CARD_NAME = "dataset_card.json"
+#: Where the category parameters are stored with a dataset of WebDataset shards (folder layout: CATEGORY_TAR).
+CATEGORY_DIR = "categories"
+FORMATS = ("folder", "wds")
+CATEGORY_TAR = "categories.tar"
 
 
 @dataclass(frozen=True)
@@ -96,16 +112,27 @@ def _remove_stale_tmp(out: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def file_digest(path: Path, block: int = 1 << 20) -> str:
+    """sha256 of a file, read in blocks (tars are large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
-def category_checksums(digests: dict[int, dict[str, str]]) -> dict[str, str]:
-    """One sha256 per category over its files' names and contents, in name order."""
+def category_checksums(files: dict[str, str]) -> dict[str, str]:
+    """One sha256 per category folder over its files' names and digests, in name order
+    (``files``: relative path -> sha256; the category files are not samples and are left out)."""
+    per_category: dict[str, dict[str, str]] = {}
+    for path, digest in files.items():
+        folder, _, name = path.partition("/")
+        if name and folder != CATEGORY_DIR:
+            per_category.setdefault(folder, {})[name] = digest
     result = {}
-    for category in sorted(digests):
-        joined = "".join(f"{name}:{digest}\n" for name, digest in sorted(digests[category].items()))
-        result[f"{category:05d}"] = hashlib.sha256(joined.encode()).hexdigest()
+    for folder in sorted(per_category):
+        joined = "".join(f"{name}:{digest}\n" for name, digest in sorted(per_category[folder].items()))
+        result[folder] = hashlib.sha256(joined.encode()).hexdigest()
     return result
 
 
@@ -116,6 +143,32 @@ def check_instances(formula: Formula, instances: int) -> None:
         limit is None or instances <= limit,
         f"instances = {instances} exceeds the {limit} distinct instances of {formula.name} with this config",
     )
+
+
+def check_format(data_format: str, shard_size: int) -> None:
+    check(data_format in FORMATS, f"unknown format {data_format!r}; valid: {', '.join(FORMATS)}")
+    check(shard_size >= 1, f"shard size = {shard_size}; allowed: >= 1")
+
+
+def shard_card_name(shard: Shard) -> str:
+    return CARD_NAME if shard.is_whole else f"dataset_card.shard-{shard.index}-of-{shard.count}.json"
+
+
+def write_category_files(formula: Formula, categories: list, out: Path, data_format: str) -> dict[str, str]:
+    """The categories in the family's own files, with the dataset; relative path -> sha256. Beside
+    shards they go to ``categories/``; a folder layout gets them as one ``categories.tar`` (a
+    sub-folder would be an empty class to torchvision's ImageFolder)."""
+    if data_format == "wds":
+        directory = out / CATEGORY_DIR
+        formula.write_categories(categories, directory)
+        return {str(p.relative_to(out)): file_digest(p) for p in sorted(directory.rglob("*")) if p.is_file()}
+    from fdsl.data.wds import write_tar
+
+    with tempfile.TemporaryDirectory() as staging:
+        formula.write_categories(categories, Path(staging))
+        files = sorted(p for p in Path(staging).rglob("*") if p.is_file())
+        write_tar(out / CATEGORY_TAR, [(str(p.relative_to(staging)), p.read_bytes()) for p in files])
+    return {CATEGORY_TAR: file_digest(out / CATEGORY_TAR)}
 
 
 def render_dataset(
@@ -129,33 +182,27 @@ def render_dataset(
     shard: Shard = Shard(),
     category_source: str = "search",
     progress: bool = True,
+    data_format: str = "folder",
+    shard_size: int = 1000,
 ) -> dict[str, Any]:
-    """Render ``instances`` samples of every category into ``out``; returns the dataset card."""
+    """Render ``instances`` samples of every category into ``out`` as ``data_format`` (``wds``:
+    ``shard_size`` samples per tar); returns the dataset card (of this shard)."""
     out = Path(out)
     check_instances(formula, instances)
     check(workers >= 1, f"workers = {workers}; allowed: >= 1")
+    check_format(data_format, shard_size)
     check_writable(out)
-    for category in range(len(categories)):
-        (out / f"{category:05d}").mkdir(parents=True, exist_ok=True)
-    _remove_stale_tmp(out)
+    out.mkdir(parents=True, exist_ok=True)
+    files = write_category_files(formula, categories, out, data_format)
+    if data_format == "wds":
+        from fdsl.data.wds import render_tars
 
-    tasks = plan_tasks(len(categories), instances, shard)
-    digests: dict[int, dict[str, str]] = {c: {} for c in range(len(categories))}
-    todo = []
-    for category, instance in tasks:
-        names = formula.kind.file_names(formula.sample_stem(category, instance))
-        paths = [out / f"{category:05d}" / name for name in names]
-        if all(path.exists() for path in paths):
-            digests[category].update({path.name: _file_digest(path) for path in paths})
-        else:
-            todo.append((category, instance))
-
-    bar = ProgressBar(total=len(tasks), initial=len(tasks) - len(todo), unit="sample", disable=not progress, smoothing=0.1)
-    for category, files in _run(todo, formula, categories, seed, out, workers):
-        digests[category].update(files)
-        bar.update()
-    bar.close()
-
+        samples, sample_files = render_tars(formula, categories, out, seed=seed, instances=instances,
+                                            workers=workers, shard=shard, shard_size=shard_size, progress=progress)
+    else:
+        samples, sample_files = render_folders(formula, categories, out, seed=seed, instances=instances,
+                                               workers=workers, shard=shard, progress=progress)
+    files.update(sample_files)
     card = {
         "fdsl_version": fdsl.__version__,
         "family": formula.name,
@@ -164,24 +211,59 @@ def render_dataset(
         "categories": len(categories),
         "instances_per_category": instances,
         "kind": formula.kind.name,
-        "samples": len(tasks),
+        "format": data_format,
+        **({"shard_size": shard_size} if data_format == "wds" else {}),
+        "samples": samples,
         "category_source": category_source,
+        "category_files": CATEGORY_DIR if data_format == "wds" else CATEGORY_TAR,
         "shard": f"{shard.index}/{shard.count}",
         **formula.kind.card_fields(formula),
-        "checksums": category_checksums({c: d for c, d in digests.items() if d}),
+        **({"checksums": category_checksums(files)} if data_format == "folder" else {}),
+        "files": dict(sorted(files.items())),
     }
-    card_name = CARD_NAME if shard.is_whole else f"dataset_card.shard-{shard.index}-of-{shard.count}.json"
-    write_text_atomic(out / card_name, json.dumps(card, indent=1))
+    write_text_atomic(out / shard_card_name(shard), json.dumps(card, indent=1))
+    if not shard.is_whole:
+        from fdsl.data.cards import merge_when_complete
+
+        merge_when_complete(out, shard.count)
     return card
 
 
-def _run(todo, formula, categories, seed, out, workers):
-    """Yield (category, {file name: digest}) as samples finish, in-process or on a pool of workers."""
-    if workers == 1 or len(todo) <= 1:
-        _init_worker(formula, categories, seed, out)
-        yield from map(_render_one, todo)
+def render_folders(formula: Formula, categories: list, out: Path, *, seed: int, instances: int, workers: int,
+                   shard: Shard, progress: bool) -> tuple[int, dict[str, str]]:
+    """The folder layout: (samples of this shard, relative path -> sha256 of each of their files)."""
+    for category in range(len(categories)):
+        (out / f"{category:05d}").mkdir(parents=True, exist_ok=True)
+    _remove_stale_tmp(out)
+    tasks = plan_tasks(len(categories), instances, shard)
+    files: dict[str, str] = {}
+    todo = []
+    for category, instance in tasks:
+        names = formula.kind.file_names(formula.sample_stem(category, instance))
+        paths = [out / f"{category:05d}" / name for name in names]
+        if all(path.exists() for path in paths):
+            files.update({f"{category:05d}/{path.name}": file_digest(path) for path in paths})
+        else:
+            todo.append((category, instance))
+
+    bar = ProgressBar(total=len(tasks), initial=len(tasks) - len(todo), unit="sample", disable=not progress, smoothing=0.1)
+    for category, written in pool_map(_render_one, todo, workers=workers, initializer=_init_worker,
+                                      initargs=(formula, categories, seed, out)):
+        files.update({f"{category:05d}/{name}": digest for name, digest in written.items()})
+        bar.update()
+    bar.close()
+    return len(tasks), files
+
+
+def pool_map(function, tasks: list, *, workers: int, initializer, initargs: tuple, ordered: bool = False):
+    """Yield ``function(task)`` for every task, in-process (after ``initializer(*initargs)``) or on a
+    pool of ``workers`` forked processes; in task order when ``ordered``, else as they finish."""
+    if workers == 1 or len(tasks) <= 1:
+        initializer(*initargs)
+        yield from map(function, tasks)
         return
     context = multiprocessing.get_context(pool_start_method())
-    with context.Pool(workers, initializer=_init_worker, initargs=(formula, categories, seed, out)) as pool:
-        chunk = max(1, min(64, len(todo) // (workers * 8)))
-        yield from pool.imap_unordered(_render_one, todo, chunksize=chunk)
+    with context.Pool(workers, initializer=initializer, initargs=initargs) as pool:
+        chunk = max(1, min(64, len(tasks) // (workers * 8)))
+        mapper = pool.imap if ordered else pool.imap_unordered
+        yield from mapper(function, tasks, chunksize=chunk)

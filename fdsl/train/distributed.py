@@ -110,13 +110,23 @@ def primary_first():
 
 
 def train_sampler(dataset: Dataset, context: Context, seed: int) -> Sampler | None:
-    """A DistributedSampler under torchrun (call ``set_epoch`` each epoch); None alone."""
-    if not context.distributed:
+    """A DistributedSampler under torchrun (call ``set_epoch`` each epoch); None alone, or for a
+    dataset that holds this rank's share already (``rank_local``: WebDataset shards split by tar)."""
+    if not context.distributed or is_rank_local(dataset):
         return None
     from torch.utils.data.distributed import DistributedSampler
 
     return DistributedSampler(dataset, num_replicas=context.world_size, rank=context.rank, shuffle=True,
                               seed=seed, drop_last=True)
+
+
+def is_rank_local(dataset: Dataset) -> bool:
+    return bool(getattr(dataset, "rank_local", False))
+
+
+def training_share(dataset: Dataset, context: Context) -> int:
+    """How many training items this rank sees per epoch."""
+    return len(dataset) if is_rank_local(dataset) else len(dataset) // context.world_size
 
 
 class ShardSampler(Sampler[int]):

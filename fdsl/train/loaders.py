@@ -168,7 +168,7 @@ def build_loaders(train_set: Dataset, val_set: Dataset | None, config, context: 
                   ) -> tuple[TrainLoader, DataLoader | None]:
     """(training loader, validation loader or None) for ``config.train``."""
     train = config.train
-    share = len(train_set) // context.world_size
+    share = distributed.training_share(train_set, context)
     check(train.batch_size <= share,
           f"batch size {train.batch_size} is larger than the {share} training images"
           f"{' per process' if context.distributed else ''}; lower --batch-size")

@@ -1,0 +1,199 @@
+"""WebDataset tar shards: written deterministically by ``fdsl render --format wds``, read back as
+a map-style dataset for pre-training.
+
+Layout (the webdataset conventions, https://github.com/webdataset/webdataset): ``out/shards/
+<index:06d>.tar``, plain POSIX tar files; a sample is the run of members sharing a key, its
+path up to the first dot of the file name, ``<category:05d>/<sample stem>``; one member per file
+of the sample kind (``<key>.png``, ``<key>.mask.png``, ...) plus ``<key>.cls``, the category as
+an ASCII integer. Any webdataset reader streams them (``webdataset.WebDataset(urls)``).
+
+Order: samples go category by category, and within a category in the order of their first file's
+name, which is the order torchvision's ImageFolder lists the folder version of the same data;
+tar ``t`` holds samples ``t * shard_size`` up to the next tar's. Members carry fixed metadata
+(mtime 0, uid/gid 0, mode 0644, no user names), so a tar's bytes depend only on its samples, and
+``--shard i/N`` renders whole tars ``i, i + N, ...``. A tar is written to a temporary name and
+renamed when whole: a killed render leaves tars that are whole or absent, and rerunning renders
+only the absent ones.
+"""
+from __future__ import annotations
+
+import io
+import math
+import tarfile
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset
+
+from fdsl.atomic import TMP_GLOB, atomic_path
+from fdsl.data.processes import ProgressBar
+from fdsl.errors import FdslError, check
+from fdsl.formulas.base import Formula
+
+SHARD_DIR = "shards"
+LABEL_SUFFIX = ".cls"
+
+
+def tar_name(index: int) -> str:
+    """A tar's path relative to the dataset folder."""
+    return f"{SHARD_DIR}/{index:06d}.tar"
+
+
+def sample_order(formula: Formula, n_categories: int, instances: int) -> list[tuple[int, int]]:
+    """Every (category, instance), category-major, then in the order of the sample's first file name."""
+    first = formula.kind.suffixes[0]
+    return [(c, i) for c in range(n_categories)
+            for i in sorted(range(instances), key=lambda i: formula.sample_stem(c, i) + first)]
+
+
+def tar_ranges(total: int, shard_size: int) -> list[range]:
+    """The sample positions of each tar."""
+    return [range(start, min(start + shard_size, total)) for start in range(0, total, shard_size)]
+
+
+def sample_key(formula: Formula, category: int, instance: int) -> str:
+    return f"{category:05d}/{formula.sample_stem(category, instance)}"
+
+
+def tar_members(key: str, suffixes: Sequence[str], blobs: Sequence[bytes], label: int) -> list[tuple[str, bytes]]:
+    """One sample's members (name, bytes) in name order."""
+    members = [(key + suffix, blob) for suffix, blob in zip(suffixes, blobs)]
+    members.append((key + LABEL_SUFFIX, str(label).encode("ascii")))
+    return sorted(members)
+
+
+def write_tar(path: Path, members: Iterable[tuple[str, bytes]]) -> None:
+    """Write ``members`` as a tar with fixed metadata, atomically (whole or absent)."""
+    with atomic_path(path) as tmp, tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            tar.addfile(info, io.BytesIO(data))
+
+
+# --- rendering --------------------------------------------------------------------------------
+# Worker state, set once per process so tasks carry only (category, instance).
+_job: dict[str, Any] = {}
+
+
+def _init_worker(formula: Formula, categories: list, seed: int) -> None:
+    _job.update(formula=formula, categories=categories, seed=seed)
+
+
+def _encode_one(task: tuple[int, int]) -> list[bytes]:
+    category, instance = task
+    formula: Formula = _job["formula"]
+    sample = formula.sample(_job["categories"][category], _job["seed"], category, instance)
+    formula.kind.validate(sample)
+    return formula.kind.encode(sample)
+
+
+def render_tars(formula: Formula, categories: list, out: Path, *, seed: int, instances: int, workers: int,
+                shard, shard_size: int, progress: bool) -> tuple[int, dict[str, str]]:
+    """The tars of ``shard`` (tars i, i + N, ...) that are absent; (samples of this shard, relative
+    path -> sha256 of each of its tars)."""
+    from fdsl.data.writer import file_digest, pool_map
+
+    (out / SHARD_DIR).mkdir(parents=True, exist_ok=True)
+    for tmp in (out / SHARD_DIR).glob(TMP_GLOB):
+        tmp.unlink(missing_ok=True)
+    order = sample_order(formula, len(categories), instances)
+    mine = {t: positions for t, positions in enumerate(tar_ranges(len(order), shard_size))
+            if t % shard.count == shard.index}
+    todo = [t for t in mine if not (out / tar_name(t)).exists()]
+    tasks = [order[p] for t in todo for p in mine[t]]
+    samples = sum(map(len, mine.values()))
+    bar = ProgressBar(total=samples, initial=samples - len(tasks), unit="sample", disable=not progress, smoothing=0.1)
+    blobs = pool_map(_encode_one, tasks, workers=workers, initializer=_init_worker,
+                     initargs=(formula, categories, seed), ordered=True)
+    for t in todo:
+        write_tar(out / tar_name(t), _members_of(formula, [order[p] for p in mine[t]], blobs, bar))
+    bar.close()
+    return samples, {tar_name(t): file_digest(out / tar_name(t)) for t in sorted(mine)}
+
+
+def _members_of(formula: Formula, tasks: list[tuple[int, int]], blobs, bar) -> Iterable[tuple[str, bytes]]:
+    """The members of the samples ``tasks``, taking their encoded files from the ordered ``blobs``."""
+    for category, instance in tasks:
+        yield from tar_members(sample_key(formula, category, instance), formula.kind.suffixes, next(blobs), category)
+        bar.update()
+
+
+# --- reading ----------------------------------------------------------------------------------
+def split_name(name: str) -> tuple[str, str]:
+    """(key, suffix) of a member name: the key ends at the first dot of the file name."""
+    folder, _, base = name.rpartition("/")
+    stem, dot, rest = base.partition(".")
+    return (f"{folder}/{stem}" if folder else stem), dot + rest
+
+
+def index_tar(path: Path, image_suffix: str) -> list[tuple[str, int, int, int]]:
+    """(key, offset, size of the ``image_suffix`` member, label) of each sample in the tar at ``path``."""
+    samples: dict[str, dict[str, Any]] = {}
+    try:
+        with tarfile.open(path) as tar:
+            for member in tar:
+                key, suffix = split_name(member.name)
+                entry = samples.setdefault(key, {})
+                if suffix == image_suffix:
+                    entry["at"] = (member.offset_data, member.size)
+                elif suffix == LABEL_SUFFIX:
+                    entry["label"] = int(tar.extractfile(member).read())
+    except (tarfile.TarError, OSError, ValueError) as error:
+        raise FdslError(f"shard {str(path)!r} cannot be read as a WebDataset tar ({error}); "
+                        "check it with `fdsl verify`") from None
+    incomplete = [key for key, entry in samples.items() if "at" not in entry or "label" not in entry]
+    check(not incomplete, f"shard {str(path)!r}: sample {incomplete[:1]} lacks its {image_suffix} or "
+                          f"{LABEL_SUFFIX} member")
+    return [(key, *entry["at"], entry["label"]) for key, entry in samples.items()]
+
+
+class TarImageDataset(Dataset):
+    """Map-style dataset over images inside tars: item ``k`` is read by one seek into its tar and
+    decoded as ImageFolder decodes a file (PIL, converted to RGB); yields (image, label).
+
+    ``rank_local``: the items are this torchrun rank's own share already (its own tars), so the
+    trainer shuffles them itself instead of splitting them again with a DistributedSampler."""
+
+    def __init__(self, tars: Sequence[Path], locations: Sequence[tuple[int, int, int]], targets: Sequence[int],
+                 classes: Sequence[str], transform: Callable | None = None, rank_local: bool = False):
+        self.tars, self.locations = [str(t) for t in tars], list(locations)
+        self.targets, self.classes = list(targets), list(classes)
+        self.transform, self.rank_local = transform, rank_local
+
+    def __len__(self) -> int:
+        return len(self.locations)
+
+    def image(self, index: int) -> Image.Image:
+        tar, offset, size = self.locations[index]
+        with open(self.tars[tar], "rb") as handle:
+            handle.seek(offset)
+            data = handle.read(size)
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                return image.convert("RGB")
+        except (OSError, ValueError, SyntaxError, UnidentifiedImageError) as error:
+            raise FdslError(f"image at byte {offset} of {self.tars[tar]!r} cannot be read ({error}); "
+                            "check the dataset with `fdsl verify`") from None
+
+    def __getitem__(self, index: int):
+        image = self.image(index)
+        return (self.transform(image) if self.transform else image), self.targets[index]
+
+
+def rank_share(indices: Sequence[int], tar_of: Sequence[int], rank: int, world_size: int) -> list[int]:
+    """The ``indices`` in tars ``rank, rank + W, ...``, cut to the smallest share of any rank, so that
+    every rank runs the same number of steps (the few items past it are left out)."""
+    shares = [[i for i in indices if tar_of[i] % world_size == r] for r in range(world_size)]
+    smallest = min(map(len, shares))
+    check(smallest > 0, f"{world_size} processes but the shards give some process no training sample; "
+                        "render with a smaller --shard-size or train with fewer processes")
+    return shares[rank][:smallest]
+
+
+def tar_count(total: int, shard_size: int) -> int:
+    return math.ceil(total / shard_size)
