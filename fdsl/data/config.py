@@ -22,6 +22,10 @@ class FormulaDataConfig:
     val_instances: int = 0
     #: Passes over the training images per epoch (OFDB: one image per category, seen many times).
     repeats: int = 1
+    #: Show only this many of each category's training instances per pass (None: all of them). The
+    #: instances of a pass are drawn without replacement from (seed, epoch, pass, category), so any
+    #: worker count, rank count or resume draws the same (3D-OFDB: 12 views, one per pass).
+    instances_per_epoch: int | None = None
     seed: int = 0
     #: Read categories from this directory (e.g. the official FractalDB CSVs) instead of searching.
     param_dir: str | None = None
@@ -40,6 +44,9 @@ class FormulaDataConfig:
         check(self.instances >= 1, f"data.instances = {self.instances}; allowed: >= 1")
         check(self.val_instances >= 0, f"data.val_instances = {self.val_instances}; allowed: >= 0")
         check(self.repeats >= 1, f"data.repeats = {self.repeats}; allowed: >= 1")
+        per_epoch = self.instances_per_epoch
+        check(per_epoch is None or 1 <= per_epoch <= self.instances,
+              f"data.instances_per_epoch = {per_epoch}; allowed: 1..data.instances ({self.instances}) or null")
 
 
 @dataclasses.dataclass

@@ -130,6 +130,8 @@ def fit(
     result = FitResult(out, history)
     for epoch in range(start_epoch, train.epochs):
         generator.manual_seed(seed_epoch(train.seed, epoch, context.rank))
+        if hasattr(train_set, "set_epoch"):  # data that changes per epoch (data.instances_per_epoch)
+            train_set.set_epoch(epoch)
         if isinstance(train_loader.sampler, DistributedSampler):
             train_loader.sampler.set_epoch(epoch)
         scheduler.step_update(num_updates=epoch * len(train_loader))
