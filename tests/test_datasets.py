@@ -145,3 +145,67 @@ def test_bad_image_folders_are_one_clear_error(tmp_path, make, message):
 def test_unknown_dataset_name_lists_the_valid_ones():
     with pytest.raises(FdslError, match="unknown dataset 'imagenet'; valid: cifar10, cifar100"):
         real_datasets(RealDataConfig(dataset="imagenet"))
+
+
+def test_instances_per_epoch_picks_one_view_per_category_per_pass_from_seed_and_epoch():
+    data = quick_data("ofdb3d", categories=3, instances=12, instances_per_epoch=1, repeats=4)
+    train, _, _ = formula_datasets(data)
+    assert len(train) == 3 * 1 * 4
+    epoch0 = [train.locate(k) for k in range(len(train))]
+    assert [c for c, _ in epoch0] == [0, 1, 2] * 4  # every category once per pass
+    train.set_epoch(1)
+    epoch1 = [train.locate(k) for k in range(len(train))]
+    assert epoch1 != epoch0  # another draw of views each epoch
+    again, _, _ = formula_datasets(data)  # a fresh process (another worker, rank or a resume)
+    again.set_epoch(1)
+    assert [again.locate(k) for k in range(len(again))] == epoch1
+    train.set_epoch(0)
+    assert [train.locate(k) for k in range(len(train))] == epoch0
+    views = {train.locate(k)[1] for epoch in range(20) for k in range(len(train)) if not train.set_epoch(epoch)}
+    assert views == set(range(12))  # every view turns up over the epochs
+
+
+def test_instances_per_epoch_is_the_same_for_any_number_of_loader_workers():
+    data = quick_data("ofdb3d", categories=2, instances=12, instances_per_epoch=2)
+    train, _, _ = formula_datasets(data)
+    train.set_epoch(3)
+    expected = [train.locate(k) for k in range(len(train))]
+    assert len({i for _, i in expected[:2]}) == 2  # two different instances of category 0
+    loaded = list(DataLoader(train, batch_size=None, num_workers=2, collate_fn=lambda x: x))
+    assert [label for _, label in loaded] == [c for c, _ in expected]
+    for (image, _), (category, instance) in zip(loaded, expected):
+        sample = train.formula.sample(train.categories[category], data.seed, category, instance)
+        assert np.array_equal(np.asarray(image), np.asarray(train.formula.kind.training_item(sample)))
+
+
+@pytest.mark.parametrize("value", [0, 13])
+def test_instances_per_epoch_out_of_range_is_one_clear_error(value):
+    with pytest.raises(FdslError, match=rf"data.instances_per_epoch = {value}; allowed: 1..data.instances \(12\)"):
+        formula_datasets(quick_data("ofdb3d", instances=12, instances_per_epoch=value))
+
+
+def to_tensor(image: Image.Image) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(image).copy())
+
+
+def test_instances_per_epoch_reaches_persistent_loader_workers():
+    """The training loader's workers persist across epochs: each epoch's views must still be that
+    epoch's (the epoch travels with every index), not the views of the epoch the workers started in."""
+    from fdsl.train.distributed import Context
+    from fdsl.train.loaders import TrainLoader
+
+    data = quick_data("ofdb3d", categories=2, instances=12, instances_per_epoch=1, repeats=2)
+    train, _, _ = formula_datasets(data)
+    train.transform = to_tensor
+    context = Context(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
+    loader = TrainLoader(train, batch_size=1, workers=1, context=context, seed=0, timeout_s=120)
+
+    def expected(epoch: int) -> list[bytes]:
+        train.set_epoch(epoch)
+        return sorted(train[k][0].numpy().tobytes() for k in range(len(train)))
+
+    for epoch in (0, 1, 2):
+        loader.start_epoch(epoch, seed=epoch)
+        seen = sorted(images[0].numpy().tobytes() for images, _ in loader)
+        assert seen == expected(epoch), f"epoch {epoch} showed another epoch's views"
+    assert expected(0) != expected(1) or expected(1) != expected(2)  # the views do change

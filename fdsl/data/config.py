@@ -25,6 +25,10 @@ class FormulaDataConfig:
         "--val-instances", "held-out instances per category (0: no validation)"))
     #: Passes over the training images per epoch (OFDB: one image per category, seen many times).
     repeats: int = 1
+    #: Show only this many of each category's training instances per pass (None: all of them). The
+    #: instances of a pass are drawn without replacement from (seed, epoch, pass, category), so any
+    #: worker count, rank count or resume draws the same (3D-OFDB: 12 views, one per pass).
+    instances_per_epoch: int | None = None
     #: The data seed: categories and samples derive from it (``fdsl render --data-seed``).
     seed: int = dataclasses.field(default=0, metadata=cli(
         "--data-seed", "seed the formula images derive from (as `fdsl render --data-seed`)"))
@@ -48,6 +52,9 @@ class FormulaDataConfig:
         check(self.instances >= 1, f"data.instances = {self.instances}; allowed: >= 1")
         check(self.val_instances >= 0, f"data.val_instances = {self.val_instances}; allowed: >= 0")
         check(self.repeats >= 1, f"data.repeats = {self.repeats}; allowed: >= 1")
+        per_epoch = self.instances_per_epoch
+        check(per_epoch is None or 1 <= per_epoch <= self.instances,
+              f"data.instances_per_epoch = {per_epoch}; allowed: 1..data.instances ({self.instances}) or null")
         self.family_config()
 
     def family_config(self):

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
@@ -30,8 +31,11 @@ from fdsl.errors import FdslError, check
 from fdsl.formulas.base import Formula
 from fdsl.registry import get_formula
 from fdsl.samples.image import IMAGE
+from fdsl.seeding import derive_rng
 
 log = logging.getLogger(__name__)
+#: The seeding domain of the per-epoch choice of instances (``instances_per_epoch``).
+EPOCH_INSTANCES = "epoch-instances"
 
 
 # --- formula samples on the fly -------------------------------------------------------------------
@@ -43,22 +47,47 @@ class FormulaDataset(Dataset):
     ``instances[k % len(instances)]``. Labels are category indices; ``classes`` are the folder names
     that ``fdsl render`` writes (``00000``, ``00001``, ...), so a model trained on the fly and one
     trained on the rendered folder share their label names.
+
+    With ``instances_per_epoch`` m, each pass (repeat) shows m of a category's instances, drawn
+    without replacement from ``(seed, epoch, pass, category)`` (:meth:`set_epoch` sets the epoch):
+    3D-OFDB shows one of its 12 views per category per pass. The draw depends on no worker, rank or
+    order, so every process picks the same instances and a resumed run picks what it would have.
     """
 
     def __init__(self, formula: Formula, categories: Sequence[Any], *, seed: int, instances: Sequence[int],
-                 repeats: int = 1, transform: Callable | None = None):
+                 repeats: int = 1, transform: Callable | None = None, instances_per_epoch: int | None = None):
         check(len(categories) >= 1 and len(instances) >= 1, "a formula dataset needs >= 1 category and instance")
+        check(instances_per_epoch is None or 1 <= instances_per_epoch <= len(instances),
+              f"instances_per_epoch = {instances_per_epoch}; allowed: 1..{len(instances)} or None")
         self.formula, self.categories, self.seed = formula, list(categories), seed
         self.instances, self.repeats, self.transform = list(instances), repeats, transform
+        self.instances_per_epoch, self.epoch = instances_per_epoch, 0
         self.classes = [f"{c:05d}" for c in range(len(self.categories))]
 
+    @property
+    def shown_per_pass(self) -> int:
+        """Instances of each category that one pass shows."""
+        return self.instances_per_epoch or len(self.instances)
+
     def __len__(self) -> int:
-        return len(self.categories) * len(self.instances) * self.repeats
+        return len(self.categories) * self.shown_per_pass * self.repeats
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch whose instances :meth:`locate` picks (only with ``instances_per_epoch``)."""
+        self.epoch = epoch
 
     def locate(self, index: int) -> tuple[int, int]:
         """(category, instance) of dataset index ``index``."""
-        category, position = divmod(index % (len(self.categories) * len(self.instances)), len(self.instances))
+        passes, within = divmod(index, len(self.categories) * self.shown_per_pass)
+        category, position = divmod(within, self.shown_per_pass)
+        if self.instances_per_epoch is not None:
+            position = int(self.epoch_instances(passes, category)[position])
         return category, self.instances[position]
+
+    def epoch_instances(self, passes: int, category: int) -> np.ndarray:
+        """Positions (in ``instances``) that pass ``passes`` of this epoch shows of ``category``."""
+        rng = derive_rng(self.seed, EPOCH_INSTANCES, self.epoch, passes, category)
+        return rng.permutation(len(self.instances))[: self.instances_per_epoch]
 
     def item(self, index: int) -> Any:
         category, instance = self.locate(index)
@@ -96,7 +125,7 @@ def formula_datasets(data: FormulaDataConfig, *, train_transform: Callable | Non
     formula.sample(categories[0], data.seed, 0, 0)
     train_range = range(data.instances)
     train = FormulaDataset(formula, categories, seed=data.seed, instances=train_range, repeats=data.repeats,
-                           transform=train_transform)
+                           transform=train_transform, instances_per_epoch=data.instances_per_epoch)
     val = None
     if data.val_instances:
         val = FormulaDataset(formula, categories, seed=data.seed, instances=range(train_range.stop, end),
@@ -107,6 +136,8 @@ def formula_datasets(data: FormulaDataConfig, *, train_transform: Callable | Non
 def _rendered_folder_datasets(data: FormulaDataConfig, train_transform, val_transform):
     from fdsl.data.wds import SHARD_DIR
 
+    check(data.instances_per_epoch is None,
+          "data.instances_per_epoch applies to data rendered on the fly, not to data.data_dir; unset it")
     if (Path(data.data_dir) / SHARD_DIR).is_dir():
         return tar_datasets(data, train_transform, val_transform)
     folder = image_folder(data.data_dir)

@@ -92,12 +92,18 @@ class EpochSeededDataset(Dataset):
     def __init__(self, dataset: Dataset):
         self.dataset = dataset
         self.seeded_epoch: int | None = None
+        self.data_epoch: int | None = None
 
     def __len__(self) -> int:
         return len(self.dataset)
 
     def __getitem__(self, key):
         index, epoch, base_seed = key
+        if epoch != self.data_epoch and hasattr(self.dataset, "set_epoch"):
+            # Data that changes per epoch (data.instances_per_epoch): told here, in the process that
+            # reads it, since a persistent worker never sees the main process's dataset again.
+            self.dataset.set_epoch(epoch)
+            self.data_epoch = epoch
         if epoch != self.seeded_epoch and get_worker_info() is not None:
             seed_this_worker(base_seed)
             self.seeded_epoch = epoch
