@@ -19,6 +19,7 @@ from train_helpers import TINY, write_yaml
 
 from fdsl.cli import main
 from fdsl.errors import FdslError
+from fdsl.licensing import generated_data_license
 from fdsl.registry import ENTRY_POINT_GROUP, family_plugin, get_formula, list_formulas, load_plugins, unregister
 from fdsl.train.checkpoint import load_weights
 
@@ -138,6 +139,8 @@ def test_plugins_load_in_process_and_name_their_plugin(site):
     assert family_plugin("fractaldb") is None
     image = get_formula("test-stripes-here", size=20).sample({"period": 3}, 0, 0, 0)
     assert image.shape == (20, 20)
+    stated = generated_data_license("test-stripes-here")  # what its dataset cards say
+    assert stated["spdx"] is None and f"plugin 'stripes' ({module}" in stated["note"]
 
 
 def test_a_broken_plugin_is_one_warning_and_the_rest_works(site, tmp_path, registry_warnings):

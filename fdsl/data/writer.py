@@ -23,6 +23,7 @@ import fdsl
 from fdsl.atomic import TMP_GLOB, write_text_atomic
 from fdsl.errors import FdslError, check
 from fdsl.formulas.base import Formula
+from fdsl.licensing import generated_data_license
 
 CARD_NAME = "dataset_card.json"
 
@@ -167,6 +168,7 @@ def render_dataset(
         "kind": formula.kind.name,
         "samples": len(tasks),
         "category_source": category_source,
+        "license": generated_data_license(formula.name),
         "shard": f"{shard.index}/{shard.count}",
         **formula.kind.card_fields(formula),
         "checksums": category_checksums({c: d for c, d in digests.items() if d}),
