@@ -47,7 +47,7 @@ def save_weights(model: nn.Module, directory: Path, *, label_names: list[str], a
     names) and a model card ``README.md`` in ``directory``; ``meta`` (task, the run's resolved
     ``config`` as a dict, ``epoch`` and its ``metrics``) goes under the ``fdsl`` key of config.json
     and into the card (:mod:`fdsl.train.model_card`)."""
-    from fdsl.train.model_card import CARD_FILE, model_card
+    from fdsl.train.model_card import CARD_FILE, licence_of, model_card
 
     import safetensors.torch
     from timm.models._hub import save_config_for_hf
@@ -59,8 +59,8 @@ def save_weights(model: nn.Module, directory: Path, *, label_names: list[str], a
     size = augment.img_size
     data_config = {"input_size": (3, size, size), "interpolation": augment.interpolation, "mean": augment.mean,
                    "std": augment.std, "crop_pct": augment.eval_crop_pct, "crop_mode": "center"}
-    model_config = {"label_names": list(label_names), "pretrained_cfg": {"tag": "fdsl", "license": None},
-                    "fdsl": meta}
+    model_config = {"label_names": list(label_names), "fdsl": meta,
+                    "pretrained_cfg": {"tag": "fdsl", "license": licence_of(meta)["id"]}}
     with atomic_path(directory / MODEL_CONFIG_FILE) as tmp:
         save_config_for_hf(model, str(tmp), model_config=model_config, data_config=data_config)
     card = model_card(json.loads((directory / MODEL_CONFIG_FILE).read_text()), meta, directory,

@@ -25,7 +25,7 @@ TAGS = ["image-classification", "timm", "fdsl", "formula-driven-supervised-learn
 def model_card(hf_config: dict[str, Any], meta: dict[str, Any], directory: Path, *, parameters: int) -> str:
     """The card of the weights in ``directory``: ``hf_config`` is timm's config.json written beside
     them, ``meta`` what the trainer recorded (task, resolved config, epoch and its metrics)."""
-    licence = pretrain_licence(meta) if meta["task"] == "pretrain" else finetune_licence(meta)
+    licence = licence_of(meta)
     data = pretraining_data(meta) if meta["task"] == "pretrain" else finetuning_data(meta)
     sections = [
         front_matter(meta, licence),
@@ -168,6 +168,11 @@ def how_to_load(hf_config: dict[str, Any], directory: Path) -> str:
         'model = timm.create_model("hf-hub:USER/REPO", pretrained=True)',
         "```",
     ])
+
+
+def licence_of(meta: dict[str, Any]) -> dict[str, Any]:
+    """``{"id": hub licence id, "text": the card's licence section, "extra": more front matter}``."""
+    return pretrain_licence(meta) if meta["task"] == "pretrain" else finetune_licence(meta)
 
 
 def pretrain_licence(meta: dict[str, Any]) -> dict[str, Any]:
