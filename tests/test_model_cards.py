@@ -47,6 +47,7 @@ def test_pretraining_cards_describe_model_data_recipe_result_and_licence(runs):
     for folder, row in (("last", rows[-1]), ("best", best)):
         header, body = read_card(runs / "pre" / folder)
         assert header["library_name"] == "timm" and header["license"] == "mit"
+        assert load_weights(runs / "pre" / folder).config["pretrained_cfg"]["license"] == "mit"
         assert header["pipeline_tag"] == "image-classification" and "fractaldb" in header["tags"]
         assert all(section in body for section in SECTIONS + ("## Pre-training data",))
         assert "`vit_tiny_patch16_224`" in body and "'embed_dim': 32" in body and "Classes: 3" in body
@@ -76,6 +77,7 @@ def test_the_card_s_loading_code_loads_the_weights_in_timm(runs):
 def test_fine_tuning_cards_name_their_real_data_and_its_licence(runs):
     header, body = read_card(runs / "ft" / "best")
     assert header["license"] == "other" and header["library_name"] == "timm"
+    assert load_weights(runs / "ft" / "best").config["pretrained_cfg"]["license"] == "other"
     assert "fractaldb" not in header["tags"]
     assert all(section in body for section in SECTIONS + ("## Fine-tuning data",))
     images = runs / "images"
