@@ -14,7 +14,7 @@ import numpy as np
 
 from fdsl.cli_flags import add_options, field_options, option_values
 from fdsl.errors import FdslError, check
-from fdsl.registry import formula_class, get_formula, list_formulas
+from fdsl.registry import family_plugin, formula_class, get_formula, list_formulas
 
 EXIT_USAGE = 2
 FAMILY_COMMANDS = ("search", "render", "show")
@@ -68,8 +68,9 @@ def categories_from_args(formula, args) -> list:
 
 def cmd_list(args) -> None:
     for name in list_formulas():
-        cls = formula_class(name)
-        print(f"{name:14s} {(cls.__doc__ or '').strip().splitlines()[0]}")
+        summary = ((formula_class(name).__doc__ or "").strip().splitlines() or [""])[0]  # a plugin's may be empty
+        plugin = family_plugin(name)
+        print(f"{name:14s} {summary}{f' [{plugin}]' if plugin else ''}")
 
 
 def cmd_search(args) -> None:

@@ -30,8 +30,8 @@ def test_torchrun_with_two_processes_trains_and_saves_once(tmp_path):
     # One set of files, written by rank 0.
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert [f for f in files if not f.startswith("tb/")] == [
-        "best/config.json", "best/model.safetensors", "config.yaml", "last/config.json", "last/model.safetensors",
-        "metrics.csv", "state.pt", "summary.json",
+        "best/README.md", "best/config.json", "best/model.safetensors", "config.yaml", "last/README.md",
+        "last/config.json", "last/model.safetensors", "metrics.csv", "state.pt", "summary.json",
     ]
     assert len([f for f in files if f.startswith("tb/")]) == 1
     with open(out / "metrics.csv") as handle:

@@ -4,7 +4,8 @@ A run folder::
 
     config.yaml          the resolved config (YAML)
     metrics.csv          one row per epoch; tb/ holds the same scalars for TensorBoard
-    last/, best/         weights: model.safetensors + config.json in timm's format
+    last/, best/         weights: model.safetensors + config.json in timm's format, and a model
+                         card README.md (a weights folder uploads to a model hub as it is)
     state.pt             everything needed to resume (tensors and numbers only)
     summary.json         final and best metrics
 
@@ -42,8 +43,12 @@ SUMMARY_FILE = "summary.json"
 # --- weights ----------------------------------------------------------------------------------------
 def save_weights(model: nn.Module, directory: Path, *, label_names: list[str], augment: AugmentConfig,
                  meta: dict[str, Any]) -> None:
-    """``model.safetensors`` and timm's ``config.json`` (architecture, model_args, preprocessing,
-    label names) in ``directory``; ``meta`` goes under the ``fdsl`` key of config.json."""
+    """``model.safetensors``, timm's ``config.json`` (architecture, model_args, preprocessing, label
+    names) and a model card ``README.md`` in ``directory``; ``meta`` (task, the run's resolved
+    ``config`` as a dict, ``epoch`` and its ``metrics``) goes under the ``fdsl`` key of config.json
+    and into the card (:mod:`fdsl.train.model_card`)."""
+    from fdsl.train.model_card import CARD_FILE, licence_of, model_card
+
     import safetensors.torch
     from timm.models._hub import save_config_for_hf
 
@@ -54,10 +59,13 @@ def save_weights(model: nn.Module, directory: Path, *, label_names: list[str], a
     size = augment.img_size
     data_config = {"input_size": (3, size, size), "interpolation": augment.interpolation, "mean": augment.mean,
                    "std": augment.std, "crop_pct": augment.eval_crop_pct, "crop_mode": "center"}
-    model_config = {"label_names": list(label_names), "pretrained_cfg": {"tag": "fdsl", "license": None},
-                    "fdsl": meta}
+    model_config = {"label_names": list(label_names), "fdsl": meta,
+                    "pretrained_cfg": {"tag": "fdsl", "license": licence_of(meta)["id"]}}
     with atomic_path(directory / MODEL_CONFIG_FILE) as tmp:
         save_config_for_hf(model, str(tmp), model_config=model_config, data_config=data_config)
+    card = model_card(json.loads((directory / MODEL_CONFIG_FILE).read_text()), meta, directory,
+                      parameters=sum(p.numel() for p in model.parameters()))
+    write_text_atomic(directory / CARD_FILE, card)
 
 
 @dataclasses.dataclass

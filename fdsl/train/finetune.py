@@ -20,7 +20,7 @@ from fdsl.errors import FdslError, check
 from fdsl.train import checkpoint, distributed
 from fdsl.train.augment import build_transforms
 from fdsl.train.checkpoint import Weights, load_weights
-from fdsl.train.config import AugmentConfig, FinetuneConfig, ModelConfig, TrainConfig
+from fdsl.train.config import AugmentConfig, FinetuneConfig, ModelConfig, TrainConfig, to_dict
 from fdsl.train.engine import evaluate
 from fdsl.train.freeze import apply_freezing
 from fdsl.train.loaders import worker_options
@@ -42,7 +42,9 @@ def finetune(config: FinetuneConfig, out: str | Path, *, resume: bool = False) -
                                                     val_transform=val_transform)
     model = build_model(config, weights, classes)
     meta = {"task": "finetune", "fdsl_version": fdsl.__version__, "init": config.init,
-            "dataset": config.data.dataset}
+            "dataset": config.data.dataset, "config": to_dict(config),
+            # what the starting weights were pre-trained on, for the model card's data and licence
+            "init_data": ((weights.config or {}).get("fdsl") or {}).get("data") if weights is not None else None}
     return fit(model, train_set, val_set, config=config, out=out, label_names=classes, context=context,
                state=state, meta=meta)
 

@@ -28,6 +28,7 @@ def pretrain(config: PretrainConfig, out: str | Path, *, resume: bool = False) -
                                                    progress=context.is_primary and sys.stderr.isatty())
     seed_init(config.train.seed)
     model = create_model(config.model, num_classes=len(classes))
-    meta = {"task": "pretrain", "fdsl_version": fdsl.__version__, "data": to_dict(config.data)}
+    meta = {"task": "pretrain", "fdsl_version": fdsl.__version__, "data": to_dict(config.data),
+            "config": to_dict(config)}
     return fit(model, train_set, val_set, config=config, out=out, label_names=classes, context=context,
                state=state, meta=meta)
