@@ -117,7 +117,7 @@ def cmd_show(args) -> None:
 
 
 def cmd_demo(args) -> None:
-    from fdsl.demo import run_demo
+    from fdsl.experiments.demo import run_demo
 
     run_demo(Path(args.out), workers=args.workers, data=args.data, preset=args.preset)
 

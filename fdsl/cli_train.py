@@ -216,7 +216,7 @@ def cmd_compare(args) -> None:
         return
 
     def run():
-        from fdsl.train.compare import compare
+        from fdsl.experiments.compare import compare
 
         comparison = compare(config, args.checkpoint, seeds=args.seeds, out=args.out, labels=args.label,
                              jobs=args.jobs)
@@ -228,7 +228,7 @@ def cmd_compare(args) -> None:
 
 def cmd_study(args) -> None:
     from fdsl.train.config import dump_yaml
-    from fdsl.train.study import check_study_file, finetune_config, pretrain_configs, run_study
+    from fdsl.experiments.study import check_study_file, finetune_config, pretrain_configs, run_study
 
     study = check_study_file(args.study)
     if args.data:

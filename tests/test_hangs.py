@@ -80,7 +80,7 @@ def hang_forever(config, out, resume):
 
 def test_a_job_that_stops_writing_is_killed_and_reported(tmp_path):
     from fdsl.errors import FdslError
-    from fdsl.train import jobs
+    from fdsl.experiments import jobs
     from fdsl.train.config import resolve
     from train_helpers import tiny_pretrain
 

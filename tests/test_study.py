@@ -9,7 +9,7 @@ import pytest
 from test_train_cli import fdsl, one_line_error  # noqa: F401  (fixture)
 from train_helpers import TINY_FINETUNE, TINY_PRETRAIN, make_image_folder, write_yaml
 
-from fdsl.train.study import parse_study, study_rows
+from fdsl.experiments.study import parse_study, study_rows
 
 TINY_STUDY = {
     "seeds": [0, 1],
@@ -64,7 +64,7 @@ def _scores(out):
 def test_a_failing_parallel_run_stops_the_study_with_its_error(tmp_path):
     from fdsl.errors import FdslError
     from fdsl.train.finetune import finetune
-    from fdsl.train.jobs import run_parallel
+    from fdsl.experiments.jobs import run_parallel
     from train_helpers import tiny_finetune
 
     bad = tiny_finetune(tmp_path / "images", {"train": {"batch_size": 1000}})
@@ -143,7 +143,7 @@ def test_bad_study_input_is_one_line(fdsl, tmp_path):  # noqa: F811
 @pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "studies").glob("*.yaml")),
                          ids=lambda p: p.name)
 def test_shipped_studies_resolve(path):
-    from fdsl.train.study import finetune_config, load_study, pretrain_configs
+    from fdsl.experiments.study import finetune_config, load_study, pretrain_configs
 
     study = load_study(path)
     configs = pretrain_configs(study)

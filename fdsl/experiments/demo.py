@@ -31,12 +31,12 @@ def run_demo(out: Path, *, workers: int | None = None, data: str | None = None,
     """Run the demo into ``out`` (pretrain/, compare/, gallery.png); returns the printed report."""
     from fdsl.data.datasets import load_categories
     from fdsl.registry import get_formula
-    from fdsl.train.compare import compare
+    from fdsl.experiments.compare import compare
     from fdsl.train.config import resolve
     from fdsl.train.distributed import configure_logging
     from fdsl.train.presets import finetune_preset, pretrain_preset
     from fdsl.train.pretrain import pretrain
-    from fdsl.train.study import study_rows
+    from fdsl.experiments.study import study_rows
     from fdsl.viz.gallery import formula_gallery, save_png
 
     configure_logging()
@@ -102,7 +102,7 @@ def pretrain_distributed(config, out: Path, processes: int):
     from fdsl.atomic import write_text_atomic
     from fdsl.train.checkpoint import is_finished
     from fdsl.train.config import dump_yaml
-    from fdsl.train.jobs import quiet_for_s, stall_limit_s
+    from fdsl.experiments.jobs import quiet_for_s, stall_limit_s
     from fdsl.train.trainer import FitResult
 
     check(config.train.batch_size % processes == 0,

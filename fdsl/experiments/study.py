@@ -11,7 +11,7 @@ pre-training recipe shared by every variant, and the variants, each a set of con
       fractaldb: {}
       perlin: {data.family: perlin, data.formula: {size: 32}, data.categories: 100}
 
-Each variant is pre-trained once (``out/pretrain/<name>``), then :func:`fdsl.train.compare.compare`
+Each variant is pre-trained once (``out/pretrain/<name>``), then :func:`fdsl.experiments.compare.compare`
 fine-tunes scratch and every variant once per seed (``out/compare``). Every score is measured on
 images held out of the real training split. The report adds to compare's table the gap to scratch
 in points and in standard deviations (pooled over the two arms), the pre-training time and
@@ -50,7 +50,7 @@ class StudyConfig:
     seeds: list[int] = dataclasses.field(default_factory=lambda: [0, 1, 2])
     #: Real images to fine-tune on (a dataset name or an ImageFolder path); None: the recipe's.
     data: str | None = None
-    #: Runs at a time, each in its own process (:mod:`fdsl.train.jobs`): on a CPU, the number of cores.
+    #: Runs at a time, each in its own process (:mod:`fdsl.experiments.jobs`): on a CPU, the number of cores.
     jobs: int = 1
     finetune: Recipe = dataclasses.field(default_factory=Recipe)
     pretrain: Recipe = dataclasses.field(default_factory=Recipe)
@@ -131,8 +131,8 @@ def finetune_config(study: StudyConfig, workers: int | None = None):
 def run_study(study: StudyConfig, out: str | Path, *, workers: int | None = None) -> str:
     """Pre-train every variant, compare them with scratch over the seeds; returns the report."""
     from fdsl.data.datasets import real_datasets
-    from fdsl.train.compare import compare
-    from fdsl.train.jobs import run_parallel
+    from fdsl.experiments.compare import compare
+    from fdsl.experiments.jobs import run_parallel
     from fdsl.train.pretrain import pretrain
     from fdsl.train.trainer import FitResult
 
@@ -181,7 +181,7 @@ def _std(values: list[float]) -> float:
 
 
 def format_study(rows: list[dict], ft_config) -> str:
-    from fdsl.train.compare import markdown_table
+    from fdsl.experiments.compare import markdown_table
 
     header = ["init", "pre-training", "held-out top-1", "fine-tuned top-1 (%)", "gap (points)", "gap (std)"]
     table = []

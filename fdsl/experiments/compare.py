@@ -3,7 +3,7 @@ a table of final validation accuracy (mean and sample std over seeds) and a PNG 
 
 Each (init, seed) is an ordinary fine-tuning run folder ``out/<init>/seed<N>``; rerunning the same
 comparison resumes what an interruption left unfinished and reuses finished runs. With ``jobs`` > 1
-that many runs go at once, each in its own process (:mod:`fdsl.train.jobs`).
+that many runs go at once, each in its own process (:mod:`fdsl.experiments.jobs`).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from fdsl.atomic import write_text_atomic
 from fdsl.train.config import FinetuneConfig
 from fdsl.train.distributed import is_primary
 from fdsl.train.finetune import finetune, resolve_init
-from fdsl.train.jobs import run_parallel
+from fdsl.experiments.jobs import run_parallel
 from fdsl.train.trainer import FitResult
 from fdsl.viz.curves import plot_curves
 
