@@ -242,7 +242,7 @@ def cmd_study(args) -> None:
             print(f"# pre-training: {name}\n{dump_yaml(config)}")
         print(f"# fine-tuning (seeds {study.seeds})\n{dump_yaml(ft)}", end="")
         return
-    _run_training(args, lambda: _primary_print(run_study(study, args.out, workers=args.workers)))
+    _run_training(args, lambda: _primary_print(run_study(study, args.out, workers=args.workers).report))
 
 
 def cmd_models(args) -> None:
