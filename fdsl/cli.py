@@ -138,9 +138,9 @@ def cmd_show(args) -> None:
 
 
 def cmd_demo(args) -> None:
-    from fdsl.demo import run_demo
+    from fdsl.experiments.demo import run_demo
 
-    run_demo(Path(args.out), workers=args.workers, data=args.data, preset=args.preset)
+    print(run_demo(Path(args.out), workers=args.workers, data=args.data, preset=args.preset).text)
 
 
 class RenamedOption(argparse.Action):

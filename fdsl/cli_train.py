@@ -216,7 +216,7 @@ def cmd_compare(args) -> None:
         return
 
     def run():
-        from fdsl.train.compare import compare
+        from fdsl.experiments.compare import compare
 
         comparison = compare(config, args.checkpoint, seeds=args.seeds, out=args.out, labels=args.label,
                              jobs=args.jobs)
@@ -228,7 +228,7 @@ def cmd_compare(args) -> None:
 
 def cmd_study(args) -> None:
     from fdsl.train.config import dump_yaml
-    from fdsl.train.study import check_study_file, finetune_config, pretrain_configs, run_study
+    from fdsl.experiments.study import check_study_file, finetune_config, pretrain_configs, run_study
 
     study = check_study_file(args.study)
     if args.data:
@@ -242,7 +242,7 @@ def cmd_study(args) -> None:
             print(f"# pre-training: {name}\n{dump_yaml(config)}")
         print(f"# fine-tuning (seeds {study.seeds})\n{dump_yaml(ft)}", end="")
         return
-    _run_training(args, lambda: _primary_print(run_study(study, args.out, workers=args.workers)))
+    _run_training(args, lambda: _primary_print(run_study(study, args.out, workers=args.workers).report))
 
 
 def cmd_models(args) -> None:

@@ -10,7 +10,7 @@ from fdsl.numeric import to_number
 from fdsl.registry import get_formula
 from fdsl.train.config import parse_assignment, resolve
 from fdsl.train.presets import pretrain_preset
-from fdsl.train.study import parse_study
+from fdsl.experiments.study import parse_study
 
 YAML = """
 optim: {lr: 2e-1, warmup_lr: 1e-6, lr_base_batch: 1_000}

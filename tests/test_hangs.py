@@ -80,10 +80,23 @@ def hang_forever(config, out, resume):
 
 def test_a_job_that_stops_writing_is_killed_and_reported(tmp_path):
     from fdsl.errors import FdslError
-    from fdsl.train import jobs
+    from fdsl.experiments import jobs
     from fdsl.train.config import resolve
     from train_helpers import tiny_pretrain
 
     config = resolve(tiny_pretrain(), {"train": {"timeout_s": 1.0}})
     with pytest.raises(FdslError, match=r"stalled: nothing written for 3 s .*killed"):
-        jobs.run_parallel([(hang_forever, config, tmp_path / "stuck")], jobs=1)
+        jobs.run_parallel([jobs.Run(hang_forever, config, tmp_path / "stuck")], jobs=1)
+
+
+def test_a_failing_rank_of_the_launched_pretraining_is_one_error_line(tmp_path):
+    from fdsl.errors import FdslError
+    from fdsl.experiments.launch import pretrain_distributed
+    from train_helpers import tiny_pretrain
+
+    config = tiny_pretrain({"train": {"batch_size": 2000}})  # 1000 per rank: more than the training images
+    with pytest.raises(FdslError) as caught:
+        pretrain_distributed(config, tmp_path / "run", processes=2)
+    message = str(caught.value)
+    assert message.startswith("distributed pre-training failed: rank ") and "batch size 1000" in message, message
+    assert "\n" not in message and "resume" in message

@@ -9,7 +9,8 @@ import pytest
 from test_train_cli import fdsl, one_line_error  # noqa: F401  (fixture)
 from train_helpers import TINY_FINETUNE, TINY_PRETRAIN, make_image_folder, write_yaml
 
-from fdsl.train.study import parse_study, study_rows
+from fdsl.experiments.results import Group, RunScore, study_rows
+from fdsl.experiments.study import parse_study
 
 TINY_STUDY = {
     "seeds": [0, 1],
@@ -64,12 +65,12 @@ def _scores(out):
 def test_a_failing_parallel_run_stops_the_study_with_its_error(tmp_path):
     from fdsl.errors import FdslError
     from fdsl.train.finetune import finetune
-    from fdsl.train.jobs import run_parallel
+    from fdsl.experiments.jobs import Run, run_parallel
     from train_helpers import tiny_finetune
 
     bad = tiny_finetune(tmp_path / "images", {"train": {"batch_size": 1000}})
     make_image_folder(tmp_path / "images")
-    runs = [(finetune, bad, tmp_path / "a"), (finetune, bad, tmp_path / "b"), (finetune, bad, tmp_path / "c")]
+    runs = [Run(finetune, bad, tmp_path / name) for name in "abc"]
     with pytest.raises(FdslError, match=r"run '.*' failed: batch size 1000 is larger than the \d+ training images"):
         run_parallel(runs, jobs=2)
     assert not (tmp_path / "c").exists()  # nothing new starts after a failure
@@ -105,12 +106,13 @@ def test_variant_overrides_reach_the_resolved_configs(fdsl, tmp_path):  # noqa: 
 
 
 def test_gap_in_standard_deviations():
-    groups = [{"init": "scratch", "runs": [{"top1": 30.0}, {"top1": 32.0}]},
-              {"init": "a", "runs": [{"top1": 35.0}, {"top1": 37.0}]}]
-    scratch, a = study_rows(groups, {})
-    assert "gap" not in scratch
-    assert a["gap"] == pytest.approx(5.0)
-    assert a["gap_std"] == pytest.approx(5.0 / math.sqrt(2.0))
+    def group(init, scores):
+        return Group(init, None, [RunScore(seed, top1, 90.0, top1, [top1], [1.0]) for seed, top1 in enumerate(scores)])
+
+    scratch, a = study_rows([group("scratch", [30.0, 32.0]), group("a", [35.0, 37.0])], {})
+    assert scratch.gap is None and "gap" not in scratch.to_json()
+    assert a.gap == pytest.approx(5.0) and a.to_json()["gap"] == a.gap
+    assert a.gap_std == pytest.approx(5.0 / math.sqrt(2.0))
 
 
 @pytest.mark.parametrize("values, pattern", [
@@ -143,7 +145,7 @@ def test_bad_study_input_is_one_line(fdsl, tmp_path):  # noqa: F811
 @pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "studies").glob("*.yaml")),
                          ids=lambda p: p.name)
 def test_shipped_studies_resolve(path):
-    from fdsl.train.study import finetune_config, load_study, pretrain_configs
+    from fdsl.experiments.study import finetune_config, load_study, pretrain_configs
 
     study = load_study(path)
     configs = pretrain_configs(study)

@@ -113,7 +113,7 @@ def test_models_lists_valid_names(fdsl):
 
 
 def test_demo_runs_the_whole_story_on_a_tiny_recipe(fdsl, setup, tmp_path, monkeypatch):
-    from fdsl import demo
+    from fdsl.experiments import demo
     from fdsl.train import presets
 
     monkeypatch.setitem(presets.PRETRAIN_PRESETS, "tiny", tiny_pretrain)

@@ -1,6 +1,8 @@
-"""Training curves of several runs: one line per group (mean over its runs) with a +-1 std band."""
+"""Training curves of several runs: one line per group (mean over its runs) with a +-1 std band; the
+scores of several groups as bars (mean ± std) with one dot per run."""
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +35,27 @@ def plot_curves(panels: dict[str, dict[str, list[list[float]]]], path: Path, *, 
         ax.legend()
     if title:
         figure.suptitle(title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=110, format="png")
+
+
+def plot_scores(groups: dict[str, list[float]], path: Path, *, title: str) -> None:
+    """Mean ± sample std per group as bars (the first grey: the baseline), each run's score as a dot."""
+    from matplotlib.figure import Figure  # no pyplot: no global figure state, no display needed
+
+    figure = Figure(figsize=(max(4.0, 1.2 + 1.1 * len(groups)), 3.6), layout="constrained")
+    ax = figure.subplots()
+    for i, scores in enumerate(groups.values()):
+        std = statistics.stdev(scores) if len(scores) > 1 else 0.0
+        ax.bar(i, statistics.fmean(scores), yerr=std, color="0.75" if i == 0 else "C0", capsize=4)
+        ax.plot([i] * len(scores), scores, "k.", markersize=5)
+    ax.set_xticks(range(len(groups)), list(groups), rotation=30, ha="right")
+    every = [score for scores in groups.values() for score in scores]
+    ax.set_ylim(max(0.0, min(every) - 5), max(every) + 3)
+    ax.set_ylabel("validation top-1 (%)")
+    ax.set_title(title)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:

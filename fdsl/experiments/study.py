@@ -11,7 +11,7 @@ pre-training recipe shared by every variant, and the variants, each a set of con
       fractaldb: {}
       perlin: {data.family: perlin, data.formula: {size: 32}, data.categories: 100}
 
-Each variant is pre-trained once (``out/pretrain/<name>``), then :func:`fdsl.train.compare.compare`
+Each variant is pre-trained once (``out/pretrain/<name>``), then :func:`fdsl.experiments.compare.compare`
 fine-tunes scratch and every variant once per seed (``out/compare``). Every score is measured on
 images held out of the real training split. The report adds to compare's table the gap to scratch
 in points and in standard deviations (pooled over the two arms), the pre-training time and
@@ -22,16 +22,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
-import statistics
 from pathlib import Path
 from typing import Any
 
+from fdsl.atomic import write_text_atomic
 from fdsl.config_fields import section_at
 from fdsl.errors import FdslError, check
-from fdsl.atomic import atomic_path, write_text_atomic
+from fdsl.experiments.results import Pretraining, StudyResult, StudyRow, markdown_table, study_rows
 from fdsl.numeric import to_number
 from fdsl.train.config import load_yaml, merge, nest, resolve
+from fdsl.viz.curves import plot_scores
 
 STUDY_KEYS = {"seeds", "data", "jobs", "finetune", "pretrain", "variants"}
 RECIPE_KEYS = {"preset", "set"}
@@ -50,7 +50,7 @@ class StudyConfig:
     seeds: list[int] = dataclasses.field(default_factory=lambda: [0, 1, 2])
     #: Real images to fine-tune on (a dataset name or an ImageFolder path); None: the recipe's.
     data: str | None = None
-    #: Runs at a time, each in its own process (:mod:`fdsl.train.jobs`): on a CPU, the number of cores.
+    #: Runs at a time, each in its own process (:mod:`fdsl.experiments.jobs`): on a CPU, the number of cores.
     jobs: int = 1
     finetune: Recipe = dataclasses.field(default_factory=Recipe)
     pretrain: Recipe = dataclasses.field(default_factory=Recipe)
@@ -128,95 +128,55 @@ def finetune_config(study: StudyConfig, workers: int | None = None):
     return resolve(base, expand(study.finetune.set, type(base)), data, loader)
 
 
-def run_study(study: StudyConfig, out: str | Path, *, workers: int | None = None) -> str:
-    """Pre-train every variant, compare them with scratch over the seeds; returns the report."""
+def run_study(study: StudyConfig, out: str | Path, *, workers: int | None = None) -> StudyResult:
+    """Pre-train every variant, compare them with scratch over the seeds; writes study.md, study.json
+    and study.png into ``out``."""
     from fdsl.data.datasets import real_datasets
-    from fdsl.train.compare import compare
-    from fdsl.train.jobs import run_parallel
+    from fdsl.experiments.compare import compare
+    from fdsl.experiments.jobs import Run, run_all
     from fdsl.train.pretrain import pretrain
-    from fdsl.train.trainer import FitResult
 
     out = Path(out)
     pre_configs = pretrain_configs(study, workers)
     ft_config = finetune_config(study, workers)
     real_datasets(ft_config.data)  # a bad fine-tuning dataset fails now, not after the pre-training
-    if study.jobs > 1:
-        run_parallel([(pretrain, config, out / "pretrain" / name) for name, config in pre_configs.items()], study.jobs)
-    pre = {}
-    for name, config in pre_configs.items():
-        run = out / "pretrain" / name
-        result = FitResult.read(run) if study.jobs > 1 else pretrain(config, run, resume=True)
-        pre[name] = {"minutes": sum(row.get("epoch_s") or 0.0 for row in result.history) / 60,
-                     "held_out_top1": result.last.get("val_top1"), "epochs": len(result.history),
-                     "images": config.data.categories * config.data.instances * config.data.repeats * len(result.history)}
     names = list(pre_configs)
+    results = run_all([Run(pretrain, pre_configs[name], out / "pretrain" / name) for name in names], study.jobs)
+    pretraining = {name: summarize_pretraining(pre_configs[name], result) for name, result in zip(names, results)}
     comparison = compare(ft_config, [str(out / "pretrain" / n / "last") for n in names], seeds=study.seeds,
                          out=out / "compare", labels=names, jobs=study.jobs)
-    rows = study_rows(comparison.groups, pre)
-    report = format_study(rows, ft_config)
-    write_text_atomic(out / "study.md", report + "\n")
-    write_text_atomic(out / "study.json", json.dumps({"rows": rows, "groups": comparison.groups}, indent=1))
-    plot_study(rows, out / "study.png", title=f"fine-tuned on {'/'.join(Path(ft_config.data.dataset).parts[-2:])}")
-    return report
+    rows = study_rows(comparison.groups, pretraining)
+    result = StudyResult(rows, comparison, format_study(rows, ft_config))
+    write_text_atomic(out / "study.md", result.report + "\n")
+    write_text_atomic(out / "study.json", json.dumps(result.to_json(), indent=1))
+    plot_scores({row.init: row.scores for row in rows}, out / "study.png",
+                title=f"fine-tuned on {'/'.join(Path(ft_config.data.dataset).parts[-2:])}")
+    return result
 
 
-def study_rows(groups: list[dict], pre: dict[str, dict]) -> list[dict]:
-    """One row per init: scores per seed, mean, std, and the gap to scratch (points, pooled stds)."""
-    scratch = [r["top1"] for r in groups[0]["runs"]]
-    rows = []
-    for group in groups:
-        scores = [r["top1"] for r in group["runs"]]
-        mean, std = statistics.fmean(scores), _std(scores)
-        row = {"init": group["init"], "scores": scores, "mean": mean, "std": std, **pre.get(group["init"], {})}
-        if group is not groups[0]:
-            gap = mean - statistics.fmean(scratch)
-            pooled = math.sqrt((std ** 2 + _std(scratch) ** 2) / 2)
-            row.update(gap=gap, gap_std=gap / pooled if pooled > 0 else math.copysign(math.inf, gap) if gap else 0.0)
-        rows.append(row)
-    return rows
+def summarize_pretraining(config, result) -> Pretraining:
+    return Pretraining(minutes=sum(row.get("epoch_s") or 0.0 for row in result.history) / 60,
+                       held_out_top1=result.last.get("val_top1"), epochs=len(result.history),
+                       images=config.data.categories * config.data.instances * config.data.repeats * len(result.history))
 
 
-def _std(values: list[float]) -> float:
-    return statistics.stdev(values) if len(values) > 1 else 0.0
-
-
-def format_study(rows: list[dict], ft_config) -> str:
-    from fdsl.train.compare import markdown_table
-
+def format_study(rows: list[StudyRow], ft_config) -> str:
+    """study.md: the table, then how the scores were measured."""
     header = ["init", "pre-training", "held-out top-1", "fine-tuned top-1 (%)", "gap (points)", "gap (std)"]
     table = []
     for row in rows:
-        pre = f"{row['epochs']} ep, {row['images'] / 1000:.0f}k img, {row['minutes']:.1f} min" if "epochs" in row else "-"
-        held = f"{row['held_out_top1']:.1f}%" if row.get("held_out_top1") is not None else "-"
-        gap = f"{row['gap']:+.2f}" if "gap" in row else "-"
-        gap_std = f"{row['gap_std']:+.1f}" if "gap" in row else "-"
-        table.append([row["init"], pre, held, f"{row['mean']:.2f} ± {row['std']:.2f}", gap, gap_std])
-    lines = [markdown_table(header, table)]
+        pre = row.pretraining
+        cost = f"{pre.epochs} ep, {pre.images / 1000:.0f}k img, {pre.minutes:.1f} min" if pre else "-"
+        held = f"{pre.held_out_top1:.1f}%" if pre and pre.held_out_top1 is not None else "-"
+        gap = f"{row.gap:+.2f}" if row.gap is not None else "-"
+        gap_std = f"{row.gap_std:+.1f}" if row.gap is not None else "-"
+        table.append([row.init, cost, held, f"{row.mean:.2f} ± {row.std:.2f}", gap, gap_std])
     data = ft_config.data
-    seeds = len(rows[0]["scores"])
-    lines += ["", f"fine-tuning: {data.dataset}, {data.train_per_class or 'all'} images per class, "
-                  f"{ft_config.train.epochs} epochs, {seeds} seeds; score: final-epoch top-1 on "
-                  f"{data.val_per_class or 'all'} held-out images per class (last {data.holdout:.0%} of each class); "
-                  "gap (std) = gap / pooled std of the two arms"]
-    return "\n".join(lines)
-
-
-def plot_study(rows: list[dict], path: Path, *, title: str) -> None:
-    """Mean ± std per init as bars, each seed's score as a dot."""
-    from matplotlib.figure import Figure  # no pyplot: no global figure state, no display needed
-
-    figure = Figure(figsize=(max(4.0, 1.2 + 1.1 * len(rows)), 3.6), layout="constrained")
-    ax = figure.subplots()
-    for i, row in enumerate(rows):
-        ax.bar(i, row["mean"], yerr=row["std"], color="0.75" if i == 0 else "C0", capsize=4)
-        ax.plot([i] * len(row["scores"]), row["scores"], "k.", markersize=5)
-    ax.set_xticks(range(len(rows)), [r["init"] for r in rows], rotation=30, ha="right")
-    ax.set_ylim(max(0.0, min(min(r["scores"]) for r in rows) - 5), max(max(r["scores"]) for r in rows) + 3)
-    ax.set_ylabel("validation top-1 (%)")
-    ax.set_title(title)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, dpi=110, format="png")
+    return "\n".join([markdown_table(header, table), "",
+                      f"fine-tuning: {data.dataset}, {data.train_per_class or 'all'} images per class, "
+                      f"{ft_config.train.epochs} epochs, {len(rows[0].scores)} seeds; score: final-epoch top-1 on "
+                      f"{data.val_per_class or 'all'} held-out images per class (last {data.holdout:.0%} of each "
+                      "class); gap (std) = gap / pooled std of the two arms"])
 
 
 def check_study_file(path: str | Path) -> StudyConfig:

@@ -1,10 +1,11 @@
-"""Independent training runs side by side, each in its own process: on a CPU, one run per core with
-one torch thread each divides a comparison's wall time by the number of cores. Each run logs to
-``<run>/log.txt`` (the terminal stays readable) and resumes like any run; callers read the results
-from the run folders afterwards.
+"""One way to run N independent training runs: serially in this process, or side by side, each in
+its own process. On a CPU, one run per core with one torch thread each divides a comparison's wall
+time by the number of cores. A run in its own process logs to ``<run>/log.txt`` (the terminal stays
+readable) and resumes like any run; its result is read from its folder afterwards.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import os
@@ -19,7 +20,29 @@ log = logging.getLogger(__name__)
 LOG_FILE = "log.txt"
 
 
-def _run_logged(train: Callable[..., Any], config: Any, out: Path) -> None:
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """``train(config, out, resume=True)``: ``train`` is module-level (a spawned child imports it)."""
+
+    train: Callable[..., Any]
+    config: Any
+    out: Path
+
+
+def run_all(runs: Sequence[Run], jobs: int) -> list[Any]:
+    """Every run to the end and its :class:`fdsl.train.trainer.FitResult`, in the order given: one
+    after the other in this process when ``jobs`` is 1, else ``jobs`` processes at a time
+    (:func:`run_parallel`)."""
+    check(jobs >= 1, f"jobs = {jobs}; allowed: >= 1")
+    if jobs == 1:
+        return [run.train(run.config, Path(run.out), resume=True) for run in runs]
+    from fdsl.train.trainer import FitResult
+
+    run_parallel(runs, jobs)
+    return [FitResult.read(Path(run.out)) for run in runs]
+
+
+def run_logged(train: Callable[..., Any], config: Any, out: Path) -> None:
     from fdsl.train.distributed import configure_logging
 
     out.mkdir(parents=True, exist_ok=True)
@@ -50,14 +73,26 @@ def quiet_for_s(out: Path, since: float) -> float:
     return time.time() - max(times)
 
 
-def run_parallel(runs: Sequence[tuple[Callable[..., Any], Any, Path]], jobs: int) -> None:
-    """Run every ``train(config, out, resume=True)`` to the end, ``jobs`` processes at a time (a
-    finished run is skipped); after a failure no new run starts, the running ones finish, and the
-    first failure is raised.
+def wait_watched(process: multiprocessing.Process, out: Path, limit_s: float, kill: Callable[[], None]) -> bool:
+    """Wait for ``process`` to end; when the run folder ``out`` stays unchanged for ``limit_s``
+    seconds, ``kill()`` it instead. True when it was killed."""
+    started = time.time()
+    while process.is_alive():
+        if quiet_for_s(out, started) > limit_s:
+            kill()
+            process.join()
+            return True
+        process.join(timeout=1.0)
+    return False
 
-    ``train`` must be a module-level function (the children are spawned, not forked: no torch or
-    numba state is shared). A run whose folder stays unchanged for :data:`STALL_FACTOR` x its
-    ``train.timeout_s`` is killed and reported: no caller waits on a stuck run forever.
+
+def run_parallel(runs: Sequence[Run], jobs: int) -> None:
+    """Run every run to the end, ``jobs`` processes at a time (a finished run is skipped); after a
+    failure no new run starts, the running ones finish, and the first failure is raised.
+
+    The children are spawned, not forked: no torch or numba state is shared. A run whose folder
+    stays unchanged for :data:`STALL_FACTOR` x its ``train.timeout_s`` is killed and reported: no
+    caller waits on a stuck run forever.
     """
     check(jobs >= 1, f"jobs = {jobs}; allowed: >= 1")
     check(int(os.environ.get("WORLD_SIZE", 1)) == 1, "--jobs runs its own processes: not under torchrun")
@@ -66,16 +101,16 @@ def run_parallel(runs: Sequence[tuple[Callable[..., Any], Any, Path]], jobs: int
     # Spawned, never forked: this process may run threads (a progress bar's, a logger's), and a
     # child forked while one of them holds a lock can hang (issue 15).
     context = multiprocessing.get_context("spawn")
-    pending = [run for run in runs if not is_finished(run[2], run[1])]  # no process just to find it done
+    pending = [run for run in runs if not is_finished(Path(run.out), run.config)]  # no process just to find it done
     running, failed, stalled = {}, [], {}
     try:
         while (pending and not failed) or running:
             while pending and not failed and len(running) < jobs:
-                train, config, out = pending.pop(0)
-                process = context.Process(target=_run_logged, args=(train, config, Path(out)))
+                run = pending.pop(0)
+                process = context.Process(target=run_logged, args=(run.train, run.config, Path(run.out)))
                 process.start()
-                running[process] = (Path(out), stall_limit_s(config), time.time())
-                log.info("started %s (log: %s)", out, Path(out) / LOG_FILE)
+                running[process] = (Path(run.out), stall_limit_s(run.config), time.time())
+                log.info("started %s (log: %s)", run.out, Path(run.out) / LOG_FILE)
             time.sleep(0.2)
             for process, (out, limit, started) in running.items():
                 if process.is_alive() and quiet_for_s(out, started) > limit:

@@ -1,0 +1,76 @@
+"""The same fine-tuning recipe from scratch and from pre-trained checkpoints, over several seeds:
+a table of final validation accuracy (mean and sample std over seeds) and a PNG of the curves.
+
+Each (init, seed) is an ordinary fine-tuning run folder ``out/<init>/seed<N>``; rerunning the same
+comparison resumes what an interruption left unfinished and reuses finished runs. With ``jobs`` > 1
+that many runs go at once, each in its own process (:func:`fdsl.experiments.jobs.run_all`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from fdsl.atomic import write_text_atomic
+from fdsl.errors import check
+from fdsl.experiments.jobs import Run, run_all
+from fdsl.experiments.results import Comparison, Group, RunScore
+from fdsl.train.config import FinetuneConfig
+from fdsl.train.distributed import is_primary
+from fdsl.train.finetune import finetune, resolve_init
+
+SCRATCH = "scratch"
+
+
+def default_label(path: str) -> str:
+    """A short name for a checkpoint: its run folder's name for ``run/last``, ``run/best`` or a file."""
+    p = Path(path)
+    name = p.parent.name if p.name in ("last", "best") or p.suffix == ".safetensors" else p.name
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name) or "checkpoint"
+
+
+def compare(recipe: FinetuneConfig, checkpoints: Sequence[str], *, seeds: Sequence[int], out: str | Path,
+            labels: Sequence[str] | None = None, jobs: int = 1) -> Comparison:
+    """Fine-tune ``recipe`` from scratch and from each checkpoint (always with a new head), once per
+    seed, ``jobs`` runs at a time; writes results.json, results.md and curves.png into ``out``."""
+    out = Path(out)
+    check(len(seeds) >= 1, "compare needs at least one seed")
+    check(jobs >= 1, f"jobs = {jobs}; allowed: >= 1")
+    labels = list(labels) if labels else [default_label(c) for c in checkpoints]
+    check(len(labels) == len(checkpoints), f"{len(labels)} labels for {len(checkpoints)} checkpoints")
+    check(len(set(labels)) == len(labels) and SCRATCH not in labels,
+          f"checkpoint labels must be distinct and not {SCRATCH!r}: {labels}; pass --label for each")
+    recipe = checkpoints_recipe(dataclasses.replace(recipe, new_head=True), checkpoints)
+    inits = [(SCRATCH, None), *zip(labels, checkpoints)]
+    runs = [Run(finetune, dataclasses.replace(recipe, init=init, train=dataclasses.replace(recipe.train, seed=seed)),
+                out / label / f"seed{seed}") for label, init in inits for seed in seeds]
+    results = iter(run_all(runs, jobs))
+    comparison = Comparison(out, [Group(label, init, [RunScore.of(seed, next(results)) for seed in seeds])
+                                  for label, init in inits])
+    if is_primary():
+        save_comparison(comparison, title=f"fine-tuning on {recipe.data.dataset}")
+    return comparison
+
+
+def checkpoints_recipe(recipe: FinetuneConfig, checkpoints: Sequence[str]) -> FinetuneConfig:
+    """``recipe`` with the checkpoints' architecture, which scratch trains too (one for all of them)."""
+    if not checkpoints:
+        return recipe
+    models = [resolve_init(dataclasses.replace(recipe, init=c))[0].model for c in checkpoints]
+    check(all(m.name == models[0].name and m.kwargs == models[0].kwargs for m in models),
+          f"compare needs checkpoints of one architecture; got {sorted({m.name for m in models})}")
+    return dataclasses.replace(recipe, model=models[0])
+
+
+def save_comparison(comparison: Comparison, *, title: str) -> None:
+    from fdsl.viz.curves import plot_curves
+
+    out = comparison.out
+    write_text_atomic(out / "results.json", json.dumps(comparison.to_json(), indent=1))
+    write_text_atomic(out / "results.md", comparison.table + "\n")
+    groups = comparison.groups
+    plot_curves({"validation top-1 (%)": {g.init: [r.val_top1 for r in g.runs] for g in groups},
+                 "training loss": {g.init: [r.train_loss for r in g.runs] for g in groups}},
+                out / "curves.png", title=title)

@@ -1,0 +1,166 @@
+"""What the experiments return: typed results, their JSON form and their Markdown tables.
+
+The JSON that ``compare`` (``results.json``) and ``study`` (``study.json``) write is
+:func:`dataclasses.asdict` of these classes, so its keys are the field names; ``fdsl report`` reads them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+from pathlib import Path
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class RunScore:
+    """One fine-tuning run of a comparison: final and best validation scores, and its curves."""
+
+    seed: int
+    top1: float
+    top5: float
+    best_top1: float | None
+    #: Per epoch (None where the epoch was not scored).
+    val_top1: list[float | None]
+    train_loss: list[float]
+
+    @classmethod
+    def of(cls, seed: int, result: Any) -> RunScore:
+        """The scores of a :class:`fdsl.train.trainer.FitResult`."""
+        return cls(seed=seed, top1=result.last["val_top1"], top5=result.last["val_top5"],
+                   best_top1=result.best["val_top1"] if result.best else None,
+                   val_top1=[row["val_top1"] for row in result.history],
+                   train_loss=[row["train_loss"] for row in result.history])
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+    """The runs of one init (scratch or a checkpoint), one per seed."""
+
+    init: str
+    #: The pre-trained weights; None for scratch.
+    checkpoint: str | None
+    runs: list[RunScore]
+
+    @property
+    def top1(self) -> list[float]:
+        return [run.top1 for run in self.runs]
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """Scratch (the first group) and every checkpoint, fine-tuned with one recipe over the same seeds."""
+
+    out: Path
+    groups: list[Group]
+
+    @property
+    def table(self) -> str:
+        """A Markdown table: final validation top-1 / top-5 and best top-1, mean ± std over seeds."""
+        header = ["init", "seeds", "top-1 (%)", "top-5 (%)", "best top-1 (%)"]
+        rows = [[g.init, str(len(g.runs)), mean_std([r.top1 for r in g.runs]), mean_std([r.top5 for r in g.runs]),
+                 mean_std([r.best_top1 for r in g.runs])] for g in self.groups]
+        return markdown_table(header, rows)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"groups": [dataclasses.asdict(group) for group in self.groups]}
+
+
+@dataclasses.dataclass(frozen=True)
+class Pretraining:
+    """What pre-training a study's variant cost and reached."""
+
+    minutes: float
+    held_out_top1: float | None
+    epochs: int
+    images: int
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyRow:
+    """One init of a study: fine-tuned top-1 per seed, mean, std and, but for scratch, the gap to
+    scratch in points and in pooled standard deviations, and its pre-training."""
+
+    init: str
+    scores: list[float]
+    mean: float
+    std: float
+    gap: float | None = None
+    gap_std: float | None = None
+    pretraining: Pretraining | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The row as ``study.json`` holds it: the pre-training's fields inline, no gap for scratch."""
+        values = {"init": self.init, "scores": self.scores, "mean": self.mean, "std": self.std}
+        values.update(dataclasses.asdict(self.pretraining) if self.pretraining else {})
+        return values | ({"gap": self.gap, "gap_std": self.gap_std} if self.gap is not None else {})
+
+
+def study_rows(groups: list[Group], pretraining: dict[str, Pretraining]) -> list[StudyRow]:
+    """One row per group; the first group is scratch."""
+    scratch = groups[0].top1
+    rows = []
+    for group in groups:
+        scores = group.top1
+        mean, std = statistics.fmean(scores), sample_std(scores)
+        gap = gap_std = None
+        if group is not groups[0]:
+            gap = mean - statistics.fmean(scratch)
+            pooled = math.sqrt((std ** 2 + sample_std(scratch) ** 2) / 2)
+            gap_std = gap / pooled if pooled > 0 else math.copysign(math.inf, gap) if gap else 0.0
+        rows.append(StudyRow(group.init, scores, mean, std, gap, gap_std, pretraining.get(group.init)))
+    return rows
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyResult:
+    rows: list[StudyRow]
+    comparison: Comparison
+    #: study.md: the table and how it was measured.
+    report: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rows": [row.to_json() for row in self.rows], **self.comparison.to_json()}
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoReport:
+    """What ``fdsl demo`` ran and measured; :attr:`text` is what it prints."""
+
+    #: One line each: the pre-training run and the fine-tuning recipe.
+    pretraining: str
+    finetuning: str
+    comparison: Comparison
+    #: The pre-trained init against scratch.
+    gap: StudyRow
+    minutes: float
+    pretraining_minutes: float
+
+    @property
+    def text(self) -> str:
+        seeds = len(self.gap.scores)
+        return "\n".join([
+            self.pretraining, self.finetuning, "", self.comparison.table, "",
+            f"{self.gap.init} - scratch: {self.gap.gap:+.2f} points of top-1, {self.gap.gap_std:+.1f} pooled "
+            f"standard deviations over {seeds} seeds",
+            f"wall time: {self.minutes:.1f} min (pre-training {self.pretraining_minutes:.1f} min); "
+            f"curves: {self.comparison.out / 'curves.png'}",
+        ])
+
+
+def sample_std(values: list[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def mean_std(values: list[float | None]) -> str:
+    if any(v is None for v in values):
+        return "n/a"
+    return f"{statistics.fmean(values):6.2f} ± {sample_std(values):5.2f}"
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table with its columns padded to a common width."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |" for row in [header, *rows]]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
