@@ -63,9 +63,20 @@ def run_demo(out: Path, *, workers: int | None = None, data: str | None = None,
              "weights, seeds %s", recipe.finetune, data, recipe.train_per_class, list(recipe.seeds))
     comparison = compare(ft_config, [str(out / "pretrain" / "last")], seeds=recipe.seeds, out=out / "compare",
                          labels=[pre_config.data.family], jobs=recipe.jobs)
+    report = write_page(out / "compare", out / "report.html", data)
     return DemoReport(pretraining=pretraining_line(pre_config, pre), finetuning=finetuning_line(ft_config, recipe),
                       comparison=comparison, gap=study_rows(comparison.groups, {})[1],
-                      minutes=(time.perf_counter() - start) / 60, pretraining_minutes=pre_minutes)
+                      minutes=(time.perf_counter() - start) / 60, pretraining_minutes=pre_minutes, report=report)
+
+
+def write_page(results: Path, page: Path, data: str) -> Path:
+    """The one-page report of ``results`` with the analysis of its models, over the real images when
+    ``data`` is an image folder (demo and study write one at the end)."""
+    from fdsl.report import write_report
+
+    log.info("writing the report %s (with the analysis of the models)", page)
+    write_report(results, page, analyze_models=True, real_images=data if Path(data).is_dir() else None)
+    return page
 
 
 def save_gallery(data, path: Path) -> None:

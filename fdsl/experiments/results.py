@@ -135,6 +135,8 @@ class DemoReport:
     gap: StudyRow
     minutes: float
     pretraining_minutes: float
+    #: The one-page HTML report (tables, curves, gallery, analysis).
+    report: Path
 
     @property
     def text(self) -> str:
@@ -144,7 +146,7 @@ class DemoReport:
             f"{self.gap.init} - scratch: {self.gap.gap:+.2f} points of top-1, {self.gap.gap_std:+.1f} pooled "
             f"standard deviations over {seeds} seeds",
             f"wall time: {self.minutes:.1f} min (pre-training {self.pretraining_minutes:.1f} min); "
-            f"curves: {self.comparison.out / 'curves.png'}",
+            f"curves: {self.comparison.out / 'curves.png'}; report: {self.report}",
         ])
 
 

@@ -133,6 +133,7 @@ def run_study(study: StudyConfig, out: str | Path, *, workers: int | None = None
     and study.png into ``out``."""
     from fdsl.data.datasets import real_datasets
     from fdsl.experiments.compare import compare
+    from fdsl.experiments.demo import write_page
     from fdsl.experiments.jobs import Run, run_all
     from fdsl.train.pretrain import pretrain
 
@@ -151,6 +152,7 @@ def run_study(study: StudyConfig, out: str | Path, *, workers: int | None = None
     write_text_atomic(out / "study.json", json.dumps(result.to_json(), indent=1))
     plot_scores({row.init: row.scores for row in rows}, out / "study.png",
                 title=f"fine-tuned on {'/'.join(Path(ft_config.data.dataset).parts[-2:])}")
+    write_page(out, out / "report.html", ft_config.data.dataset)
     return result
 
 
