@@ -36,7 +36,7 @@ def test_study_runs_a_grid_end_to_end(fdsl, tmp_path):  # noqa: F811
     assert all(len(r["scores"]) == 2 for r in report["rows"])
     assert "family: perlin" in (tmp_path / "s" / "pretrain" / "perlin" / "config.yaml").read_text()
     assert (tmp_path / "s" / "pretrain" / "perlin" / "last" / "model.safetensors").is_file()
-    for name in ("study.png", "study.md", "compare/curves.png"):
+    for name in ("study.png", "study.md", "compare/curves.png", "report.html"):
         assert (tmp_path / "s" / name).is_file()
     # a rerun reuses every finished run and reports the same table
     code, again, _ = fdsl("study", study, "-o", tmp_path / "s")

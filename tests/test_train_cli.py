@@ -125,8 +125,12 @@ def test_demo_runs_the_whole_story_on_a_tiny_recipe(fdsl, setup, tmp_path, monke
     rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")]
     assert rows == ["init", "scratch", "fractaldb"]
     assert "wall time:" in out and "held-out top-1" in out and "fractaldb - scratch: " in out
-    for path in ("gallery.png", "pretrain/last/model.safetensors", "compare/curves.png", "compare/results.md"):
+    for path in ("gallery.png", "pretrain/last/model.safetensors", "compare/curves.png", "compare/results.md",
+                 "report.html"):
         assert (tmp_path / "demo" / path).is_file()
+    assert f"report: {tmp_path / 'demo' / 'report.html'}" in out
+    page = (tmp_path / "demo" / "report.html").read_text()
+    assert "<table" in page and "mean attention distance" in page.lower()  # the table and the analysis
     # a second run resumes everything and prints the same table
     code, again, _ = fdsl("demo", "-o", tmp_path / "demo", "--data", setup["images"])
     assert code == 0 and [l for l in again.splitlines() if l.startswith("|")] == \
