@@ -66,7 +66,7 @@ def loader_rate(loader: DataLoader) -> float:
     return images / (time.perf_counter() - start)
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--categories", type=int, default=100)
     p.add_argument("--instances", type=int, default=20, help="instances per category (images/epoch = C x I)")
@@ -76,18 +76,32 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = p.parse_args(argv)
     if args.quick:
         args.categories, args.instances, args.rounds = 10, 26, 1
-    out = args.out or HERE / "results" / ("train-quick.json" if args.quick else "train.json")
+    args.out = args.out or HERE / "results" / ("train-quick.json" if args.quick else "train.json")
+    return args
 
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
     config = pretrain_preset("cpu-small")
     data = dataclasses.replace(config.data, categories=args.categories, instances=args.instances, val_instances=0)
-    train, augment = config.train, config.augment
     formula = get_formula(data.family, **data.formula)
     categories = load_categories(formula, data)
     load_start = os.getloadavg()[0]
-    if train.threads is not None:
-        torch.set_num_threads(train.threads)
-
+    if config.train.threads is not None:
+        torch.set_num_threads(config.train.threads)
     rates = render_rate(formula, categories, data.seed, min(2000, args.categories * args.instances))
+    timings = measure_training(config, data, formula, categories, args.rounds)
+    results = summarize(config, data, args, rates, timings, load_start)
+    print_table(results)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(args.out, json.dumps(results, indent=1) + "\n")
+    print(f"wrote {args.out}")
+    return results
+
+
+def measure_training(config, data, formula, categories, rounds: int) -> dict[str, Any]:
+    """Training and loader-only rates, on the fly and from a pre-rendered folder, alternating rounds."""
+    train, augment = config.train, config.augment
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
         render_dataset(formula, categories, Path(folder), seed=data.seed, instances=data.instances,
@@ -101,12 +115,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         loaders = {name: DataLoader(ds, batch_size=train.batch_size, shuffle=True, num_workers=train.workers,
                                     drop_last=True) for name, ds in sources.items()}
         torch.manual_seed(0)
-        model = create_model(config.model, num_classes=args.categories)
+        model = create_model(config.model, num_classes=data.categories)
         from timm.optim import create_optimizer_v2
 
         optimizer = create_optimizer_v2(model, opt=config.optim.opt, lr=config.optim.lr,
                                         weight_decay=config.optim.weight_decay)
-        _, loss_fn = mixup_and_loss(augment, args.categories)
+        _, loss_fn = mixup_and_loss(augment, data.categories)
 
         def train_rate(loader: DataLoader) -> float:
             stats = train_one_epoch(model, loader, optimizer, loss_fn=loss_fn, device=torch.device("cpu"), epoch=0,
@@ -117,25 +131,33 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         training = {name: [] for name in loaders}
         for name, loader in loaders.items():
             train_rate(loader)  # warm-up: first-call costs of kernels, allocator, workers
-        for _ in range(args.rounds):
+        for _ in range(rounds):
             for name, loader in loaders.items():
                 loader_only[name].append(loader_rate(loader))
                 training[name].append(train_rate(loader))
+    return {"prerender_s": prerender_s, "training": training, "loader_only": loader_only,
+            "parameters": count_parameters(model)}
 
+
+def summarize(config, data, args, rates: dict[str, float], timings: dict[str, Any], load_start: float
+              ) -> dict[str, Any]:
+    """The JSON record: rates, what training needs from the renderer, and the machine."""
+    train, training = config.train, timings["training"]
     median = {name: statistics.median(v) for name, v in training.items()}
     needed = median["on the fly"]
     capacity = rates["images_per_cpu_s"] * max(1, train.workers)
-    results = {
+    return {
         "fdsl_version": fdsl.__version__,
         "preset": "cpu-small",
         "model": config.model.name, "model_kwargs": config.model.kwargs,
-        "parameters": count_parameters(model),
+        "parameters": timings["parameters"],
         "family": data.family, "formula": data.formula,
         "images_per_epoch": args.categories * args.instances,
         "batch_size": train.batch_size, "loader_workers": train.workers, "torch_threads": torch.get_num_threads(),
         "rounds": args.rounds,
         "train_images_per_s": {name: {"median": median[name], "runs": training[name]} for name in training},
-        "loader_images_per_s": {name: {"median": statistics.median(v), "runs": v} for name, v in loader_only.items()},
+        "loader_images_per_s": {name: {"median": statistics.median(v), "runs": v}
+                                for name, v in timings["loader_only"].items()},
         "on_the_fly_vs_disk": median["on the fly"] / median["from disk"],
         "render_images_per_cpu_s": rates["images_per_cpu_s"],
         "render_images_per_s": rates["images_per_s"],
@@ -143,16 +165,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "render_needed_per_step": {"images": train.batch_size, "step_s": train.batch_size / needed},
         "render_capacity_images_per_s": capacity,
         "render_headroom": capacity / needed,
-        "prerender_s": prerender_s,
+        "prerender_s": timings["prerender_s"],
         "gpu": "not measured (no GPU lent to this task)",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
                     "load_average_1min": {"start": load_start, "end": os.getloadavg()[0]}},
     }
-    print_table(results)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out, json.dumps(results, indent=1) + "\n")
-    print(f"wrote {out}")
-    return results
 
 
 def print_table(r: dict[str, Any]) -> None:

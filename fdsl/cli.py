@@ -187,9 +187,18 @@ def build_parser(family: str | None = None) -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"fdsl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-
     sub.add_parser("list", help="list the formula families").set_defaults(run=cmd_list)
+    add_data_commands(sub, family)
+    add_story_commands(sub)
 
+    from fdsl.cli_train import add_train_commands
+
+    add_train_commands(sub, family)
+    return parser
+
+
+def add_data_commands(sub: argparse._SubParsersAction, family: str | None) -> None:
+    """search, render, card, verify, show: the commands that make or check formula data."""
     p = sub.add_parser("search", help="search categories (FractalDB: filling-rate acceptance)")
     _common_family_args(p, family, categories=1000, out_help="directory for the parameter files")
     p.set_defaults(run=cmd_search)
@@ -220,6 +229,9 @@ def build_parser(family: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--tile", type=int, default=128, help="tile size in pixels")
     p.set_defaults(run=cmd_show)
 
+
+def add_story_commands(sub: argparse._SubParsersAction) -> None:
+    """demo, analyze, report: the commands that tell what pre-training did."""
     p = sub.add_parser("demo", help="the README's main job: pre-train on FractalDB, fine-tune, compare with scratch")
     p.add_argument("-o", "--out", default="fdsl-demo", help="output directory")
     p.add_argument("--data", help="real images: cifar10, cifar100 or an ImageFolder path "
@@ -247,11 +259,6 @@ def build_parser(family: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--analyze", action="store_true", help="run `fdsl analyze` on the pre-trained models first")
     p.add_argument("--images", help="real images for the analysis (an ImageFolder)")
     p.set_defaults(run=cmd_report)
-
-    from fdsl.cli_train import add_train_commands
-
-    add_train_commands(sub, family)
-    return parser
 
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool whose reader went away

@@ -81,17 +81,7 @@ def train_one_epoch(
                 f"loss is {global_loss.item()} at epoch {epoch + 1}, step {step + 1}/{steps} "
                 f"(lr {optimizer.param_groups[0]['lr']:.3g}); lower optim.lr, set optim.clip_grad, or check the data"
             )
-        optimizer.zero_grad(set_to_none=True)
-        if precision.scaler is not None:
-            precision.scaler.scale(loss).backward()
-            precision.scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
-            _clip(model, clip_grad)
-            precision.scaler.step(optimizer)
-            precision.scaler.update()
-        else:
-            loss.backward()
-            _clip(model, clip_grad)
-            optimizer.step()
+        optimizer_step(model, loss, optimizer, precision, clip_grad)
         num_updates += 1
         if scheduler is not None:
             scheduler.step_update(num_updates=num_updates)
@@ -110,6 +100,22 @@ def train_one_epoch(
         "time_s": elapsed,
         "images_per_s": total_images / elapsed if elapsed > 0 else 0.0,
     }
+
+
+def optimizer_step(model: nn.Module, loss: torch.Tensor, optimizer: torch.optim.Optimizer, precision: Precision,
+                   clip_grad: float | None) -> None:
+    """Backward and one optimiser step, through the gradient scaler under float16."""
+    optimizer.zero_grad(set_to_none=True)
+    if precision.scaler is not None:
+        precision.scaler.scale(loss).backward()
+        precision.scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+        _clip(model, clip_grad)
+        precision.scaler.step(optimizer)
+        precision.scaler.update()
+    else:
+        loss.backward()
+        _clip(model, clip_grad)
+        optimizer.step()
 
 
 def _clip(model: nn.Module, clip_grad: float | None) -> None:

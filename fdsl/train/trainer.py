@@ -87,78 +87,28 @@ def fit(
 ) -> FitResult:
     """Train ``model`` for ``config.train.epochs`` epochs (from ``state`` when resuming), scoring
     ``val_set`` each epoch; rank 0 writes metrics, weights (last/, best/) and the state to ``out``."""
-    train, optim = config.train, config.optim
-    device = context.device
+    train = config.train
     if train.threads is not None:
         torch.set_num_threads(train.threads)
     train_loader, val_loader = build_loaders(train_set, val_set, config, context)
-    global_batch = train.batch_size * context.world_size
-    lr = optim.lr * global_batch / optim.lr_base_batch if optim.lr_base_batch else optim.lr
-
-    from timm.optim import create_optimizer_v2
-    from timm.scheduler import create_scheduler_v2
-
-    model.to(device)
-    optimizer = create_optimizer_v2(model, opt=optim.opt, lr=lr, weight_decay=optim.weight_decay,
-                                    momentum=optim.momentum)
-    scheduler, _ = create_scheduler_v2(
-        optimizer, sched=optim.sched, num_epochs=train.epochs, decay_epochs=optim.decay_epochs,
-        decay_milestones=list(optim.decay_milestones), decay_rate=optim.decay_rate, min_lr=optim.min_lr,
-        warmup_lr=optim.warmup_lr, warmup_epochs=optim.warmup_epochs, step_on_epochs=False,
-        updates_per_epoch=len(train_loader),
-    )
-    precision = Precision.choose(device, train.amp)
-    mixup, loss_fn = mixup_and_loss(config.augment, len(label_names))
-    history: list[dict[str, float]] = []
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if precision.scaler is not None and state.get("scaler"):
-            precision.scaler.load_state_dict(state["scaler"])
-        history = list(state["history"])
+    tools = Tools.build(model, config, context, updates_per_epoch=len(train_loader), classes=len(label_names))
+    history = tools.restore(model, state)
     start_epoch = len(history)
+    device = context.device
     network = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
         if context.distributed else model
-
     log.info("%s: %s (%.2fM parameters), %d classes, %d training images/epoch%s, batch %d x %d process(es), "
              "lr %.3g, device %s%s", meta["task"], config.model.name, count_parameters(model) / 1e6,
              len(label_names), len(train_set), f", {len(val_set)} validation" if val_set else "",
-             train.batch_size, context.world_size, lr, device.type,
+             train.batch_size, context.world_size, tools.lr, device.type,
              f"; resuming after epoch {start_epoch}" if start_epoch else "")
     metrics = _MetricsLog(out, start_epoch) if context.is_primary else None
     result = FitResult(out, history)
     for epoch in range(start_epoch, train.epochs):
-        train_loader.start_epoch(epoch, seed_epoch(train.seed, epoch, context.rank))
-        scheduler.step_update(num_updates=epoch * len(train_loader))
-        due = (epoch + 1) % train.eval_interval == 0 or epoch + 1 == train.epochs
-        try:
-            stats = train_one_epoch(network, train_loader, optimizer, loss_fn=loss_fn, device=device, epoch=epoch,
-                                    precision=precision, mixup=mixup, clip_grad=optim.clip_grad,
-                                    scheduler=scheduler, num_updates=epoch * len(train_loader),
-                                    log_interval=train.log_interval)
-            scores = evaluate(network, val_loader, device=device, precision=precision) if val_loader and due else {}
-        except RuntimeError as error:
-            raise_if_stalled(error, context, train.timeout_s, epoch)
-            raise
-        row = {"epoch": epoch + 1, "train_loss": stats["loss"], "val_loss": scores.get("loss"),
-               "val_top1": scores.get("top1"), "val_top5": scores.get("top5"), "lr": stats["lr"],
-               "images_per_s": stats["images_per_s"], "epoch_s": stats["time_s"]}
-        history.append(row)
-        log.info("epoch %d/%d train loss %.4f%s | %.0f img/s, %.1f s", epoch + 1, train.epochs, stats["loss"],
-                 f" | val loss {scores['loss']:.4f} top-1 {scores['top1']:.2f} top-5 {scores['top5']:.2f}"
-                 if scores else "", stats["images_per_s"], stats["time_s"])
+        history.append(run_epoch(network, train_loader, val_loader, tools, config=config, context=context,
+                                 epoch=epoch))
         if context.is_primary:
-            weights_meta = {**meta, "epoch": epoch + 1, "metrics": row}
-            checkpoint.save_weights(model, out / "last", label_names=label_names, augment=config.augment,
-                                    meta=weights_meta)
-            if result.best is row:  # the first epoch with the highest validation top-1
-                checkpoint.save_weights(model, out / "best", label_names=label_names, augment=config.augment,
-                                        meta=weights_meta)
-            checkpoint.save_state(out / checkpoint.STATE_FILE, {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scaler": precision.scaler.state_dict() if precision.scaler is not None else {},
-                "history": history,
-            })
+            save_epoch(model, tools, result, out=out, config=config, label_names=label_names, meta=meta)
             metrics.write(history)
     if context.is_primary:
         metrics.close()
@@ -166,6 +116,94 @@ def fit(
             {"task": meta["task"], "epochs": len(history), "last": result.last, "best": result.best}, indent=1))
     distributed.barrier()  # nobody reads the run folder before rank 0 has finished writing it
     return result
+
+
+@dataclasses.dataclass
+class Tools:
+    """What a run trains with besides the model: the optimiser and schedule (timm), the precision,
+    Mixup/CutMix and the loss, and the learning rate after scaling by the global batch."""
+
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    precision: Precision
+    mixup: Any
+    loss_fn: Any
+    lr: float
+
+    @classmethod
+    def build(cls, model: nn.Module, config, context: distributed.Context, *, updates_per_epoch: int,
+              classes: int) -> "Tools":
+        """Moves ``model`` to the run's device, then builds its optimiser over it."""
+        from timm.optim import create_optimizer_v2
+        from timm.scheduler import create_scheduler_v2
+
+        train, optim = config.train, config.optim
+        global_batch = train.batch_size * context.world_size
+        lr = optim.lr * global_batch / optim.lr_base_batch if optim.lr_base_batch else optim.lr
+        model.to(context.device)
+        optimizer = create_optimizer_v2(model, opt=optim.opt, lr=lr, weight_decay=optim.weight_decay,
+                                        momentum=optim.momentum)
+        scheduler, _ = create_scheduler_v2(
+            optimizer, sched=optim.sched, num_epochs=train.epochs, decay_epochs=optim.decay_epochs,
+            decay_milestones=list(optim.decay_milestones), decay_rate=optim.decay_rate, min_lr=optim.min_lr,
+            warmup_lr=optim.warmup_lr, warmup_epochs=optim.warmup_epochs, step_on_epochs=False,
+            updates_per_epoch=updates_per_epoch,
+        )
+        mixup, loss_fn = mixup_and_loss(config.augment, classes)
+        return cls(optimizer, scheduler, Precision.choose(context.device, train.amp), mixup, loss_fn, lr)
+
+    def restore(self, model: nn.Module, state: dict[str, Any] | None) -> list[dict[str, float]]:
+        """Load a resumed run's model, optimiser and scaler; returns its history (empty when new)."""
+        if state is None:
+            return []
+        model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.precision.scaler is not None and state.get("scaler"):
+            self.precision.scaler.load_state_dict(state["scaler"])
+        return list(state["history"])
+
+    def state(self, model: nn.Module, history: list[dict[str, float]]) -> dict[str, Any]:
+        """What ``state.pt`` holds for ``--resume``."""
+        scaler = self.precision.scaler
+        return {"model": model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scaler": scaler.state_dict() if scaler is not None else {}, "history": history}
+
+
+def run_epoch(network: nn.Module, train_loader, val_loader, tools: Tools, *, config, context: distributed.Context,
+              epoch: int) -> dict[str, float]:
+    """Train one epoch (and score validation when due); returns the epoch's metrics row."""
+    train = config.train
+    train_loader.start_epoch(epoch, seed_epoch(train.seed, epoch, context.rank))
+    tools.scheduler.step_update(num_updates=epoch * len(train_loader))
+    due = (epoch + 1) % train.eval_interval == 0 or epoch + 1 == train.epochs
+    try:
+        stats = train_one_epoch(network, train_loader, tools.optimizer, loss_fn=tools.loss_fn, device=context.device,
+                                epoch=epoch, precision=tools.precision, mixup=tools.mixup,
+                                clip_grad=config.optim.clip_grad, scheduler=tools.scheduler,
+                                num_updates=epoch * len(train_loader), log_interval=train.log_interval)
+        scores = evaluate(network, val_loader, device=context.device, precision=tools.precision) \
+            if val_loader and due else {}
+    except RuntimeError as error:
+        raise_if_stalled(error, context, train.timeout_s, epoch)
+        raise
+    log.info("epoch %d/%d train loss %.4f%s | %.0f img/s, %.1f s", epoch + 1, train.epochs, stats["loss"],
+             f" | val loss {scores['loss']:.4f} top-1 {scores['top1']:.2f} top-5 {scores['top5']:.2f}"
+             if scores else "", stats["images_per_s"], stats["time_s"])
+    return {"epoch": epoch + 1, "train_loss": stats["loss"], "val_loss": scores.get("loss"),
+            "val_top1": scores.get("top1"), "val_top5": scores.get("top5"), "lr": stats["lr"],
+            "images_per_s": stats["images_per_s"], "epoch_s": stats["time_s"]}
+
+
+def save_epoch(model: nn.Module, tools: Tools, result: FitResult, *, out: Path, config, label_names: list[str],
+               meta: dict[str, Any]) -> None:
+    """Rank 0 after each epoch: last/ weights, best/ at a new best, and the state for ``--resume``."""
+    row = result.last
+    weights_meta = {**meta, "epoch": row["epoch"], "metrics": row}
+    checkpoint.save_weights(model, out / "last", label_names=label_names, augment=config.augment, meta=weights_meta)
+    if result.best is row:  # the first epoch with the highest validation top-1
+        checkpoint.save_weights(model, out / "best", label_names=label_names, augment=config.augment,
+                                meta=weights_meta)
+    checkpoint.save_state(out / checkpoint.STATE_FILE, tools.state(model, result.history))
 
 
 class Stalled(FdslError):
