@@ -152,6 +152,13 @@ def render_view(
 
 
 # --- the base of the 3-D families ---------------------------------------------------------------
+def check_search(variance: float, min_maps: int, max_maps: int) -> None:
+    """The category search's options, shared by every 3-D IFS family."""
+    check_range("variance", variance, 0.0, 1.0)
+    check(2 <= min_maps <= max_maps <= 16,
+          f"min_maps, max_maps = {min_maps}, {max_maps}; allowed: 2 <= min_maps <= max_maps <= 16")
+
+
 @dataclasses.dataclass
 class Fractal3DConfig(FormulaConfig):
     """Options shared by the 3-D fractal families (defaults: the official MV-FractalDB scripts)."""
@@ -168,11 +175,7 @@ class Fractal3DConfig(FormulaConfig):
     def validate(self) -> None:
         check(8 <= self.size <= 8192, f"size = {self.size}; allowed: 8..8192")
         check(1 <= self.points <= 100_000_000, f"points = {self.points}; allowed: 1..100000000")
-        check_range("variance", self.variance, 0.0, 1.0)
-        check(
-            2 <= self.min_maps <= self.max_maps <= 16,
-            f"min_maps, max_maps = {self.min_maps}, {self.max_maps}; allowed: 2 <= min_maps <= max_maps <= 16",
-        )
+        check_search(self.variance, self.min_maps, self.max_maps)
         check(1 <= self.point_size <= 16, f"point_size = {self.point_size}; allowed: 1..16")
         check_range("distance", self.distance, 0.0, 50.0, low_open=True)
         check_range("fov", self.fov, 0.0, 170.0, low_open=True)

@@ -54,7 +54,7 @@ import numpy as np
 
 from fdsl.errors import check
 from fdsl.formulas.base import Formula, FormulaConfig, check_range
-from fdsl.formulas.ifs3d import N_COLUMNS, accepts, point_cloud, sample_system
+from fdsl.formulas.ifs3d import N_COLUMNS, accepts, check_search, point_cloud, sample_system
 from fdsl.formulas.ifs_csv import IFS3D_CSV, read_category_csvs, write_category_csvs
 from fdsl.kernels.chaos3d import chaos_game
 from fdsl.kernels.noise_mix import merge_parts, scale_part
@@ -83,11 +83,7 @@ class PCFractalDBConfig(FormulaConfig):
         check(10 <= self.points <= 10_000_000, f"points = {self.points}; allowed: 10..10000000")
         check_range("ratio", self.ratio, 0.0, 1.0, low_open=True)
         check(1 <= self.classes <= 1_000_000, f"classes = {self.classes}; allowed: 1..1000000")
-        check_range("variance", self.variance, 0.0, 1.0)
-        check(
-            2 <= self.min_maps <= self.max_maps <= 16,
-            f"min_maps, max_maps = {self.min_maps}, {self.max_maps}; allowed: 2 <= min_maps <= max_maps <= 16",
-        )
+        check_search(self.variance, self.min_maps, self.max_maps)
         main, mix = part_sizes(self.points, self.ratio)
         check(main >= 1 and mix >= 1, f"points = {self.points}, ratio = {self.ratio!r} leave a part with no point")
 
