@@ -115,3 +115,19 @@ def test_measures_on_known_attention():
     assert np.allclose(measures.mean_attention_distance(uniform, prefix, grid, 10), expected)
     to_self = torch.eye(5).reshape(1, 1, 1, 5, 5)  # every token attends to itself only: distance 0
     assert np.allclose(measures.mean_attention_distance(to_self, prefix, grid, 10), 0.0)
+
+
+def test_a_relative_checkpoint_is_found_from_another_directory(tmp_path, monkeypatch):
+    """`fdsl demo` records its checkpoint relative to where it ran (fdsl-demo/pretrain/last); a report
+    written from elsewhere still finds the pre-training run."""
+    from fdsl.report import run_of_checkpoint
+
+    run = tmp_path / "fdsl-demo" / "pretrain"
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text("model: {}\n")
+    elsewhere = tmp_path / "somewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert run_of_checkpoint("fdsl-demo/pretrain/last", tmp_path / "fdsl-demo" / "compare") == run
+    assert run_of_checkpoint("fdsl-demo/missing/last", tmp_path / "fdsl-demo" / "compare") is None
+    assert run_of_checkpoint(None, tmp_path) is None

@@ -164,7 +164,7 @@ def comparison_sections(folder: Path, assets: Path) -> list[str]:
     if (first / "config.yaml").is_file():
         parts.append(html.details("fine-tuning config (scratch, first seed)", (first / "config.yaml").read_text()))
     for group in groups[1:]:
-        run = _run_of_checkpoint(group.get("checkpoint"))
+        run = run_of_checkpoint(group.get("checkpoint"), folder)
         if run is not None:
             parts += run_sections(run, assets, heading=f"pre-training of {group['init']}")
     return parts
@@ -187,12 +187,15 @@ def study_sections(folder: Path, assets: Path) -> list[str]:
     return parts
 
 
-def _run_of_checkpoint(checkpoint: str | None) -> Path | None:
+def run_of_checkpoint(checkpoint: str | None, folder: Path) -> Path | None:
+    """The pre-training run of a comparison's checkpoint. A relative checkpoint was relative to the
+    directory the comparison ran in, which may not be this one: also tried from each parent of ``folder``."""
     if not checkpoint:
         return None
     path = Path(checkpoint)
     run = path.parent if path.name in ("last", "best") or path.suffix == ".safetensors" else path
-    return run if (run / "config.yaml").is_file() else None
+    candidates = [run] if run.is_absolute() else [run, *(parent / run for parent in Path(folder).resolve().parents)]
+    return next((candidate for candidate in candidates if (candidate / "config.yaml").is_file()), None)
 
 
 def papers_section(config: dict) -> list[str]:
@@ -228,7 +231,7 @@ def _analysis_models(compare_dir: Path) -> dict[str, str]:
         return {}
     models = {}
     for group in _read_json(compare_dir / "results.json")["groups"]:
-        run = _run_of_checkpoint(group.get("checkpoint"))
+        run = run_of_checkpoint(group.get("checkpoint"), compare_dir)
         if run is not None:
             models[f"{group['init']} pre-trained"] = str(run)
         tuned = compare_dir / group["init"] / f"seed{group['runs'][0]['seed']}"
