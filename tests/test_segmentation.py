@@ -267,3 +267,79 @@ def test_segmentation_weights_load_whole_but_a_new_class_layer(tmp_path):
     for key, value in model.state_dict().items():
         if not key.startswith(HEAD_PREFIX):
             assert torch.equal(value, pretrained.state_dict()[key]), key
+
+
+# --- pre-training then fine-tuning ------------------------------------------------------------------
+TINY_LOOP = {"epochs": 2, "batch_size": 4, "workers": 0, "threads": 1, "log_interval": 1000, "eval_interval": 1}
+TINY_SEG_PRETRAIN = {
+    "model": {"name": "fpn", "encoder": "resnet18", "encoder_kwargs": TINY_MODEL.encoder_kwargs,
+              "decoder_kwargs": TINY_MODEL.decoder_kwargs},
+    "data": {"family": "segrcdb", "formula": {"size": 64, "classes": 7, "instances_per_image": 8, "max_contours": 10},
+             "categories": 1, "instances": 16, "val_instances": 4},
+    "augment": {"size": [64, 64]},
+    "train": TINY_LOOP,
+}
+
+
+def tiny_seg_pretrain(*layers):
+    from fdsl.train.config import resolve
+    from fdsl.train.segmentation.presets import cpu_small_pretrain
+
+    return resolve(cpu_small_pretrain(), TINY_SEG_PRETRAIN, *layers)
+
+
+def tiny_seg_finetune(dataset: Path, *layers):
+    from fdsl.train.config import resolve
+    from fdsl.train.segmentation.presets import cpu_small_finetune
+
+    tiny = {"model": TINY_SEG_PRETRAIN["model"], "augment": {"size": [64, 64]}, "train": TINY_LOOP,
+            "data": {"dataset": str(dataset), "num_classes": 3, "void": 3, "class_names": []}}
+    return resolve(cpu_small_finetune(), tiny, *layers)
+
+
+def test_pretrain_on_segrcdb_then_finetune_scores_miou_and_resumes_exactly(tmp_path, monkeypatch):
+    import safetensors.torch
+
+    from fdsl.train import trainer
+    from fdsl.train.segmentation import finetune, pretrain
+
+    pre = pretrain(tiny_seg_pretrain(), tmp_path / "segrcdb")
+    assert [row["epoch"] for row in pre.history] == [1, 2] and pre.best["val_miou"] is not None
+    saved = json.loads((tmp_path / "segrcdb" / "last" / "config.json").read_text())
+    assert saved["num_classes"] == 8 and saved["fdsl"]["config"]["data"]["family"] == "segrcdb"  # 0..7
+
+    data = make_seg_folder(tmp_path / "data", train=8, val=2, size=(48, 64), void=3)
+    init = {"init": str(tmp_path / "segrcdb")}
+    whole = finetune(tiny_seg_finetune(data, init), tmp_path / "whole")
+    header = (tmp_path / "whole" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert header[:5] == ["epoch", "train_loss", "val_loss", "val_miou", "val_pixel_acc"]
+    assert all(0 <= row["val_miou"] <= 100 and 0 <= row["val_pixel_acc"] <= 100 for row in whole.history)
+
+    real, calls = trainer.train_one_epoch, {"n": 0}
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # the second epoch is cut short, after one checkpoint
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "train_one_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        finetune(tiny_seg_finetune(data, init), tmp_path / "cut")
+    monkeypatch.setattr(trainer, "train_one_epoch", real)
+    resumed = finetune(tiny_seg_finetune(data, init), tmp_path / "cut", resume=True)
+    a = safetensors.torch.load_file(tmp_path / "whole" / "last" / "model.safetensors")
+    b = safetensors.torch.load_file(tmp_path / "cut" / "last" / "model.safetensors")
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+    assert [row["val_miou"] for row in resumed.history] == pytest.approx([row["val_miou"] for row in whole.history])
+
+
+def test_finetune_on_bad_data_writes_nothing(tmp_path):
+    from fdsl.train.segmentation import finetune
+
+    data = make_seg_folder(tmp_path / "data")
+    (data / "valannot" / "000.png").unlink()
+    with pytest.raises(FdslError, match="has no label file"):
+        finetune(tiny_seg_finetune(data), tmp_path / "run")
+    assert not (tmp_path / "run").exists()

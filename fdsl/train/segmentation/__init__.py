@@ -1,2 +1,14 @@
-"""Semantic segmentation: SegRCDB pre-training and fine-tuning on image/label folders, with
-segmentation-models-pytorch models over timm encoders (:mod:`.run`, :mod:`.objective`)."""
+"""Semantic segmentation, the task of the image+mask families (SegRCDB): segmentation-models-pytorch
+models over timm encoders, pre-trained on formula scenes and fine-tuned on image/label folders
+(:mod:`.run`), scored by mIoU and pixel accuracy (:mod:`.objective`)."""
+from __future__ import annotations
+
+from fdsl.train.segmentation.objective import OBJECTIVE
+from fdsl.train.segmentation.config import SEG_KIND, SegFinetuneConfig, SegPretrainConfig
+from fdsl.train.segmentation.presets import FINETUNE_PRESETS, PRETRAIN_PRESETS
+from fdsl.train.segmentation.run import finetune, pretrain
+from fdsl.train.tasks import Task
+
+TASK = Task(name="segmentation", kinds=(SEG_KIND,), pretrain_config=SegPretrainConfig,
+            finetune_config=SegFinetuneConfig, pretrain=pretrain, finetune=finetune,
+            pretrain_presets=PRETRAIN_PRESETS, finetune_presets=FINETUNE_PRESETS, objective=OBJECTIVE)

@@ -21,6 +21,7 @@ from torch import nn
 
 from fdsl.samples.image_mask import IGNORE
 from fdsl.train.distributed import reduce_sum
+from fdsl.train.tasks import Objective
 
 METRICS = ("miou", "pixel_acc")
 
@@ -111,3 +112,6 @@ def weights_config(config, label_names: list[str], meta: dict[str, Any]) -> dict
             "decoder_kwargs": dict(model.decoder_kwargs), "num_classes": len(label_names),
             "label_names": list(label_names), "ignore_index": IGNORE, "input_size": [3, *augment.size],
             "mean": list(augment.mean), "std": list(augment.std), "fdsl": meta}
+
+
+OBJECTIVE = Objective(metrics=METRICS, losses=losses, evaluate=evaluate, save_weights=save_weights)

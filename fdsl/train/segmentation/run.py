@@ -26,6 +26,7 @@ from fdsl.train import checkpoint, distributed
 from fdsl.train.checkpoint import Weights, load_weights
 from fdsl.train.config import to_dict
 from fdsl.train.segmentation.config import SegFinetuneConfig, SegPretrainConfig
+from fdsl.train.segmentation.objective import OBJECTIVE
 from fdsl.train.segmentation.models import create_seg_model, load_init, model_config_of
 from fdsl.train.segmentation.transforms import build_transforms
 from fdsl.train.trainer import FitResult, fit, seed_init
@@ -61,8 +62,6 @@ def pretrain(config: SegPretrainConfig, out: str | Path, *, resume: bool = False
     """Train ``config.model`` to predict the masks of ``config.data`` (SegRCDB on the fly); the run
     folder receives config.yaml, metrics.csv (val_miou, val_pixel_acc on held-out scenes), last/
     and best/ weights and state.pt."""
-    from fdsl.train.segmentation import OBJECTIVE
-
     config.validate()
     check(config.data.data_dir is None, "data.data_dir: segmentation pre-training renders its scenes on the fly; "
                                         "unset data.data_dir")
@@ -92,8 +91,6 @@ def resolve_init(config: SegFinetuneConfig) -> tuple[SegFinetuneConfig, Weights 
 def finetune(config: SegFinetuneConfig, out: str | Path, *, resume: bool = False) -> FitResult:
     """Fine-tune on the image/label folders of ``config.data`` (from scratch, a segmentation run or
     a classification run's encoder), scoring the validation split each ``eval_interval`` epochs."""
-    from fdsl.train.segmentation import OBJECTIVE
-
     config.validate()
     out = Path(out)
     context = distributed.setup(config.train.device, config.train.timeout_s)
