@@ -343,3 +343,48 @@ def test_finetune_on_bad_data_writes_nothing(tmp_path):
     with pytest.raises(FdslError, match="has no label file"):
         finetune(tiny_seg_finetune(data), tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_cli_finetune_on_bad_labels_exits_2_with_one_line(tmp_path, capsys):
+    import yaml
+
+    from fdsl.cli import main
+
+    data = make_seg_folder(tmp_path / "data")
+    bad = data / "trainannot" / "001.png"
+    Image.fromarray(np.full((48, 64), 9, np.uint8)).save(bad)
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump({"data": {"num_classes": 3, "void": 3, "class_names": []}}))
+    code = main(["finetune", "--task", "segmentation", "--config", str(config), "--dataset", str(data),
+                 "-o", str(tmp_path / "run")])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and str(bad) in lines[0] and "class id 9" in lines[0]
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow  # about 23 s on the shared 2-core machine: two processes importing torch, timm and smp
+def test_torchrun_two_processes_pretrain_on_segrcdb_on_the_fly(tmp_path):
+    """2 CPU processes (gloo), DistributedDataParallel, each rank rendering its share of the scenes."""
+    import csv
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(TINY_SEG_PRETRAIN))
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "fdsl", "pretrain", "--family", "segrcdb", "--config", str(config), "-o", str(out)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=tmp_path)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log
+    assert log.count("batch 4 x 2 process(es)") == 1 and log.count("epoch 2/2 train loss") == 1, log
+    with open(out / "metrics.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["epoch"] for row in rows] == ["1", "2"] and all(row["val_miou"] for row in rows)
+    # every scene of an epoch was seen once: 2 ranks x 2 steps x 4 scenes
+    assert all(float(row["images_per_s"]) * float(row["epoch_s"]) == pytest.approx(16) for row in rows)
+    assert json.loads((out / "last" / "config.json").read_text())["task"] == "image-segmentation"
