@@ -388,3 +388,29 @@ def test_torchrun_two_processes_pretrain_on_segrcdb_on_the_fly(tmp_path):
     # every scene of an epoch was seen once: 2 ranks x 2 steps x 4 scenes
     assert all(float(row["images_per_s"]) * float(row["epoch_s"]) == pytest.approx(16) for row in rows)
     assert json.loads((out / "last" / "config.json").read_text())["task"] == "image-segmentation"
+
+
+def test_pretrain_from_a_rendered_folder_reads_the_same_scenes(tmp_path):
+    from fdsl.cli import main
+    from fdsl.data.datasets import formula_datasets
+    from fdsl.data.rendered_masks import rendered_mask_datasets
+    from fdsl.train.segmentation import pretrain
+
+    formula = TINY_SEG_PRETRAIN["data"]["formula"]
+    options = [f"--{key.replace('_', '-')}={value}" for key, value in formula.items()]
+    assert main(["render", "segrcdb", "--categories", "1", "--instances", "12", *options, "-o",
+                 str(tmp_path / "scenes")]) == 0
+    config = tiny_seg_pretrain({"data": {"data_dir": str(tmp_path / "scenes"), "instances": 10, "val_instances": 2}})
+    train, val, names = rendered_mask_datasets(str(tmp_path / "scenes"), 2)
+    assert (len(train), len(val), len(names)) == (10, 2, 8)
+    fly, _, _ = formula_datasets(tiny_seg_pretrain().data)
+    for index in (0, 7):
+        disk_item, fly_item = train[index], fly[index][0]
+        assert np.array_equal(np.array(disk_item["mask"]), np.array(fly_item["mask"]))
+        assert np.array_equal(np.array(disk_item["image"]), np.array(fly_item["image"]))
+    result = pretrain(config, tmp_path / "run")
+    assert result.last["val_miou"] is not None
+
+    (tmp_path / "scenes" / "00000" / "00000_00003.mask.png").unlink()
+    message = one_line_error(lambda: rendered_mask_datasets(str(tmp_path / "scenes"), 2))
+    assert "00000_00003.png" in message and "has no mask file" in message

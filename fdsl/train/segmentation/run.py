@@ -20,6 +20,7 @@ from torch.utils.data import Dataset
 
 import fdsl
 from fdsl.data.datasets import formula_datasets
+from fdsl.data.rendered_masks import rendered_mask_datasets
 from fdsl.data.segfolders import seg_folder_datasets
 from fdsl.errors import check
 from fdsl.train import checkpoint, distributed
@@ -59,25 +60,32 @@ def mask_label_names(config: SegPretrainConfig) -> list[str]:
 
 
 def pretrain(config: SegPretrainConfig, out: str | Path, *, resume: bool = False) -> FitResult:
-    """Train ``config.model`` to predict the masks of ``config.data`` (SegRCDB on the fly); the run
-    folder receives config.yaml, metrics.csv (val_miou, val_pixel_acc on held-out scenes), last/
-    and best/ weights and state.pt."""
+    """Train ``config.model`` to predict the masks of ``config.data`` (SegRCDB on the fly, or from a
+    folder that ``fdsl render`` wrote); the run folder receives config.yaml, metrics.csv (val_miou,
+    val_pixel_acc on held-out scenes), last/ and best/ weights and state.pt."""
     config.validate()
-    check(config.data.data_dir is None, "data.data_dir: segmentation pre-training renders its scenes on the fly; "
-                                        "unset data.data_dir")
     out = Path(out)
     context = distributed.setup(config.train.device, config.train.timeout_s)
-    train_transform, val_transform = build_transforms(config.augment)
-    scenes, held_out, _ = formula_datasets(config.data, train_transform=train_transform, val_transform=val_transform,
-                                           progress=context.is_primary and sys.stderr.isatty())
-    label_names = mask_label_names(config)
+    train_set, val_set, label_names = scene_datasets(config, progress=context.is_primary and sys.stderr.isatty())
     state = checkpoint.prepare_run(out, config, resume=resume)
     seed_init(config.train.seed)
     model = create_seg_model(config.model, num_classes=len(label_names))
     meta = {"task": "pretrain", "task_name": "segmentation", "fdsl_version": fdsl.__version__,
             "data": to_dict(config.data), "config": to_dict(config)}
-    return fit(model, MaskPairs(scenes), MaskPairs(held_out) if held_out is not None else None, config=config,
-               out=out, label_names=label_names, context=context, state=state, meta=meta, objective=OBJECTIVE)
+    return fit(model, train_set, val_set, config=config, out=out, label_names=label_names, context=context,
+               state=state, meta=meta, objective=OBJECTIVE)
+
+
+def scene_datasets(config: SegPretrainConfig, *, progress: bool = False):
+    """(train, held-out or None, mask class names): rendered on the fly, or read from ``data.data_dir``."""
+    train_transform, val_transform = build_transforms(config.augment)
+    data = config.data
+    if data.data_dir is not None:
+        return rendered_mask_datasets(data.data_dir, data.val_instances, train_transform=train_transform,
+                                      val_transform=val_transform)
+    scenes, held_out, _ = formula_datasets(data, train_transform=train_transform, val_transform=val_transform,
+                                           progress=progress)
+    return MaskPairs(scenes), MaskPairs(held_out) if held_out is not None else None, mask_label_names(config)
 
 
 def resolve_init(config: SegFinetuneConfig) -> tuple[SegFinetuneConfig, Weights | None]:
