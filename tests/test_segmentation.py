@@ -414,3 +414,10 @@ def test_pretrain_from_a_rendered_folder_reads_the_same_scenes(tmp_path):
     (tmp_path / "scenes" / "00000" / "00000_00003.mask.png").unlink()
     message = one_line_error(lambda: rendered_mask_datasets(str(tmp_path / "scenes"), 2))
     assert "00000_00003.png" in message and "has no mask file" in message
+
+
+def test_a_void_id_that_is_a_class_is_refused():
+    # CamVid's void 11 left in place for Cityscapes' 19 classes would silently drop class 11
+    message = one_line_error(lambda: SegFolderConfig(num_classes=19).validate())
+    assert "data.void = 11 is a class id" in message
+    SegFolderConfig(num_classes=19, void=None).validate()

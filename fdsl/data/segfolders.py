@@ -68,11 +68,20 @@ class SegFolderConfig:
     def validate(self) -> None:
         check(1 <= self.num_classes <= IGNORE, f"data.num_classes = {self.num_classes}; allowed: 1..{IGNORE}")
         check(self.void is None or 0 <= self.void < 256, f"data.void = {self.void}; allowed: 0..255 or null")
+        check(self.void is None or self.void not in self.class_values,
+              f"data.void = {self.void} is a class id (file values {self.class_values.start}.."
+              f"{self.class_values.stop - 1} are the {self.num_classes} classes); set data.void=null or an id "
+              "that is no class")
         check(not self.class_names or len(self.class_names) == self.num_classes,
               f"data.class_names has {len(self.class_names)} names but data.num_classes is {self.num_classes}")
         for name in ("train_limit", "val_limit"):
             value = getattr(self, name)
             check(value is None or value >= 1, f"data.{name} = {value}; allowed: >= 1 or null")
+
+    @property
+    def class_values(self) -> range:
+        """The label-file values that are classes."""
+        return range(1, self.num_classes + 1) if self.reduce_zero_label else range(self.num_classes)
 
     @property
     def label_names(self) -> list[str]:
