@@ -314,6 +314,16 @@ def test_pretrain_on_segrcdb_then_finetune_scores_miou_and_resumes_exactly(tmp_p
     header = (tmp_path / "whole" / "metrics.csv").read_text().splitlines()[0].split(",")
     assert header[:5] == ["epoch", "train_loss", "val_loss", "val_miou", "val_pixel_acc"]
     assert all(0 <= row["val_miou"] <= 100 and 0 <= row["val_pixel_acc"] <= 100 for row in whole.history)
+    # the saved best/ weights, loaded back alone, score what the run recorded; and draw their predictions
+    from fdsl.train.segmentation.predict import evaluate_weights
+    from fdsl.viz.segmentation import save_prediction_grid
+
+    data_config = tiny_seg_finetune(data).data
+    again = evaluate_weights(tmp_path / "whole" / "best", data_config)
+    assert again["miou"] == pytest.approx(whole.best["val_miou"]) and again["loss"] == pytest.approx(whole.best["val_loss"])
+    save_prediction_grid({"scratch": tmp_path / "whole" / "best", "again": tmp_path / "whole" / "last"}, data_config,
+                         [0, 1], tmp_path / "grid.png")
+    assert Image.open(tmp_path / "grid.png").size == (4 * (64 + 2), 16 + 2 * (64 + 2))
 
     real, calls = trainer.train_one_epoch, {"n": 0}
 
