@@ -47,8 +47,8 @@ def formula_from_args(args: argparse.Namespace):
 
 
 def peek_task(argv: list[str]) -> str | None:
-    """The task of ``fdsl finetune --task ...`` (its config decides the flags); None elsewhere."""
-    if argv and argv[0] == "finetune":
+    """The task of ``fdsl finetune/compare --task ...`` (its config decides the flags); None elsewhere."""
+    if argv and argv[0] in ("finetune", "compare"):
         from fdsl.cli_train import peek_task as task_option
 
         return task_option(argv[1:])

@@ -228,9 +228,8 @@ def cmd_evaluate(args) -> None:
 
 def cmd_compare(args) -> None:
     from fdsl.train.config import dump_yaml
-    from fdsl.train.presets import finetune_preset
 
-    config = resolve_config(args, finetune_preset)
+    config = resolve_config(args, args.task.finetune_preset)
     if args.print_config:
         print(dump_yaml(config), end="")
         return
@@ -239,7 +238,7 @@ def cmd_compare(args) -> None:
         from fdsl.experiments.compare import compare
 
         comparison = compare(config, args.checkpoint, seeds=args.seeds, out=args.out, labels=args.label,
-                             jobs=args.jobs)
+                             jobs=args.jobs, task=args.task)
         _primary_print(comparison.table)
         _primary_print(f"curves: {args.out}/curves.png; per-run folders and results.json in {args.out}")
 
@@ -279,14 +278,21 @@ COMPARE_SETS = ("init", "new_head")
 
 
 # --- parser -----------------------------------------------------------------------------------------
+def _task_option(parser: argparse.ArgumentParser) -> None:
+    from fdsl.train.tasks import DEFAULT_TASK, list_tasks
+
+    # dest: ``args.task`` holds the Task object that set_defaults puts there, not this name
+    parser.add_argument("--task", dest="task_name", default=DEFAULT_TASK, choices=list_tasks(),
+                        help=f"what to learn: {', '.join(list_tasks())} (default: {DEFAULT_TASK}); the task "
+                             "decides the presets and config keys below")
+
+
 def add_train_commands(sub: argparse._SubParsersAction, family: str | None = None, task: str | None = None) -> None:
     """Add the training sub-commands to the ``fdsl`` parser. ``pretrain`` offers the config of the
     task that learns ``family``'s sample kind, and the family's options (see :func:`pretrain_family`);
     ``finetune`` offers the config of ``task`` (its ``--task``)."""
     from fdsl.data.config import RealDataConfig
-    from fdsl.train.config import FinetuneConfig
-    from fdsl.train.presets import FINETUNE_PRESETS
-    from fdsl.train.tasks import DEFAULT_TASK, get_task, list_tasks, task_of_family
+    from fdsl.train.tasks import DEFAULT_TASK, get_task, task_of_family
 
     pre_task = get_task(DEFAULT_TASK)
     if family is not None:  # the family of another command (``fdsl show pcfractaldb``) may have no task
@@ -307,8 +313,7 @@ def add_train_commands(sub: argparse._SubParsersAction, family: str | None = Non
     p = sub.add_parser("finetune", help="fine-tune fdsl or timm weights (or scratch) on real data")
     p.add_argument("-o", "--out", required=True, help="run folder")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
-    p.add_argument("--task", dest="task_name", default=DEFAULT_TASK, choices=list_tasks(),
-                   help=f"what to learn: {', '.join(list_tasks())} (default: {DEFAULT_TASK}); sets the config keys below")
+    _task_option(p)
     add_config_options(p, ft_task.finetune_presets, ft_task.finetune_config)
     p.set_defaults(run=cmd_finetune, task=ft_task)
 
@@ -328,8 +333,9 @@ def add_train_commands(sub: argparse._SubParsersAction, family: str | None = Non
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="fine-tuning seeds")
     p.add_argument("--jobs", type=int, default=1, help="runs at a time, each in its own process (on a CPU: the "
                                                        "number of cores, with one torch thread per run)")
-    add_config_options(p, FINETUNE_PRESETS, FinetuneConfig, exclude=COMPARE_SETS)
-    p.set_defaults(run=cmd_compare)
+    _task_option(p)
+    add_config_options(p, ft_task.finetune_presets, ft_task.finetune_config, exclude=COMPARE_SETS)
+    p.set_defaults(run=cmd_compare, task=ft_task)
 
     p = sub.add_parser("study", help="a grid of pre-training variants against scratch: table and plot")
     p.add_argument("study", help="study YAML: seeds, finetune and pretrain recipes, variants (see studies/)")

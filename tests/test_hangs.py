@@ -100,3 +100,49 @@ def test_a_failing_rank_of_the_launched_pretraining_is_one_error_line(tmp_path):
     message = str(caught.value)
     assert message.startswith("distributed pre-training failed: rank ") and "batch size 1000" in message, message
     assert "\n" not in message and "resume" in message
+
+
+def write_pid_and_hang(config, out, resume):
+    """A run that says where it is, then works for ever (module level: the job runner spawns it)."""
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out) / "pid").write_text(str(os.getpid()))
+    time.sleep(3600)
+
+
+PARENT_OF_JOBS = """
+import sys
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from fdsl.experiments import jobs
+from fdsl.train.config import resolve
+from test_hangs import write_pid_and_hang
+from train_helpers import tiny_pretrain
+jobs.run_parallel([jobs.Run(write_pid_and_hang, tiny_pretrain(), Path({out!r}) / name) for name in "ab"], jobs=2)
+"""
+
+
+def test_jobs_end_with_a_parent_killed_without_clean_up(tmp_path):
+    """SIGKILL `fdsl study`'s process (no `finally` runs): its spawned runs stop within seconds."""
+    script = PARENT_OF_JOBS.format(tests=str(Path(__file__).parent), out=str(tmp_path))
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 120
+        while not all((tmp_path / name / "pid").is_file() for name in "ab"):
+            assert parent.poll() is None and time.monotonic() < deadline, "the runs did not start"
+            time.sleep(0.1)
+        children = [int((tmp_path / name / "pid").read_text()) for name in "ab"]
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 20
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in children), "a run outlived the study that started it"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

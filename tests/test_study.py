@@ -59,7 +59,7 @@ def test_parallel_jobs_give_the_same_runs(fdsl, tmp_path):  # noqa: F811
 
 def _scores(out):
     rows = json.loads((out / "study.json").read_text())["rows"]
-    return [(r["init"], r["scores"], r.get("held_out_top1")) for r in rows]
+    return [(r["init"], r["scores"], r.get("held_out")) for r in rows]
 
 
 def test_a_failing_parallel_run_stops_the_study_with_its_error(tmp_path):

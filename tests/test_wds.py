@@ -3,12 +3,9 @@ merged from shard cards, `fdsl verify`, and pre-training from shards equal to th
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import tarfile
-import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +20,7 @@ from fdsl.registry import get_formula
 from fdsl.train.pretrain import pretrain
 
 from conftest import SMALL_FLAGS
+from kill_helpers import kill_when
 from train_helpers import TINY_PRETRAIN, tiny_pretrain
 
 INSTANCES = 10
@@ -182,21 +180,7 @@ def test_resume_after_sigkill(tmp_path, small_param_dir):
                 "--format", "wds", "--shard-size", "15", "-o", str(out)]
 
     out = tmp_path / "killed"
-    process = subprocess.Popen(command(out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)  # its own session, so the kill reaches the workers
-    try:
-        deadline = time.monotonic() + 120
-        while len(list(out.glob("shards/*.tar"))) < 2:
-            assert process.poll() is None, "the render ended before it could be killed"
-            assert time.monotonic() < deadline, "the render wrote nothing in time"
-            time.sleep(0.005)
-        os.killpg(process.pid, signal.SIGKILL)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    assert process.returncode == -signal.SIGKILL
-    time.sleep(0.2)
+    kill_when(command(out), lambda: len(list(out.glob("shards/*.tar"))) >= 2)
     partial = tree(out / "shards")
     assert 2 <= sum(not name.startswith(".") for name in partial) < 30, "killed too late to test a resume"
     assert not (out / CARD_NAME).exists()

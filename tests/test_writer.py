@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import signal
 import subprocess
 import tarfile
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +22,7 @@ from fdsl.errors import FdslError
 from fdsl.registry import get_formula
 
 from conftest import SMALL
+from kill_helpers import kill_when
 
 INSTANCES = 12
 
@@ -172,22 +170,7 @@ def test_resume_after_sigkill(tmp_path, small_param_dir):
                "--categories", "3", "--instances", str(KILL_INSTANCES), "--data-seed", "3", "--workers", "2",
                "--size", str(KILL_CONFIG["size"]), "--points", str(KILL_CONFIG["points"]), "-o", str(out)]
     total = 3 * KILL_INSTANCES
-    # Its own session, so the kill reaches the pool's workers too (they would keep writing).
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while len(list(out.glob("*/*.png"))) < 30:
-            assert process.poll() is None, "the render ended before it could be killed"
-            assert time.monotonic() < deadline, "the render wrote nothing in time"
-            time.sleep(0.005)
-        os.killpg(process.pid, signal.SIGKILL)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    assert process.returncode == -signal.SIGKILL
-    time.sleep(0.2)  # let the kernel finish reaping the workers
+    kill_when(command, lambda: len(list(out.glob("*/*.png"))) >= 30)
     partial = pngs(out)
     assert 30 <= len(partial) < total, "killed too late to test a resume"
     assert not (out / CARD_NAME).exists()  # the card is written last

@@ -7,7 +7,9 @@ process; the progress bars start no thread.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
+import time
 
 from tqdm import tqdm
 
@@ -25,3 +27,28 @@ def pool_start_method() -> str:
     if threading.active_count() == 1 or "forkserver" not in multiprocessing.get_all_start_methods():
         return "fork"
     return "forkserver"
+
+
+def exit_when_gone(owner_pid: int) -> None:
+    """Start a daemon thread that ends this process as soon as process ``owner_pid`` is gone (killed
+    outright, or a zombie waiting to be reaped): a child whose parent was killed with SIGKILL or
+    SIGTERM, which runs no clean-up, must not go on working for nobody."""
+    def gone() -> bool:
+        try:
+            with open(f"/proc/{owner_pid}/stat") as stat:  # a killed owner is a zombie until reaped
+                return stat.read().rpartition(")")[2].split()[0] == "Z"
+        except FileNotFoundError:
+            return True
+        except OSError:  # no /proc: ask the kernel whether the pid exists
+            try:
+                os.kill(owner_pid, 0)
+            except ProcessLookupError:
+                return True
+            return False
+
+    def watch():
+        while not gone():
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="fdsl-owner-watch", daemon=True).start()

@@ -19,7 +19,7 @@ from fdsl.experiments.jobs import Run, run_all
 from fdsl.experiments.results import Comparison, Group, RunScore
 from fdsl.train.config import FinetuneConfig
 from fdsl.train.distributed import is_primary
-from fdsl.train.finetune import finetune, resolve_init
+from fdsl.train.tasks import DEFAULT_TASK, Task, get_task
 
 SCRATCH = "scratch"
 
@@ -31,10 +31,12 @@ def default_label(path: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name) or "checkpoint"
 
 
-def compare(recipe: FinetuneConfig, checkpoints: Sequence[str], *, seeds: Sequence[int], out: str | Path,
-            labels: Sequence[str] | None = None, jobs: int = 1) -> Comparison:
-    """Fine-tune ``recipe`` from scratch and from each checkpoint (always with a new head), once per
-    seed, ``jobs`` runs at a time; writes results.json, results.md and curves.png into ``out``."""
+def compare(recipe, checkpoints: Sequence[str], *, seeds: Sequence[int], out: str | Path,
+            labels: Sequence[str] | None = None, jobs: int = 1, task: Task | None = None) -> Comparison:
+    """Fine-tune ``recipe`` (a fine-tuning config of ``task``, default classification) from scratch
+    and from each checkpoint (always with a new head), once per seed, ``jobs`` runs at a time;
+    writes results.json, results.md and curves.png into ``out``."""
+    task = task or get_task(DEFAULT_TASK)
     out = Path(out)
     check(len(seeds) >= 1, "compare needs at least one seed")
     check(jobs >= 1, f"jobs = {jobs}; allowed: >= 1")
@@ -42,13 +44,17 @@ def compare(recipe: FinetuneConfig, checkpoints: Sequence[str], *, seeds: Sequen
     check(len(labels) == len(checkpoints), f"{len(labels)} labels for {len(checkpoints)} checkpoints")
     check(len(set(labels)) == len(labels) and SCRATCH not in labels,
           f"checkpoint labels must be distinct and not {SCRATCH!r}: {labels}; pass --label for each")
-    recipe = checkpoints_recipe(dataclasses.replace(recipe, new_head=True), checkpoints)
+    if hasattr(recipe, "new_head"):
+        recipe = dataclasses.replace(recipe, new_head=True)
+    if isinstance(recipe, FinetuneConfig):
+        recipe = checkpoints_recipe(recipe, checkpoints)
     inits = [(SCRATCH, None), *zip(labels, checkpoints)]
-    runs = [Run(finetune, dataclasses.replace(recipe, init=init, train=dataclasses.replace(recipe.train, seed=seed)),
+    runs = [Run(task.finetune, dataclasses.replace(recipe, init=init, train=dataclasses.replace(recipe.train, seed=seed)),
                 out / label / f"seed{seed}") for label, init in inits for seed in seeds]
     results = iter(run_all(runs, jobs))
-    comparison = Comparison(out, [Group(label, init, [RunScore.of(seed, next(results)) for seed in seeds])
-                                  for label, init in inits])
+    metrics = task.objective.metrics
+    comparison = Comparison(out, [Group(label, init, [RunScore.of(seed, next(results), metrics) for seed in seeds])
+                                  for label, init in inits], metrics)
     if is_primary():
         save_comparison(comparison, title=f"fine-tuning on {recipe.data.dataset}")
     return comparison
@@ -56,6 +62,8 @@ def compare(recipe: FinetuneConfig, checkpoints: Sequence[str], *, seeds: Sequen
 
 def checkpoints_recipe(recipe: FinetuneConfig, checkpoints: Sequence[str]) -> FinetuneConfig:
     """``recipe`` with the checkpoints' architecture, which scratch trains too (one for all of them)."""
+    from fdsl.train.finetune import resolve_init
+
     if not checkpoints:
         return recipe
     models = [resolve_init(dataclasses.replace(recipe, init=c))[0].model for c in checkpoints]
@@ -71,6 +79,6 @@ def save_comparison(comparison: Comparison, *, title: str) -> None:
     write_text_atomic(out / "results.json", json.dumps(comparison.to_json(), indent=1))
     write_text_atomic(out / "results.md", comparison.table + "\n")
     groups = comparison.groups
-    plot_curves({"validation top-1 (%)": {g.init: [r.val_top1 for r in g.runs] for g in groups},
+    plot_curves({f"validation {comparison.labels[0]} (%)": {g.init: [r.curve for r in g.runs] for g in groups},
                  "training loss": {g.init: [r.train_loss for r in g.runs] for g in groups}},
                 out / "curves.png", title=title)

@@ -42,8 +42,14 @@ def run_all(runs: Sequence[Run], jobs: int) -> list[Any]:
     return [FitResult.read(Path(run.out)) for run in runs]
 
 
-def run_logged(train: Callable[..., Any], config: Any, out: Path) -> None:
+def run_logged(train: Callable[..., Any], config: Any, out: Path, parent_pid: int | None = None) -> None:
+    """A child's run, logged to ``out/log.txt``; it ends when ``parent_pid`` does (a study killed
+    with SIGTERM or SIGKILL runs no clean-up that would stop its children)."""
+    from fdsl.data.processes import exit_when_gone
     from fdsl.train.distributed import configure_logging
+
+    if parent_pid is not None:
+        exit_when_gone(parent_pid)
 
     out.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(out / LOG_FILE)
@@ -107,7 +113,7 @@ def run_parallel(runs: Sequence[Run], jobs: int) -> None:
         while (pending and not failed) or running:
             while pending and not failed and len(running) < jobs:
                 run = pending.pop(0)
-                process = context.Process(target=run_logged, args=(run.train, run.config, Path(run.out)))
+                process = context.Process(target=run_logged, args=(run.train, run.config, Path(run.out), os.getpid()))
                 process.start()
                 running[process] = (Path(run.out), stall_limit_s(run.config), time.time())
                 log.info("started %s (log: %s)", run.out, Path(run.out) / LOG_FILE)

@@ -14,22 +14,26 @@ from typing import Any
 
 @dataclasses.dataclass(frozen=True)
 class RunScore:
-    """One fine-tuning run of a comparison: final and best validation scores, and its curves."""
+    """One fine-tuning run of a comparison: final and best validation scores, and its curves. The
+    score is the task's primary metric (top-1, mIoU, overall accuracy...), ``second`` the next one
+    (top-5, pixel accuracy, mean class accuracy; None when the task has one)."""
 
     seed: int
-    top1: float
-    top5: float
-    best_top1: float | None
-    #: Per epoch (None where the epoch was not scored).
-    val_top1: list[float | None]
+    score: float
+    second: float | None
+    best: float | None
+    #: The score per epoch (None where the epoch was not scored).
+    curve: list[float | None]
     train_loss: list[float]
 
     @classmethod
-    def of(cls, seed: int, result: Any) -> RunScore:
-        """The scores of a :class:`fdsl.train.trainer.FitResult`."""
-        return cls(seed=seed, top1=result.last["val_top1"], top5=result.last["val_top5"],
-                   best_top1=result.best["val_top1"] if result.best else None,
-                   val_top1=[row["val_top1"] for row in result.history],
+    def of(cls, seed: int, result: Any, metrics: tuple[str, ...] = ("top1", "top5")) -> RunScore:
+        """The scores of a :class:`fdsl.train.trainer.FitResult` (``metrics``: its objective's)."""
+        first = f"val_{metrics[0]}"
+        second = f"val_{metrics[1]}" if len(metrics) > 1 else None
+        return cls(seed=seed, score=result.last[first], second=result.last.get(second) if second else None,
+                   best=result.best[first] if result.best else None,
+                   curve=[row[first] for row in result.history],
                    train_loss=[row["train_loss"] for row in result.history])
 
 
@@ -43,8 +47,8 @@ class Group:
     runs: list[RunScore]
 
     @property
-    def top1(self) -> list[float]:
-        return [run.top1 for run in self.runs]
+    def scores(self) -> list[float]:
+        return [run.score for run in self.runs]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,17 +57,27 @@ class Comparison:
 
     out: Path
     groups: list[Group]
+    #: The scores of the task's objective, primary first (``top1``, ``top5``; ``miou``, ``pixel_acc``...).
+    metrics: tuple[str, ...] = ("top1", "top5")
+
+    @property
+    def labels(self) -> list[str]:
+        from fdsl.train.tasks import metric_label
+
+        return [metric_label(m) for m in self.metrics[:2]]
 
     @property
     def table(self) -> str:
-        """A Markdown table: final validation top-1 / top-5 and best top-1, mean ± std over seeds."""
-        header = ["init", "seeds", "top-1 (%)", "top-5 (%)", "best top-1 (%)"]
-        rows = [[g.init, str(len(g.runs)), mean_std([r.top1 for r in g.runs]), mean_std([r.top5 for r in g.runs]),
-                 mean_std([r.best_top1 for r in g.runs])] for g in self.groups]
+        """A Markdown table: final validation scores and the best primary one, mean ± std over seeds."""
+        labels = self.labels
+        header = ["init", "seeds", *(f"{label} (%)" for label in labels), f"best {labels[0]} (%)"]
+        rows = [[g.init, str(len(g.runs)), mean_std([r.score for r in g.runs]),
+                 *([mean_std([r.second for r in g.runs])] if len(labels) > 1 else []),
+                 mean_std([r.best for r in g.runs])] for g in self.groups]
         return markdown_table(header, rows)
 
     def to_json(self) -> dict[str, Any]:
-        return {"groups": [dataclasses.asdict(group) for group in self.groups]}
+        return {"metrics": list(self.metrics), "groups": [dataclasses.asdict(group) for group in self.groups]}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,14 +85,16 @@ class Pretraining:
     """What pre-training a study's variant cost and reached."""
 
     minutes: float
-    held_out_top1: float | None
+    #: The pre-training's primary score on its held-out formula samples (top-1, mIoU...).
+    held_out: float | None
     epochs: int
     images: int
+    held_out_metric: str = "top1"
 
 
 @dataclasses.dataclass(frozen=True)
 class StudyRow:
-    """One init of a study: fine-tuned top-1 per seed, mean, std and, but for scratch, the gap to
+    """One init of a study: fine-tuned primary score per seed, mean, std and, but for scratch, the gap to
     scratch in points and in pooled standard deviations, and its pre-training."""
 
     init: str
@@ -98,10 +114,10 @@ class StudyRow:
 
 def study_rows(groups: list[Group], pretraining: dict[str, Pretraining]) -> list[StudyRow]:
     """One row per group; the first group is scratch."""
-    scratch = groups[0].top1
+    scratch = groups[0].scores
     rows = []
     for group in groups:
-        scores = group.top1
+        scores = group.scores
         mean, std = statistics.fmean(scores), sample_std(scores)
         gap = gap_std = None
         if group is not groups[0]:
@@ -143,7 +159,7 @@ class DemoReport:
         seeds = len(self.gap.scores)
         return "\n".join([
             self.pretraining, self.finetuning, "", self.comparison.table, "",
-            f"{self.gap.init} - scratch: {self.gap.gap:+.2f} points of top-1, {self.gap.gap_std:+.1f} pooled "
+            f"{self.gap.init} - scratch: {self.gap.gap:+.2f} points of {self.comparison.labels[0]}, {self.gap.gap_std:+.1f} pooled "
             f"standard deviations over {seeds} seeds",
             f"wall time: {self.minutes:.1f} min (pre-training {self.pretraining_minutes:.1f} min); "
             f"curves: {self.comparison.out / 'curves.png'}; report: {self.report}",

@@ -31,9 +31,10 @@ from fdsl.errors import FdslError, check
 from fdsl.experiments.results import Pretraining, StudyResult, StudyRow, markdown_table, study_rows
 from fdsl.numeric import to_number
 from fdsl.train.config import load_yaml, merge, nest, resolve
+from fdsl.train.tasks import get_task, metric_label
 from fdsl.viz.curves import plot_scores
 
-STUDY_KEYS = {"seeds", "data", "jobs", "finetune", "pretrain", "variants"}
+STUDY_KEYS = {"task", "seeds", "data", "jobs", "finetune", "pretrain", "variants"}
 RECIPE_KEYS = {"preset", "set"}
 
 
@@ -47,6 +48,8 @@ class Recipe:
 
 @dataclasses.dataclass
 class StudyConfig:
+    #: What is learned (:mod:`fdsl.train.tasks`): classification, segmentation or points.
+    task: str = "classification"
     seeds: list[int] = dataclasses.field(default_factory=lambda: [0, 1, 2])
     #: Real images to fine-tune on (a dataset name or an ImageFolder path); None: the recipe's.
     data: str | None = None
@@ -95,7 +98,9 @@ def parse_study(values: dict[str, Any]) -> StudyConfig:
               f"variant name {name!r}; allowed: letters, digits, '-' and '_', not 'scratch'")
     jobs = to_number(values.get("jobs", 1), int, "jobs")
     check(jobs >= 1, f"jobs = {jobs!r}; allowed: an integer >= 1")
-    return StudyConfig(seeds=seeds, data=values.get("data"), jobs=jobs,
+    task = str(values.get("task", "classification"))
+    get_task(task)  # an unknown task fails here, in one line
+    return StudyConfig(task=task, seeds=seeds, data=values.get("data"), jobs=jobs,
                        finetune=_recipe(values.get("finetune", {}), "finetune"),
                        pretrain=_recipe(values.get("pretrain", {}), "pretrain"),
                        variants={str(k): dict(v or {}) for k, v in variants.items()})
@@ -107,50 +112,47 @@ def load_study(path: str | Path) -> StudyConfig:
 
 def pretrain_configs(study: StudyConfig, workers: int | None = None) -> dict[str, Any]:
     """The resolved pre-training config of every variant (validated before anything runs)."""
-    from fdsl.train.presets import pretrain_preset
-
+    task = get_task(study.task)
     loader = {"train": {"workers": workers}} if workers is not None else {}
     configs = {}
     for name, overrides in study.variants.items():
         overrides = dict(overrides)
         preset = str(overrides.pop("preset", study.pretrain.preset))
-        base = pretrain_preset(preset)
+        base = task.pretrain_preset(preset)
         configs[name] = resolve(base, expand(study.pretrain.set, type(base)), expand(overrides, type(base)), loader)
     return configs
 
 
 def finetune_config(study: StudyConfig, workers: int | None = None):
-    from fdsl.train.presets import finetune_preset
-
+    base = get_task(study.task).finetune_preset(study.finetune.preset)
     data = {"data": {"dataset": study.data}} if study.data else {}
     loader = {"train": {"workers": workers}} if workers is not None else {}
-    base = finetune_preset(study.finetune.preset)
     return resolve(base, expand(study.finetune.set, type(base)), data, loader)
 
 
 def run_study(study: StudyConfig, out: str | Path, *, workers: int | None = None) -> StudyResult:
     """Pre-train every variant, compare them with scratch over the seeds; writes study.md, study.json
     and study.png into ``out``."""
-    from fdsl.data.datasets import real_datasets
     from fdsl.experiments.compare import compare
     from fdsl.experiments.demo import write_page
     from fdsl.experiments.jobs import Run, run_all
-    from fdsl.train.pretrain import pretrain
 
     out = Path(out)
+    task = get_task(study.task)
     pre_configs = pretrain_configs(study, workers)
     ft_config = finetune_config(study, workers)
-    real_datasets(ft_config.data)  # a bad fine-tuning dataset fails now, not after the pre-training
+    if task.check_finetune_data is not None:
+        task.check_finetune_data(ft_config.data)  # a bad fine-tuning dataset fails now, not after the pre-training
     names = list(pre_configs)
-    results = run_all([Run(pretrain, pre_configs[name], out / "pretrain" / name) for name in names], study.jobs)
+    results = run_all([Run(task.pretrain, pre_configs[name], out / "pretrain" / name) for name in names], study.jobs)
     pretraining = {name: summarize_pretraining(pre_configs[name], result) for name, result in zip(names, results)}
     comparison = compare(ft_config, [str(out / "pretrain" / n / "last") for n in names], seeds=study.seeds,
-                         out=out / "compare", labels=names, jobs=study.jobs)
+                         out=out / "compare", labels=names, jobs=study.jobs, task=task)
     rows = study_rows(comparison.groups, pretraining)
-    result = StudyResult(rows, comparison, format_study(rows, ft_config))
+    result = StudyResult(rows, comparison, format_study(rows, ft_config, comparison.labels[0]))
     write_text_atomic(out / "study.md", result.report + "\n")
     write_text_atomic(out / "study.json", json.dumps(result.to_json(), indent=1))
-    plot_scores({row.init: row.scores for row in rows}, out / "study.png",
+    plot_scores({row.init: row.scores for row in rows}, out / "study.png", metric=comparison.labels[0],
                 title=f"fine-tuned on {'/'.join(Path(ft_config.data.dataset).parts[-2:])}")
     write_page(out, out / "report.html", ft_config.data.dataset)
     return result
@@ -158,27 +160,35 @@ def run_study(study: StudyConfig, out: str | Path, *, workers: int | None = None
 
 def summarize_pretraining(config, result) -> Pretraining:
     return Pretraining(minutes=sum(row.get("epoch_s") or 0.0 for row in result.history) / 60,
-                       held_out_top1=result.last.get("val_top1"), epochs=len(result.history),
-                       images=config.data.categories * config.data.instances * config.data.repeats * len(result.history))
+                       held_out=result.last.get(result.primary), epochs=len(result.history),
+                       images=config.data.categories * config.data.instances * config.data.repeats * len(result.history),
+                       held_out_metric=result.primary[4:])
 
 
-def format_study(rows: list[StudyRow], ft_config) -> str:
+def format_study(rows: list[StudyRow], ft_config, metric: str = "top-1") -> str:
     """study.md: the table, then how the scores were measured."""
-    header = ["init", "pre-training", "held-out top-1", "fine-tuned top-1 (%)", "gap (points)", "gap (std)"]
+    header = ["init", "pre-training", "held-out score", f"fine-tuned {metric} (%)", "gap (points)", "gap (std)"]
     table = []
     for row in rows:
         pre = row.pretraining
-        cost = f"{pre.epochs} ep, {pre.images / 1000:.0f}k img, {pre.minutes:.1f} min" if pre else "-"
-        held = f"{pre.held_out_top1:.1f}%" if pre and pre.held_out_top1 is not None else "-"
+        cost = f"{pre.epochs} ep, {pre.images / 1000:.0f}k samples, {pre.minutes:.1f} min" if pre else "-"
+        held = f"{metric_label(pre.held_out_metric)} {pre.held_out:.1f}%" if pre and pre.held_out is not None else "-"
         gap = f"{row.gap:+.2f}" if row.gap is not None else "-"
         gap_std = f"{row.gap_std:+.1f}" if row.gap is not None else "-"
         table.append([row.init, cost, held, f"{row.mean:.2f} ± {row.std:.2f}", gap, gap_std])
-    data = ft_config.data
     return "\n".join([markdown_table(header, table), "",
-                      f"fine-tuning: {data.dataset}, {data.train_per_class or 'all'} images per class, "
-                      f"{ft_config.train.epochs} epochs, {len(rows[0].scores)} seeds; score: final-epoch top-1 on "
-                      f"{data.val_per_class or 'all'} held-out images per class (last {data.holdout:.0%} of each "
-                      "class); gap (std) = gap / pooled std of the two arms"])
+                      f"fine-tuning: {describe_data(ft_config.data)}, {ft_config.train.epochs} epochs, "
+                      f"{len(rows[0].scores)} seeds; score: final-epoch {metric} on the validation split; "
+                      "gap (std) = gap / pooled std of the two arms"])
+
+
+def describe_data(data) -> str:
+    """What a fine-tuning run trains and scores on, in a few words (the data config's own ``describe``)."""
+    describe = getattr(data, "describe", None)
+    if describe is not None:
+        return describe()
+    return (f"{data.dataset}, {data.train_per_class or 'all'} images per class, validation "
+            f"{data.val_per_class or 'all'} held-out images per class (last {data.holdout:.0%} of each class)")
 
 
 def check_study_file(path: str | Path) -> StudyConfig:

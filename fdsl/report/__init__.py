@@ -76,8 +76,11 @@ def run_sections(run: Path, assets: Path, *, heading: str) -> list[str]:
         history = read_metrics(run)
         curves = assets / f"curves-{_slug(run)}.png"
         panels = {"training loss": {run.name: [[r["train_loss"] for r in history]]}}
-        if any(r.get("val_top1") is not None for r in history):
-            panels["validation top-1 (%)"] = {run.name: [[r["val_top1"] for r in history]]}
+        scores = [key for key in (history[0] if history else {}) if key.startswith("val_") and key != "val_loss"]
+        if scores and any(r.get(scores[0]) is not None for r in history):
+            from fdsl.train.tasks import metric_label
+
+            panels[f"validation {metric_label(scores[0])} (%)"] = {run.name: [[r[scores[0]] for r in history]]}
         plot_curves(panels, curves, title=f"{run.name}: {len(history)} epochs")
         parts.append(html.figure(curves, f"curves of {run}"))
     if isinstance(config.get("data"), dict) and "family" in config["data"]:
@@ -131,17 +134,17 @@ def _mean_std(values: list[float | None]) -> tuple[float, float] | None:
 
 
 def gap_rows(groups: list[dict]) -> list[list[str]]:
-    """Per init: seeds, final top-1 and top-5 (mean ± std), gap to scratch in points and in pooled stds."""
-    base = _mean_std([r["top1"] for r in groups[0]["runs"]])
+    """Per init: seeds, final primary and second score (mean ± std), gap to scratch in points and in pooled stds."""
+    base = _mean_std([r["score"] for r in groups[0]["runs"]])
     rows = []
     for group in groups:
-        top1, top5 = _mean_std([r["top1"] for r in group["runs"]]), _mean_std([r["top5"] for r in group["runs"]])
+        first, second = _mean_std([r["score"] for r in group["runs"]]), _mean_std([r["second"] for r in group["runs"]])
         gap = gap_std = "-"
-        if group is not groups[0] and top1 and base:
-            pooled = math.sqrt((top1[1] ** 2 + base[1] ** 2) / 2)
-            gap = f"{top1[0] - base[0]:+.2f}"
-            gap_std = f"{(top1[0] - base[0]) / pooled:+.1f}" if pooled > 0 else "n/a (std 0)"
-        rows.append([group["init"], len(group["runs"]), _fmt(top1), _fmt(top5), gap, gap_std])
+        if group is not groups[0] and first and base:
+            pooled = math.sqrt((first[1] ** 2 + base[1] ** 2) / 2)
+            gap = f"{first[0] - base[0]:+.2f}"
+            gap_std = f"{(first[0] - base[0]) / pooled:+.1f}" if pooled > 0 else "n/a (std 0)"
+        rows.append([group["init"], len(group["runs"]), _fmt(first), _fmt(second), gap, gap_std])
     return rows
 
 
@@ -150,13 +153,18 @@ def _fmt(value: tuple[float, float] | None) -> str:
 
 
 def comparison_sections(folder: Path, assets: Path) -> list[str]:
-    groups = _read_json(folder / "results.json")["groups"]
+    from fdsl.train.tasks import metric_label
+
+    results = _read_json(folder / "results.json")
+    groups = results["groups"]
+    metrics = [metric_label(m) for m in results.get("metrics", ("top1", "top5"))] + ["-"]
     check(bool(groups), f"report: {str(folder / 'results.json')!r} holds no groups")
     first = folder / groups[0]["init"] / f"seed{groups[0]['runs'][0]['seed']}"
     config = _config(first)
     parts = ["<h2>fine-tuning results (ours)</h2>",
-             html.table(["init", "seeds", "top-1 (%)", "top-5 (%)", "gap (points)", "gap (std)"], gap_rows(groups)),
-             html.paragraph("final-epoch validation accuracy, mean ± sample std over seeds; gap (std) = gap to "
+             html.table(["init", "seeds", f"{metrics[0]} (%)", f"{metrics[1]} (%)", "gap (points)", "gap (std)"],
+                        gap_rows(groups)),
+             html.paragraph("final-epoch validation scores, mean ± sample std over seeds; gap (std) = gap to "
                             "scratch / pooled std of the two arms", "note")]
     if (folder / "curves.png").is_file():
         parts.append(html.figure(folder / "curves.png", "fine-tuning curves (mean ± std over seeds)"))
@@ -172,8 +180,8 @@ def comparison_sections(folder: Path, assets: Path) -> list[str]:
 
 def study_sections(folder: Path, assets: Path) -> list[str]:
     rows = _read_json(folder / "study.json")["rows"]
-    header = ["init", "held-out top-1 (pre-training)", "fine-tuned top-1 (%)", "gap (points)", "gap (std)"]
-    table = [[r["init"], f"{r['held_out_top1']:.1f}%" if r.get("held_out_top1") is not None else "-",
+    header = ["init", "held-out score (pre-training)", "fine-tuned score (%)", "gap (points)", "gap (std)"]
+    table = [[r["init"], f"{r['held_out_metric']} {r['held_out']:.1f}%" if r.get("held_out") is not None else "-",
               f"{r['mean']:.2f} ± {r['std']:.2f}", f"{r['gap']:+.2f}" if "gap" in r else "-",
               f"{r['gap_std']:+.1f}" if "gap_std" in r else "-"] for r in rows]
     parts = ["<h2>study (ours)</h2>", html.table(header, table)]
@@ -181,7 +189,7 @@ def study_sections(folder: Path, assets: Path) -> list[str]:
         notes = [line for line in (folder / "study.md").read_text().splitlines() if line and not line.startswith("|")]
         parts += [html.paragraph(line, "note") for line in notes]
     if (folder / "study.png").is_file():
-        parts.append(html.figure(folder / "study.png", "fine-tuned top-1 per init: mean ± std, one dot per seed"))
+        parts.append(html.figure(folder / "study.png", "fine-tuned score per init: mean ± std, one dot per seed"))
     if (folder / "compare" / "results.json").is_file():
         parts += comparison_sections(folder / "compare", assets)
     return parts

@@ -26,6 +26,12 @@ def _save_weights(model, directory, *, label_names, config, meta):
 OBJECTIVE = Objective(metrics=("top1", "top5"), losses=_losses, evaluate=_evaluate, save_weights=_save_weights)
 
 
+def _check_data(data) -> None:
+    from fdsl.data.datasets import real_datasets
+
+    real_datasets(data)
+
+
 def _task() -> Task:
     from fdsl.train.config import FinetuneConfig, PretrainConfig
     from fdsl.train.finetune import finetune
@@ -34,7 +40,8 @@ def _task() -> Task:
 
     return Task(name="classification", kinds=("image",), pretrain_config=PretrainConfig,
                 finetune_config=FinetuneConfig, pretrain=pretrain, finetune=finetune,
-                pretrain_presets=PRETRAIN_PRESETS, finetune_presets=FINETUNE_PRESETS, objective=OBJECTIVE)
+                pretrain_presets=PRETRAIN_PRESETS, finetune_presets=FINETUNE_PRESETS, objective=OBJECTIVE,
+                check_finetune_data=_check_data)
 
 
 TASK = _task()

@@ -22,13 +22,12 @@ import multiprocessing
 import os
 import random
 import sys
-import threading
-import time
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler, get_worker_info
 
+from fdsl.data.processes import exit_when_gone
 from fdsl.errors import check
 from fdsl.train import distributed
 
@@ -115,25 +114,7 @@ def exit_with_owner(owner_pid: int, worker_id: int) -> None:
     watches its parent, which for a forkserver worker is the forkserver, not the training process:
     without this, a rank killed outright (SIGKILL, the OOM killer) would leave its workers and
     forkserver behind for ever."""
-    def gone() -> bool:
-        try:
-            with open(f"/proc/{owner_pid}/stat") as stat:  # a killed owner is a zombie until reaped
-                return stat.read().rpartition(")")[2].split()[0] == "Z"
-        except FileNotFoundError:
-            return True
-        except OSError:  # no /proc: ask the kernel whether the pid exists
-            try:
-                os.kill(owner_pid, 0)
-            except ProcessLookupError:
-                return True
-            return False
-
-    def watch():
-        while not gone():
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="fdsl-owner-watch", daemon=True).start()
+    exit_when_gone(owner_pid)
 
 
 class TrainLoader:

@@ -68,6 +68,9 @@ class Task:
     pretrain_presets: dict[str, Callable[[], Any]]
     finetune_presets: dict[str, Callable[[], Any]]
     objective: Objective
+    #: (fine-tuning data config) -> None: raises a one-line error for data that cannot be read, so that a
+    #: study fails before its pre-training rather than after it.
+    check_finetune_data: Callable[[Any], None] | None = None
 
     def pretrain_preset(self, name: str) -> Any:
         return _preset(self.pretrain_presets, name, "pre-training")

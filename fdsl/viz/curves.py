@@ -41,7 +41,7 @@ def plot_curves(panels: dict[str, dict[str, list[list[float]]]], path: Path, *, 
         figure.savefig(tmp, dpi=110, format="png")
 
 
-def plot_scores(groups: dict[str, list[float]], path: Path, *, title: str) -> None:
+def plot_scores(groups: dict[str, list[float]], path: Path, *, title: str, metric: str = "top-1") -> None:
     """Mean ± sample std per group as bars (the first grey: the baseline), each run's score as a dot."""
     from matplotlib.figure import Figure  # no pyplot: no global figure state, no display needed
 
@@ -54,7 +54,7 @@ def plot_scores(groups: dict[str, list[float]], path: Path, *, title: str) -> No
     ax.set_xticks(range(len(groups)), list(groups), rotation=30, ha="right")
     every = [score for scores in groups.values() for score in scores]
     ax.set_ylim(max(0.0, min(every) - 5), max(every) + 3)
-    ax.set_ylabel("validation top-1 (%)")
+    ax.set_ylabel(f"validation {metric} (%)")
     ax.set_title(title)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
