@@ -78,6 +78,15 @@ class SegFolderConfig:
             value = getattr(self, name)
             check(value is None or value >= 1, f"data.{name} = {value}; allowed: >= 1 or null")
 
+    def describe(self) -> str:
+        """What fine-tuning trains and scores on, in a few words (study and comparison reports)."""
+        train = f"the first {self.train_limit}" if self.train_limit else "all"
+        val = f"the first {self.val_limit}" if self.val_limit else "all"
+        ignored = ", ".join(filter(None, ["255", f"{self.void}" if self.void is not None else "",
+                                          "0 (reduce_zero_label)" if self.reduce_zero_label else ""]))
+        return (f"{self.dataset}, {train} training images (train/), {val} validation images (val/), "
+                f"{self.num_classes} classes, label {ignored} ignored")
+
     @property
     def class_values(self) -> range:
         """The label-file values that are classes."""

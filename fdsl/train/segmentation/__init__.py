@@ -4,6 +4,7 @@ models over timm encoders, pre-trained on formula scenes and fine-tuned on image
 from __future__ import annotations
 
 from fdsl.train.segmentation.objective import OBJECTIVE
+from fdsl.data.segfolders import seg_folder_datasets
 from fdsl.train.segmentation.config import SEG_KIND, SegFinetuneConfig, SegPretrainConfig
 from fdsl.train.segmentation.presets import FINETUNE_PRESETS, PRETRAIN_PRESETS
 from fdsl.train.segmentation.run import finetune, pretrain
@@ -11,4 +12,5 @@ from fdsl.train.tasks import Task
 
 TASK = Task(name="segmentation", kinds=(SEG_KIND,), pretrain_config=SegPretrainConfig,
             finetune_config=SegFinetuneConfig, pretrain=pretrain, finetune=finetune,
-            pretrain_presets=PRETRAIN_PRESETS, finetune_presets=FINETUNE_PRESETS, objective=OBJECTIVE)
+            pretrain_presets=PRETRAIN_PRESETS, finetune_presets=FINETUNE_PRESETS, objective=OBJECTIVE,
+            check_finetune_data=seg_folder_datasets)  # reads every label map: bad data fails before pre-training
