@@ -3,7 +3,7 @@ for fine-tuning. The datasets they describe are built in :mod:`fdsl.data.dataset
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, ClassVar
 
 from fdsl.config_fields import belongs_to, cli
 from fdsl.errors import FdslError, check
@@ -13,6 +13,8 @@ from fdsl.errors import FdslError, check
 class FormulaDataConfig:
     """Pre-training data: a formula family on the fly, or a folder it was rendered to."""
 
+    #: The sample kinds this pre-training reads (a task's data config of another kind overrides it).
+    kinds: ClassVar[tuple[str, ...]] = ("image",)
     family: str = dataclasses.field(default="fractaldb", metadata=cli("--family", "formula family (`fdsl list`)"))
     #: Options of the family's own config (e.g. ``size``, ``points``); unset ones keep the papers'
     #: values. A resolved config holds every option (:meth:`completed`).
@@ -45,9 +47,9 @@ class FormulaDataConfig:
         from fdsl.registry import formula_class, list_formulas
 
         check(self.family in list_formulas(), f"unknown formula family {self.family!r}; valid: {', '.join(list_formulas())}")
-        images = [name for name in list_formulas() if formula_class(name).kind.name == "image"]
-        check(self.family in images, f"data.family {self.family!r} makes {formula_class(self.family).kind.name} "
-                                     f"samples; image pre-training takes one of: {', '.join(images)}")
+        usable = [name for name in list_formulas() if formula_class(name).kind.name in self.kinds]
+        check(self.family in usable, f"data.family {self.family!r} makes {formula_class(self.family).kind.name} "
+                                     f"samples; {' / '.join(self.kinds)} pre-training takes one of: {', '.join(usable)}")
         check(self.categories >= 1, f"data.categories = {self.categories}; allowed: >= 1")
         check(self.instances >= 1, f"data.instances = {self.instances}; allowed: >= 1")
         check(self.val_instances >= 0, f"data.val_instances = {self.val_instances}; allowed: >= 0")
