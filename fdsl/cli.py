@@ -46,6 +46,15 @@ def formula_from_args(args: argparse.Namespace):
     return get_formula(args.family, **family_config(args))
 
 
+def peek_task(argv: list[str]) -> str | None:
+    """The task of ``fdsl finetune --task ...`` (its config decides the flags); None elsewhere."""
+    if argv and argv[0] == "finetune":
+        from fdsl.cli_train import peek_task as task_option
+
+        return task_option(argv[1:])
+    return None
+
+
 def peek_family(argv: list[str]) -> str | None:
     """The family of a command line, to offer its options (and its --help): the one named right
     after a family command, the one ``pretrain`` trains on."""
@@ -181,7 +190,7 @@ def _common_family_args(p: argparse.ArgumentParser, family: str | None, *, categ
     add_family_options(p, family)
 
 
-def build_parser(family: str | None = None) -> argparse.ArgumentParser:
+def build_parser(family: str | None = None, task: str | None = None) -> argparse.ArgumentParser:
     parser = OneLineParser(prog="fdsl", description=__doc__.splitlines()[0])
     from fdsl import __version__
 
@@ -193,7 +202,7 @@ def build_parser(family: str | None = None) -> argparse.ArgumentParser:
 
     from fdsl.cli_train import add_train_commands
 
-    add_train_commands(sub, family)
+    add_train_commands(sub, family, task)
     return parser
 
 
@@ -288,7 +297,7 @@ def silence_stdout() -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
-        args = build_parser(peek_family(argv)).parse_args(argv)
+        args = build_parser(peek_family(argv), peek_task(argv)).parse_args(argv)
         status = args.run(args) or 0
         sys.stdout.flush()  # here, so that a closed pipe is reported below and not at exit
     except FdslError as error:

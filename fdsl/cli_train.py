@@ -44,25 +44,48 @@ def family_options_path(config_cls: type) -> tuple[str, ...]:
 
 
 def pretrain_family(argv: list[str]) -> str | None:
-    """The family that ``fdsl pretrain ARGV`` trains on, to offer its options: the family that the
-    preset, --config, --set and --family resolve to; None when the command line cannot say (the
-    real parse then reports what is wrong)."""
+    """The family that ``fdsl pretrain ARGV`` trains on, to offer its options and pick its task: the
+    family that the preset, --config, --set and --family resolve to, in the first task (by sample
+    kind) that the family belongs to; None when the command line cannot say (the real parse then
+    reports what is wrong)."""
+    from fdsl.train.tasks import get_task, list_tasks, task_of_family
+
+    for name in list_tasks():
+        try:
+            task = get_task(name)
+            family = _resolved_family(task, argv)
+            if family is not None and task_of_family(family) is task:
+                return family
+        except FdslError:
+            continue
+    return None
+
+
+def _resolved_family(task, argv: list[str]) -> str | None:
     from fdsl.cli import OneLineParser
-    from fdsl.train.config import PretrainConfig, from_dict, load_yaml, merged, parse_assignment
-    from fdsl.train.presets import pretrain_preset
+    from fdsl.train.config import from_dict, load_yaml, merged, parse_assignment
 
     parser = OneLineParser(add_help=False)
     parser.add_argument("--preset", default=DEFAULT_PRESET)
     parser.add_argument("--config")
     parser.add_argument("--set", action="append", default=[])
-    options = add_options(parser, declared_options(PretrainConfig))
-    try:
-        known, _ = parser.parse_known_args(argv)
-        layers = [load_yaml(known.config)] if known.config else []
-        layers += [parse_assignment(text) for text in known.set] + [option_values(known, options)]
-        return from_dict(PretrainConfig, merged(pretrain_preset(known.preset), *layers)).data.family
-    except FdslError:
-        return None
+    options = add_options(parser, declared_options(task.pretrain_config))
+    known, _ = parser.parse_known_args(argv)
+    layers = [load_yaml(known.config)] if known.config else []
+    layers += [parse_assignment(text) for text in known.set] + [option_values(known, options)]
+    return from_dict(task.pretrain_config, merged(task.pretrain_preset(known.preset), *layers)).data.family
+
+
+def peek_task(argv: list[str]) -> str:
+    """The value of ``--task`` on a command line (``finetune``, ``compare``), else the default."""
+    from fdsl.train.tasks import DEFAULT_TASK
+
+    for i, arg in enumerate(argv):
+        if arg == "--task" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--task="):
+            return arg.split("=", 1)[1]
+    return DEFAULT_TASK
 
 
 def add_family_config_options(parser: argparse.ArgumentParser, family: str | None, config_cls: type) -> None:
@@ -142,17 +165,14 @@ def _run_training(args, run: Callable[[], None]) -> None:
 # --- commands ---------------------------------------------------------------------------------------
 def cmd_pretrain(args) -> None:
     from fdsl.train.config import dump_yaml
-    from fdsl.train.presets import pretrain_preset
 
-    config = resolve_config(args, pretrain_preset)
+    config = resolve_config(args, args.task.pretrain_preset)
     if args.print_config:
         print(dump_yaml(config), end="")
         return
 
     def run():
-        from fdsl.train.pretrain import pretrain
-
-        result = pretrain(config, args.out, resume=args.resume)
+        result = args.task.pretrain(config, args.out, resume=args.resume)
         _primary_print(f"pre-trained {config.model.name} for {len(result.history)} epochs: {_scores(result)}; "
                        f"weights: {args.out}/last")
 
@@ -161,17 +181,14 @@ def cmd_pretrain(args) -> None:
 
 def cmd_finetune(args) -> None:
     from fdsl.train.config import dump_yaml
-    from fdsl.train.presets import finetune_preset
 
-    config = resolve_config(args, finetune_preset)
+    config = resolve_config(args, args.task.finetune_preset)
     if args.print_config:
         print(dump_yaml(config), end="")
         return
 
     def run():
-        from fdsl.train.finetune import finetune
-
-        result = finetune(config, args.out, resume=args.resume)
+        result = args.task.finetune(config, args.out, resume=args.resume)
         _primary_print(f"fine-tuned for {len(result.history)} epochs: {_scores(result)}; "
                        f"weights: {args.out}/best, {args.out}/last")
 
@@ -182,8 +199,11 @@ def _scores(result) -> str:
     last, best = result.last, result.best
     if best is None:
         return f"final training loss {last['train_loss']:.4f}"
-    return (f"final top-1 {last['val_top1']:.2f}% top-5 {last['val_top5']:.2f}%, "
-            f"best top-1 {best['val_top1']:.2f}% (epoch {int(best['epoch'])})")
+    from fdsl.train.tasks import metric_label
+
+    scores = [(key, value) for key, value in last.items() if key.startswith("val_") and key != "val_loss"]
+    return (f"final {' '.join(f'{metric_label(key)} {value:.2f}%' for key, value in scores)}, "
+            f"best {metric_label(result.primary)} {best[result.primary]:.2f}% (epoch {int(best['epoch'])})")
 
 
 def cmd_evaluate(args) -> None:
@@ -259,25 +279,38 @@ COMPARE_SETS = ("init", "new_head")
 
 
 # --- parser -----------------------------------------------------------------------------------------
-def add_train_commands(sub: argparse._SubParsersAction, family: str | None = None) -> None:
-    """Add the training sub-commands to the ``fdsl`` parser; ``pretrain`` offers the options of
-    ``family`` (see :func:`pretrain_family`)."""
+def add_train_commands(sub: argparse._SubParsersAction, family: str | None = None, task: str | None = None) -> None:
+    """Add the training sub-commands to the ``fdsl`` parser. ``pretrain`` offers the config of the
+    task that learns ``family``'s sample kind, and the family's options (see :func:`pretrain_family`);
+    ``finetune`` offers the config of ``task`` (its ``--task``)."""
     from fdsl.data.config import RealDataConfig
-    from fdsl.train.config import FinetuneConfig, PretrainConfig
-    from fdsl.train.presets import FINETUNE_PRESETS, PRETRAIN_PRESETS
+    from fdsl.train.config import FinetuneConfig
+    from fdsl.train.presets import FINETUNE_PRESETS
+    from fdsl.train.tasks import DEFAULT_TASK, get_task, list_tasks, task_of_family
 
-    p = sub.add_parser("pretrain", help="pre-train a timm model on a formula family (on the fly or from disk)")
+    pre_task = get_task(DEFAULT_TASK)
+    if family is not None:  # the family of another command (``fdsl show pcfractaldb``) may have no task
+        try:
+            pre_task = task_of_family(family)
+        except FdslError:
+            pass
+    p = sub.add_parser("pretrain", help="pre-train a model on a formula family (on the fly or from disk); the "
+                                        "family's sample kind picks the task (images: classification, "
+                                        "images+masks: segmentation, point clouds: points)")
     p.add_argument("-o", "--out", required=True, help="run folder")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
-    add_config_options(p, PRETRAIN_PRESETS, PretrainConfig)
-    add_family_config_options(p, family, PretrainConfig)
-    p.set_defaults(run=cmd_pretrain)
+    add_config_options(p, pre_task.pretrain_presets, pre_task.pretrain_config)
+    add_family_config_options(p, family, pre_task.pretrain_config)
+    p.set_defaults(run=cmd_pretrain, task=pre_task)
 
-    p = sub.add_parser("finetune", help="fine-tune fdsl or timm weights (or scratch) on real images")
+    ft_task = get_task(task or DEFAULT_TASK)
+    p = sub.add_parser("finetune", help="fine-tune fdsl or timm weights (or scratch) on real data")
     p.add_argument("-o", "--out", required=True, help="run folder")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
-    add_config_options(p, FINETUNE_PRESETS, FinetuneConfig)
-    p.set_defaults(run=cmd_finetune)
+    p.add_argument("--task", default=DEFAULT_TASK, choices=list_tasks(),
+                   help=f"what to learn: {', '.join(list_tasks())} (default: {DEFAULT_TASK}); sets the config keys below")
+    add_config_options(p, ft_task.finetune_presets, ft_task.finetune_config)
+    p.set_defaults(run=cmd_finetune, task=ft_task)
 
     p = sub.add_parser("evaluate", help="top-1/top-5 accuracy of a checkpoint on a dataset")
     p.add_argument("checkpoint", help="weights folder (model.safetensors + config.json), run folder or file")

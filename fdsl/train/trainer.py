@@ -26,23 +26,35 @@ from fdsl.atomic import write_text_atomic
 from fdsl.errors import FdslError
 from fdsl.seeding import derive_rng
 from fdsl.train import checkpoint, distributed
-from fdsl.train.augment import mixup_and_loss
 from fdsl.train.config import FinetuneConfig, PretrainConfig
-from fdsl.train.engine import Precision, evaluate, train_one_epoch
+from fdsl.train.engine import Precision, train_one_epoch
 from fdsl.train.loaders import build_loaders
 from fdsl.train.models import count_parameters
+from fdsl.train.tasks import Objective
 
 log = logging.getLogger(__name__)
 
 TRAIN_STREAM, INIT_STREAM = "train", "init"
 METRICS_FILE = "metrics.csv"
-METRICS = ("epoch", "train_loss", "val_loss", "val_top1", "val_top5", "lr", "images_per_s", "epoch_s")
+
+def metric_columns(objective: Objective) -> tuple[str, ...]:
+    """The columns of metrics.csv: the objective's validation scores sit between val_loss and lr,
+    the primary one first (so a metrics.csv says by itself which score picks best/)."""
+    return ("epoch", "train_loss", "val_loss", *(f"val_{m}" for m in objective.metrics), "lr", "images_per_s",
+            "epoch_s")
+
+
+def primary_column(columns: list[str]) -> str:
+    """The score that picks best/ in a metrics.csv with these columns (see :func:`metric_columns`)."""
+    return columns[3] if len(columns) > 3 and columns[3].startswith("val_") else "val_top1"
 
 
 @dataclasses.dataclass
 class FitResult:
     out: Path
     history: list[dict[str, float]]
+    #: The metrics.csv column of the score that picks best/ (``val_top1``, ``val_miou``...).
+    primary: str = "val_top1"
 
     @property
     def last(self) -> dict[str, float]:
@@ -50,13 +62,16 @@ class FitResult:
 
     @property
     def best(self) -> dict[str, float] | None:
-        scored = [row for row in self.history if row.get("val_top1") is not None]
-        return max(scored, key=lambda row: row["val_top1"]) if scored else None
+        scored = [row for row in self.history if row.get(self.primary) is not None]
+        return max(scored, key=lambda row: row[self.primary]) if scored else None
 
     @classmethod
     def read(cls, out: Path) -> "FitResult":
         """The result of a run that another process trained, from its folder's metrics.csv."""
-        return cls(Path(out), read_metrics(out))
+        history = read_metrics(out)
+        with open(Path(out) / METRICS_FILE, newline="") as handle:
+            columns = next(csv.reader(handle), [])
+        return cls(Path(out), history, primary_column(columns))
 
 
 def seed_epoch(seed: int, epoch: int, rank: int) -> int:
@@ -84,26 +99,31 @@ def fit(
     context: distributed.Context,
     state: dict[str, Any] | None,
     meta: dict[str, Any],
+    objective: Objective | None = None,
 ) -> FitResult:
     """Train ``model`` for ``config.train.epochs`` epochs (from ``state`` when resuming), scoring
-    ``val_set`` each epoch; rank 0 writes metrics, weights (last/, best/) and the state to ``out``."""
+    ``val_set`` each epoch with ``objective`` (default: classification); rank 0 writes metrics,
+    weights (last/, best/) and the state to ``out``."""
+    if objective is None:
+        from fdsl.train.classify import OBJECTIVE as objective
     train = config.train
     if train.threads is not None:
         torch.set_num_threads(train.threads)
     train_loader, val_loader = build_loaders(train_set, val_set, config, context)
-    tools = Tools.build(model, config, context, updates_per_epoch=len(train_loader), classes=len(label_names))
+    tools = Tools.build(model, config, context, updates_per_epoch=len(train_loader), objective=objective,
+                        label_names=label_names)
     history = tools.restore(model, state)
     start_epoch = len(history)
     device = context.device
     network = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
         if context.distributed else model
-    log.info("%s: %s (%.2fM parameters), %d classes, %d training images/epoch%s, batch %d x %d process(es), "
+    log.info("%s: %s (%.2fM parameters), %d classes, %d training samples/epoch%s, batch %d x %d process(es), "
              "lr %.3g, device %s%s", meta["task"], config.model.name, count_parameters(model) / 1e6,
              len(label_names), len(train_set), f", {len(val_set)} validation" if val_set else "",
              train.batch_size, context.world_size, tools.lr, device.type,
              f"; resuming after epoch {start_epoch}" if start_epoch else "")
-    metrics = _MetricsLog(out, start_epoch) if context.is_primary else None
-    result = FitResult(out, history)
+    metrics = _MetricsLog(out, start_epoch, metric_columns(objective)) if context.is_primary else None
+    result = FitResult(out, history, f"val_{objective.primary}")
     for epoch in range(start_epoch, train.epochs):
         history.append(run_epoch(network, train_loader, val_loader, tools, config=config, context=context,
                                  epoch=epoch))
@@ -129,10 +149,12 @@ class Tools:
     mixup: Any
     loss_fn: Any
     lr: float
+    objective: Objective
+    label_names: list[str]
 
     @classmethod
     def build(cls, model: nn.Module, config, context: distributed.Context, *, updates_per_epoch: int,
-              classes: int) -> "Tools":
+              objective: Objective, label_names: list[str]) -> "Tools":
         """Moves ``model`` to the run's device, then builds its optimiser over it."""
         from timm.optim import create_optimizer_v2
         from timm.scheduler import create_scheduler_v2
@@ -149,8 +171,9 @@ class Tools:
             warmup_lr=optim.warmup_lr, warmup_epochs=optim.warmup_epochs, step_on_epochs=False,
             updates_per_epoch=updates_per_epoch,
         )
-        mixup, loss_fn = mixup_and_loss(config.augment, classes)
-        return cls(optimizer, scheduler, Precision.choose(context.device, train.amp), mixup, loss_fn, lr)
+        mixup, loss_fn = objective.losses(config, label_names)
+        return cls(optimizer, scheduler, Precision.choose(context.device, train.amp), mixup, loss_fn, lr, objective,
+                   list(label_names))
 
     def restore(self, model: nn.Module, state: dict[str, Any] | None) -> list[dict[str, float]]:
         """Load a resumed run's model, optimiser and scaler; returns its history (empty when new)."""
@@ -181,16 +204,17 @@ def run_epoch(network: nn.Module, train_loader, val_loader, tools: Tools, *, con
                                 epoch=epoch, precision=tools.precision, mixup=tools.mixup,
                                 clip_grad=config.optim.clip_grad, scheduler=tools.scheduler,
                                 num_updates=epoch * len(train_loader), log_interval=train.log_interval)
-        scores = evaluate(network, val_loader, device=context.device, precision=tools.precision) \
-            if val_loader and due else {}
+        scores = tools.objective.evaluate(network, val_loader, device=context.device, precision=tools.precision,
+                                          label_names=tools.label_names) if val_loader and due else {}
     except RuntimeError as error:
         raise_if_stalled(error, context, train.timeout_s, epoch)
         raise
-    log.info("epoch %d/%d train loss %.4f%s | %.0f img/s, %.1f s", epoch + 1, train.epochs, stats["loss"],
-             f" | val loss {scores['loss']:.4f} top-1 {scores['top1']:.2f} top-5 {scores['top5']:.2f}"
-             if scores else "", stats["images_per_s"], stats["time_s"])
+    metrics = tools.objective.metrics
+    shown = "".join(f" {m} {scores[m]:.2f}" for m in metrics) if scores else ""
+    log.info("epoch %d/%d train loss %.4f%s | %.0f samples/s, %.1f s", epoch + 1, train.epochs, stats["loss"],
+             f" | val loss {scores['loss']:.4f}{shown}" if scores else "", stats["images_per_s"], stats["time_s"])
     return {"epoch": epoch + 1, "train_loss": stats["loss"], "val_loss": scores.get("loss"),
-            "val_top1": scores.get("top1"), "val_top5": scores.get("top5"), "lr": stats["lr"],
+            **{f"val_{m}": scores.get(m) for m in metrics}, "lr": stats["lr"],
             "images_per_s": stats["images_per_s"], "epoch_s": stats["time_s"]}
 
 
@@ -199,10 +223,10 @@ def save_epoch(model: nn.Module, tools: Tools, result: FitResult, *, out: Path, 
     """Rank 0 after each epoch: last/ weights, best/ at a new best, and the state for ``--resume``."""
     row = result.last
     weights_meta = {**meta, "epoch": row["epoch"], "metrics": row}
-    checkpoint.save_weights(model, out / "last", label_names=label_names, augment=config.augment, meta=weights_meta)
-    if result.best is row:  # the first epoch with the highest validation top-1
-        checkpoint.save_weights(model, out / "best", label_names=label_names, augment=config.augment,
-                                meta=weights_meta)
+    save = tools.objective.save_weights
+    save(model, out / "last", label_names=label_names, config=config, meta=weights_meta)
+    if result.best is row:  # the first epoch with the highest primary validation score
+        save(model, out / "best", label_names=label_names, config=config, meta=weights_meta)
     checkpoint.save_state(out / checkpoint.STATE_FILE, tools.state(model, result.history))
 
 
@@ -230,15 +254,16 @@ class _MetricsLog:
     """metrics.csv, rewritten from the whole history each epoch (a resumed run has no duplicate
     rows), and TensorBoard scalars (events past the resumed epoch are purged)."""
 
-    def __init__(self, out: Path, start_epoch: int):
+    def __init__(self, out: Path, start_epoch: int, columns: tuple[str, ...]):
         from torch.utils.tensorboard import SummaryWriter
 
         self.out = out
+        self.columns = columns
         self.writer = SummaryWriter(str(out / "tb"), purge_step=start_epoch + 1 if start_epoch else None)
 
     def write(self, history: list[dict[str, float]]) -> None:
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=METRICS, lineterminator="\n")
+        writer = csv.DictWriter(buffer, fieldnames=self.columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(history)
         write_text_atomic(self.out / METRICS_FILE, buffer.getvalue())

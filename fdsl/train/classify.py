@@ -1,0 +1,40 @@
+"""Image classification, the task of the image families: timm models, top-1/top-5 accuracy,
+timm-format weights (:mod:`fdsl.train.pretrain`, :mod:`fdsl.train.finetune`)."""
+from __future__ import annotations
+
+from fdsl.train.tasks import Objective, Task
+
+
+def _losses(config, label_names: list[str]):
+    from fdsl.train.augment import mixup_and_loss
+
+    return mixup_and_loss(config.augment, len(label_names))
+
+
+def _evaluate(model, loader, *, device, precision, label_names):
+    from fdsl.train.engine import evaluate
+
+    return evaluate(model, loader, device=device, precision=precision)
+
+
+def _save_weights(model, directory, *, label_names, config, meta):
+    from fdsl.train.checkpoint import save_weights
+
+    save_weights(model, directory, label_names=label_names, augment=config.augment, meta=meta)
+
+
+OBJECTIVE = Objective(metrics=("top1", "top5"), losses=_losses, evaluate=_evaluate, save_weights=_save_weights)
+
+
+def _task() -> Task:
+    from fdsl.train.config import FinetuneConfig, PretrainConfig
+    from fdsl.train.finetune import finetune
+    from fdsl.train.presets import FINETUNE_PRESETS, PRETRAIN_PRESETS
+    from fdsl.train.pretrain import pretrain
+
+    return Task(name="classification", kinds=("image",), pretrain_config=PretrainConfig,
+                finetune_config=FinetuneConfig, pretrain=pretrain, finetune=finetune,
+                pretrain_presets=PRETRAIN_PRESETS, finetune_presets=FINETUNE_PRESETS, objective=OBJECTIVE)
+
+
+TASK = _task()
