@@ -38,7 +38,7 @@ def family_options_path(config_cls: type) -> tuple[str, ...]:
     section that belongs to another (a pre-training config's ``data.formula``)."""
     from fdsl.data.config import FormulaDataConfig
 
-    (section,) = [name for name, kind in sections(config_cls).items() if kind is FormulaDataConfig]
+    (section,) = [name for name, kind in sections(config_cls).items() if issubclass(kind, FormulaDataConfig)]
     (field,) = [field.name for field in dataclasses.fields(FormulaDataConfig) if BELONGS_TO in field.metadata]
     return section, field
 

@@ -3,6 +3,12 @@ augmentations, the neighbourhood operations of PointNet++, OA / mAcc, and tiny p
 finetune runs (alone, resumed, and under a 2-process torchrun)."""
 from __future__ import annotations
 
+import csv
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -244,3 +250,168 @@ def test_oa_and_macc_on_hand_made_predictions():
     assert overall == pytest.approx(100 * 4 / 6)
     assert mean_class == pytest.approx(100 * (0.75 + 0 + 1) / 3)
 
+
+
+# --- tiny runs ---------------------------------------------------------------------------------------
+TINY_MODEL = {"name": "pointnet2_ssg", "kwargs": {"width": 0.125, "centroids": [32, 8], "neighbours": [8, 8]}}
+TINY_TRAIN = {"epochs": 2, "batch_size": 8, "workers": 0, "threads": 1, "log_interval": 1000}
+TINY_POINTS_PRETRAIN = {
+    "model": TINY_MODEL, "augment": {"points": 128}, "train": TINY_TRAIN,
+    "data": {"family": "pcfractaldb", "formula": {"points": 1000, "classes": 16}, "categories": 3, "instances": 8,
+             "val_instances": 2},
+}
+
+
+def tiny_points_pretrain(*layers):
+    from fdsl.train.config import resolve
+    from fdsl.train.points.presets import cpu_small_pretrain
+
+    return resolve(cpu_small_pretrain(), TINY_POINTS_PRETRAIN, *layers)
+
+
+def tiny_points_finetune(dataset, *layers):
+    from fdsl.train.config import resolve
+    from fdsl.train.points.presets import cpu_small_finetune
+
+    base = {"model": TINY_MODEL, "augment": {"points": 128}, "train": TINY_TRAIN,
+            "data": {"dataset": str(dataset), "holdout": 0.2}}
+    return resolve(cpu_small_finetune(), base, *layers)
+
+
+@pytest.fixture(scope="module")
+def pretrained_points(tmp_path_factory):
+    from fdsl.train.points import pretrain
+
+    out = tmp_path_factory.mktemp("points") / "pre"
+    return pretrain(tiny_points_pretrain(), out)
+
+
+@pytest.fixture
+def point_folder(tmp_path):
+    return make_point_folder(tmp_path / "objects", classes=3, per_class=10, points=200)
+
+
+def read_rows(run):
+    with open(run / "metrics.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_tiny_points_pretrain_scores_oa_and_macc_and_saves_weights(pretrained_points):
+    out = pretrained_points.out
+    rows = read_rows(out)
+    assert list(rows[0])[:5] == ["epoch", "train_loss", "val_loss", "val_oa", "val_macc"]
+    assert [row["epoch"] for row in rows] == ["1", "2"]
+    assert all(0 <= float(row["val_oa"]) <= 100 and 0 <= float(row["val_macc"]) <= 100 for row in rows)
+    described = json.loads((out / "last" / "config.json").read_text())
+    assert described["architecture"] == "pointnet2_ssg" and described["points"] == 128
+    assert described["label_names"] == ["00000", "00001", "00002"] and described["fdsl"]["task"] == "pretrain"
+    assert "pcfractaldb" in (out / "last" / "README.md").read_text()
+    from fdsl.train.points import load_point_model
+
+    assert load_point_model(out / "best")(torch.zeros(2, 128, 3)).shape == (2, 3)
+
+
+def test_finetune_from_the_pretraining_with_a_new_head(pretrained_points, point_folder, tmp_path):
+    from fdsl.train.points import finetune
+
+    result = finetune(tiny_points_finetune(point_folder, {"init": str(pretrained_points.out)}), tmp_path / "ft")
+    rows = read_rows(tmp_path / "ft")
+    assert len(rows) == 2 and rows[-1]["val_oa"] != ""
+    assert result.best["val_oa"] == max(float(row["val_oa"]) for row in rows)
+    described = json.loads((tmp_path / "ft" / "last" / "config.json").read_text())
+    assert described["label_names"] == ["class0", "class1", "class2"]
+    assert described["model_args"] == TINY_MODEL["kwargs"]  # the checkpoint's architecture
+
+
+def test_init_loads_the_backbone_and_keeps_a_fresh_classifier(pretrained_points):
+    from fdsl.train.checkpoint import load_weights
+    from fdsl.train.points.run import load_backbone
+
+    weights = load_weights(pretrained_points.out / "last")
+    torch.manual_seed(0)
+    model = create_point_model("pointnet2_ssg", num_classes=5, **TINY_MODEL["kwargs"])
+    fresh = model.classifier.weight.detach().clone()
+    load_backbone(model, weights, ["a", "b", "c", "d", "e"])
+    state = model.state_dict()
+    backbone = [k for k in weights.state_dict if not k.startswith("classifier.")]
+    assert backbone and all(torch.equal(state[k], weights.state_dict[k]) for k in backbone)
+    assert torch.equal(model.classifier.weight, fresh) and model.classifier.weight.shape == (5, 32)
+
+
+def test_init_that_fits_nothing_fails_in_one_line(pretrained_points, tmp_path):
+    import safetensors.torch
+
+    from fdsl.train.checkpoint import load_weights
+    from fdsl.train.points.run import load_backbone
+
+    safetensors.torch.save_file({"blocks.0.weight": torch.zeros(3)}, str(tmp_path / "vit.safetensors"))
+    model = create_point_model("pointnet2_ssg", num_classes=3, **TINY_MODEL["kwargs"])
+    with pytest.raises(FdslError, match="has no weight that fits PointNet2SSG"):
+        load_backbone(model, load_weights(tmp_path / "vit.safetensors"), ["a", "b", "c"])
+    wider = create_point_model("pointnet2_ssg", num_classes=3, width=0.25, centroids=[32, 8], neighbours=[8, 8])
+    with pytest.raises(FdslError, match="does not fit PointNet2SSG: .* missing or of another shape"):
+        load_backbone(wider, load_weights(pretrained_points.out / "last"), ["a", "b", "c"])
+
+
+def test_finetune_resumed_after_an_interruption_equals_an_uninterrupted_run(point_folder, tmp_path, monkeypatch):
+    import safetensors.torch
+
+    from fdsl.train import trainer
+    from fdsl.train.points import finetune
+
+    whole = finetune(tiny_points_finetune(point_folder), tmp_path / "whole")
+    real, calls = trainer.train_one_epoch, {"n": 0}
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # the second epoch is cut short, after one checkpoint
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "train_one_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        finetune(tiny_points_finetune(point_folder), tmp_path / "cut")
+    monkeypatch.setattr(trainer, "train_one_epoch", real)
+    assert len(read_rows(tmp_path / "cut")) == 1
+    resumed = finetune(tiny_points_finetune(point_folder), tmp_path / "cut", resume=True)
+    a = safetensors.torch.load_file(tmp_path / "whole" / "last" / "model.safetensors")
+    b = safetensors.torch.load_file(tmp_path / "cut" / "last" / "model.safetensors")
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+    assert [r["val_oa"] for r in whole.history] == [r["val_oa"] for r in resumed.history]
+    finetune(tiny_points_finetune(point_folder, {"train": {"seed": 1}}), tmp_path / "other")
+    c = safetensors.torch.load_file(tmp_path / "other" / "last" / "model.safetensors")
+    assert not torch.equal(a["classifier.weight"], c["classifier.weight"])  # the comparison above can fail
+
+
+def test_limited_data_trains_on_the_first_share_of_each_class(point_folder, tmp_path):
+    from fdsl.train.points.run import finetune_datasets
+
+    (train, val), classes = finetune_datasets(tiny_points_finetune(point_folder, {"data": {"train_share": 0.25}}))
+    assert len(train) == 6 and len(val) == 6 and classes == ["class0", "class1", "class2"]
+
+
+@pytest.mark.slow  # 18-22 s: two processes import torch and compile the chaos-game kernels
+def test_torchrun_with_two_processes_pretrains_pcfractaldb_on_the_fly(tmp_path):
+    """`fdsl pretrain --family pcfractaldb` picks the points task; each rank renders its share."""
+    import yaml
+
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(TINY_POINTS_PRETRAIN))
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "fdsl", "pretrain", "--family", "pcfractaldb", "--config", str(config), "--batch-size", "4",
+         "--workers", "0", "-o", str(out)],  # loader workers under torchrun: tests/test_distributed.py
+        capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path,
+    )
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log
+    assert log.count("batch 4 x 2 process(es)") == 1, log
+    assert log.count("epoch 2/2 train loss") == 1, log
+    rows = read_rows(out)
+    assert [row["epoch"] for row in rows] == ["1", "2"] and rows[-1]["val_oa"] != ""
+    # All 24 samples of an epoch were seen: 2 ranks x 3 steps x 4 (each rank its own share).
+    assert all(float(row["images_per_s"]) * float(row["epoch_s"]) == pytest.approx(24) for row in rows)
+    assert json.loads((out / "last" / "config.json").read_text())["fdsl"]["task"] == "pretrain"

@@ -92,8 +92,9 @@ def load_backbone(model: nn.Module, weights: Weights, classes: list[str]) -> Non
     check(bool(fitting), f"checkpoint {str(weights.path)!r} has no weight that fits {type(model).__name__}; is it "
                          "the weights of a point-cloud run?")
     missing = sorted(wanted - fitting.keys())
-    check(not missing, f"checkpoint {str(weights.path)!r} does not fit {type(model).__name__}: {len(missing)} weights "
-                       f"missing or of another shape, e.g. {missing[0]!r}")
+    if missing:
+        raise FdslError(f"checkpoint {str(weights.path)!r} does not fit {type(model).__name__}: {len(missing)} "
+                        f"weights missing or of another shape, e.g. {missing[0]!r}")
     model.load_state_dict(fitting, strict=False)
     if new_head:
         log.info("new classifier for %d classes (the checkpoint had %s)", len(classes),
