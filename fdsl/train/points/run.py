@@ -23,7 +23,8 @@ from torch import nn
 
 import fdsl
 from fdsl.data.datasets import formula_datasets
-from fdsl.data.pointfolders import PointFolder, PointSamples, scan_point_folder, split_point_files
+from fdsl.data.pointfolders import (PointFolder, PointSamples, check_point_files, scan_point_folder,
+                                    split_point_files)
 from fdsl.errors import FdslError, check
 from fdsl.train import checkpoint, distributed
 from fdsl.train.checkpoint import Weights, load_weights
@@ -49,6 +50,7 @@ def finetune_datasets(config: PointsFinetuneConfig):
     """(train, validation or None, class names) of the point folder ``config.data.dataset``."""
     data = config.data
     files = scan_point_folder(data.dataset)
+    check_point_files(files.paths)
     train_idx, val_idx = split_point_files(files, holdout=data.holdout, train_share=data.train_share,
                                            train_per_class=data.train_per_class)
     base_val = PointFolder(files, val_idx) if val_idx else None
