@@ -88,8 +88,10 @@ def test_unreadable_files_fail_in_one_line(tmp_path):
     (tmp_path / "text.off").write_text("hello\n")
     (tmp_path / "big.ply").write_text("ply\nformat binary_big_endian 1.0\nelement vertex 1\nproperty float x\n"
                                       "property float y\nproperty float z\nend_header\n")
+    write_ascii_ply(tmp_path / "short.ply", cloud(5))
+    (tmp_path / "short.ply").write_text((tmp_path / "short.ply").read_text().replace("vertex 5", "vertex 9"))
     for name, reason in (("text.npy", "cannot be read"), ("text.off", "not an OFF file"),
-                         ("big.ply", "binary_big_endian")):
+                         ("big.ply", "binary_big_endian"), ("short.ply", "declares 9 vertices but holds 5")):
         with pytest.raises(FdslError, match=name) as error:
             read_points(tmp_path / name)
         assert reason in str(error.value)

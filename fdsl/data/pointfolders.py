@@ -89,6 +89,7 @@ def read_ply(path: Path) -> np.ndarray:
     fmt, vertex_count, fields = parse_ply_header(head.decode("ascii").splitlines(), path)
     if fmt == "ascii":
         rows = np.loadtxt(body.decode("ascii").splitlines()[:vertex_count], ndmin=2)
+        check(len(rows) == vertex_count, f"point file {str(path)!r} declares {vertex_count} vertices but holds {len(rows)}")
         return ply_columns(rows, fields)
     check(fmt == "binary_little_endian", f"point file {str(path)!r} is PLY {fmt}; readable: ascii, binary_little_endian")
     vertices = np.frombuffer(body, dtype=[(name, "<" + code) for name, code in fields], count=vertex_count)
