@@ -150,7 +150,6 @@ class PointNet2SSG(nn.Module):
                        nn.Dropout(a.dropout)]
         self.neck = nn.Sequential(*layers)
         self.classifier = nn.Linear(channels[-1], num_classes)
-        self.num_classes = num_classes
 
     def forward_features(self, points: torch.Tensor) -> torch.Tensor:
         """(B, N, 3) -> (B, C) global feature."""

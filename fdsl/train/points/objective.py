@@ -74,7 +74,7 @@ def evaluate(model: nn.Module, loader: Iterable, *, device: torch.device, precis
 
 
 # --- weights --------------------------------------------------------------------------------------
-def weights_config(model: nn.Module, *, label_names: list[str], config, meta: dict[str, Any]) -> dict[str, Any]:
+def weights_config(*, label_names: list[str], config, meta: dict[str, Any]) -> dict[str, Any]:
     """config.json: what :func:`fdsl.train.points.run.load_point_model` rebuilds the model from."""
     return {"architecture": config.model.name, "model_args": dict(config.model.kwargs),
             "num_classes": len(label_names), "label_names": list(label_names), "points": config.augment.points,
@@ -92,7 +92,7 @@ def save_weights(model: nn.Module, directory: Path, *, label_names: list[str], c
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(directory / WEIGHTS_FILE) as tmp:
         safetensors.torch.save_file(tensors, str(tmp), metadata={"format": "pt"})
-    described = weights_config(model, label_names=label_names, config=config, meta=meta)
+    described = weights_config(label_names=label_names, config=config, meta=meta)
     write_text_atomic(directory / MODEL_CONFIG_FILE, json.dumps(described, indent=1, default=str))
     parameters = sum(p.numel() for p in model.parameters())
     write_text_atomic(directory / CARD_FILE, model_card(described, meta, directory, parameters=parameters))
