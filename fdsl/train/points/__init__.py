@@ -1,0 +1,23 @@
+"""Point-cloud classification: PC-FractalDB pre-training and fine-tuning on folders of real objects.
+
+Modules: :mod:`.models` (PointNet++ SSG and its neighbourhood operations), :mod:`.augment`
+(point augmentations), :mod:`.config` and :mod:`.presets` (typed configs and recipes),
+:mod:`.objective` (loss, OA / mAcc, weights) and :mod:`.run` (``pretrain``, ``finetune``).
+``TASK`` is what :func:`fdsl.train.tasks.get_task` returns for "points".
+"""
+from __future__ import annotations
+
+from fdsl.train.points import objective
+from fdsl.train.points.config import PointsFinetuneConfig, PointsPretrainConfig
+from fdsl.train.points.presets import FINETUNE_PRESETS, PRETRAIN_PRESETS
+from fdsl.train.points.run import finetune, load_point_model, pretrain
+from fdsl.train.tasks import Objective, Task
+
+OBJECTIVE = Objective(metrics=objective.METRICS, losses=objective.losses, evaluate=objective.evaluate,
+                      save_weights=objective.save_weights)
+
+TASK = Task(name="points", kinds=("point cloud",), pretrain_config=PointsPretrainConfig,
+            finetune_config=PointsFinetuneConfig, pretrain=pretrain, finetune=finetune,
+            pretrain_presets=PRETRAIN_PRESETS, finetune_presets=FINETUNE_PRESETS, objective=OBJECTIVE)
+
+__all__ = ["OBJECTIVE", "TASK", "finetune", "load_point_model", "pretrain"]
