@@ -149,5 +149,6 @@ def test_shipped_studies_resolve(path):
 
     study = load_study(path)
     configs = pretrain_configs(study)
-    assert len(configs) == len(study.variants) >= 2 and len(study.seeds) >= 3
-    assert finetune_config(study).data.val_per_class
+    assert len(configs) == len(study.variants) >= 1 and len(study.seeds) >= 3
+    if study.task == "classification":  # scored on a fixed number of held-out images per class
+        assert finetune_config(study).data.val_per_class
