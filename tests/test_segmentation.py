@@ -324,6 +324,12 @@ def test_pretrain_on_segrcdb_then_finetune_scores_miou_and_resumes_exactly(tmp_p
     save_prediction_grid({"scratch": tmp_path / "whole" / "best", "again": tmp_path / "whole" / "last"}, data_config,
                          [0, 1], tmp_path / "grid.png")
     assert Image.open(tmp_path / "grid.png").size == (4 * (64 + 2), 16 + 2 * (64 + 2))
+    # the analysis reads timm classifiers: a segmentation model is named as such, in one line
+    from fdsl.analysis.loading import load_model
+    from fdsl.errors import FdslError
+
+    with pytest.raises(FdslError, match=r"holds a 'fpn' model \(finetune\), not a timm image classifier"):
+        load_model(str(tmp_path / "whole" / "best"))
 
     real, calls = trainer.train_one_epoch, {"n": 0}
 

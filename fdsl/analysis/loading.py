@@ -71,6 +71,10 @@ def _fdsl_weights(source: str) -> tuple[nn.Module, dict[str, Any]]:
     check(weights.config is not None,
           f"checkpoint {str(weights.path)!r} has no config.json beside it: its architecture is unknown")
     config = weights.config
+    task = (config.get("fdsl") or {}).get("task", "")
+    check(timm.is_model(str(config.get("architecture"))),
+          f"checkpoint {str(weights.path)!r} holds a {config.get('architecture')!r} model"
+          f"{f' ({task})' if task else ''}, not a timm image classifier: the analysis reads timm classifiers")
     kwargs = {k: v for k, v in (config.get("model_args") or {}).items() if k != "num_classes"}
     model = timm.create_model(config["architecture"], num_classes=int(config["num_classes"]), **kwargs,
                               pretrained_cfg_overlay=dict(config.get("pretrained_cfg") or {}))

@@ -256,7 +256,10 @@ def analysis_sections(models: dict[str, str], assets: Path, *, existing: Path, r
         from fdsl.analysis.analyze import analyze
 
         folder = assets / "analysis"
-        report = analyze(list(models.values()), folder, labels=list(models), real_images=real_images)
+        try:
+            report = analyze(list(models.values()), folder, labels=list(models), real_images=real_images)
+        except FdslError as error:  # e.g. segmentation or point-cloud models: the page is still written
+            return parts + [html.paragraph(f"not applicable: {error}", "note")]
     elif (existing / "analysis.json").is_file():
         folder, report = existing, _read_json(existing / "analysis.json")
     else:
