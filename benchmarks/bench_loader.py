@@ -209,6 +209,10 @@ def variants(r: dict) -> list[tuple[str, dict, dict[str, float]]]:
     return [(label, rates_, {**steps, **({"mixup/cutmix": mixup} if mixup else {})}) for label, rates_, steps in rows]
 
 
+def span(low: float, high: float) -> str:
+    return f"{low:.0f}" if round(low) == round(high) else f"{low:.0f}-{high:.0f}"
+
+
 def table(results: list[dict]) -> str:
     lines = ["| preset | augmentation | render ms | augment ms | collate ms | on the batch, CPU ms (not the worker's) "
              "| img/s/core | cores for one GPU (assumed rate) |", "| --- | --- | ---: | ---: | ---: | --- | ---: | --- |"]
@@ -219,7 +223,7 @@ def table(results: list[dict]) -> str:
             cores = figures["cores_to_feed_one_gpu"]
             lines.append(f"| `{r['preset']}` | {label} | {r['ms_per_image']['render']:.2f} | "
                          f"{figures['augment_ms']:.2f} | {figures['collate_ms']:.2f} | {steps} | "
-                         f"{figures['img_per_s_per_core']:,.0f} | {cores[0]:.0f}-{cores[1]:.0f} ({low:,}-{high:,} img/s) |")
+                         f"{figures['img_per_s_per_core']:,.0f} | {span(*cores)} ({low:,}-{high:,} img/s) |")
     return "\n".join(lines)
 
 
