@@ -74,8 +74,9 @@ def v2_train_transform(augment: AugmentConfig) -> Callable:
     """timm's training recipe in torchvision transforms v2 on uint8 tensors: PIL image -> uint8
     tensor, RandomResizedCrop (config's scale, ratio, interpolation, antialiased), flips, then
     RandAugment (or colour jitter without it, as timm does), float and normalisation in one step
-    (:class:`ToNormalisedFloat`), and random erasing with ``re_prob``. Random draws come from torch's global generator, which the
-    loader workers seed per epoch (``loaders.seed_this_worker``): a seed gives the same tensors.
+    (:class:`ToNormalisedFloat`), and random erasing with ``re_prob``. Random draws come from
+    torch's global generator, which the loader workers seed per epoch
+    (``loaders.seed_this_worker``): a seed gives the same tensors.
 
     The stream differs from timm's (same recipe, other draws), and RandAugment differs as follows.
     timm ``rand-m9-mstd0.5-inc1`` draws 2 of 15 ops (with replacement), applies each with
@@ -124,6 +125,27 @@ def v2_train_transform(augment: AugmentConfig) -> Callable:
     return v2.Compose(steps)
 
 
+class ToNormalisedFloat:
+    """uint8 image tensor (C, H, W) -> float32 ``(x / 255 - mean) / std``, contiguous: v2's
+    ``ToDtype(scale=True)`` and ``Normalize`` in one allocation. Contiguous on purpose: a crop
+    that needs no resizing leaves ``PILToTensor``'s channels-last view, on which the per-channel
+    arithmetic is about 5 times slower."""
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]):
+        import torch
+
+        self.shift = torch.tensor(mean).view(-1, 1, 1) * 255
+        self.scale = 1 / (torch.tensor(std).view(-1, 1, 1) * 255)
+
+    def __call__(self, image):
+        import torch
+
+        return image.to(torch.float32, memory_format=torch.contiguous_format).sub_(self.shift).mul_(self.scale)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(shift={self.shift.flatten().tolist()}, scale={self.scale.flatten().tolist()})"
+
+
 def _posterize(image: Image.Image, bits_to_keep: int, **_) -> Image.Image:
     """Posterize that keeps 0..8 bits. timm's increasing posterize (RandAugment ``inc1``, as in
     DeiT's ``rand-m9-mstd0.5-inc1``) asks for 0 bits at the top magnitude, which Pillow < 13 turned
@@ -155,24 +177,3 @@ def mixup_and_loss(augment: AugmentConfig, num_classes: int) -> tuple[Callable |
                       label_smoothing=augment.label_smoothing, num_classes=num_classes)
         return mixup, SoftTargetCrossEntropy()
     return None, nn.CrossEntropyLoss(label_smoothing=augment.label_smoothing)
-
-
-class ToNormalisedFloat:
-    """uint8 image tensor (C, H, W) -> float32 ``(x / 255 - mean) / std``, contiguous: v2's
-    ``ToDtype(scale=True)`` and ``Normalize`` in one allocation. Contiguous on purpose: a crop
-    that needs no resizing leaves ``PILToTensor``'s channels-last view, on which the per-channel
-    arithmetic is about 5 times slower."""
-
-    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]):
-        import torch
-
-        self.shift = torch.tensor(mean).view(-1, 1, 1) * 255
-        self.scale = 1 / (torch.tensor(std).view(-1, 1, 1) * 255)
-
-    def __call__(self, image):
-        import torch
-
-        return image.to(torch.float32, memory_format=torch.contiguous_format).sub_(self.shift).mul_(self.scale)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(shift={self.shift.flatten().tolist()}, scale={self.scale.flatten().tolist()})"
