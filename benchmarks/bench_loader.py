@@ -1,21 +1,29 @@
-"""The on-the-fly input pipeline of the GPU presets, stage by stage, on one core.
+"""The on-the-fly input pipeline of the GPU presets, stage by stage, on one core, with both
+augmentation backends (``augment.backend``: timm on PIL images, torchvision v2 on uint8 tensors).
 
-    python benchmarks/bench_loader.py            # fractaldb-deit-tiny and fractaldb-resnet50, about 2 min
+    python benchmarks/bench_loader.py            # fractaldb-deit-tiny and fractaldb-resnet50, under 1 min
     python benchmarks/bench_loader.py --quick    # a smoke run (few images)
 
 For each preset, in one process with one torch thread, CPU time (``time.process_time``, so the
 rates hold on a loaded machine) of:
 - render: ``FormulaDataset.item`` (FractalDB at the released 362 px, 200k points, patch grey);
-- augment: the preset's per-image training transform (timm: RandomResizedCrop to 224, RandAugment,
-  ToTensor, normalisation, random erasing), what each loader worker runs after rendering;
+- augment: the preset's per-image training transform (RandomResizedCrop to 224, RandAugment,
+  tensor, normalisation, random erasing), what each loader worker runs after rendering, in each
+  backend, timed image by image in turn on the same rendered images;
 - batch: collating a batch and the preset's batch-level mixup/cutmix, timed here on the CPU. The
   training engine applies mixup after moving the batch to the device (``engine.train_one_epoch``),
   so on a GPU this stage is not a loader worker's.
+Batch-level variants (measured, not what the trainer does today): random erasing taken out of the
+per-image transform and applied to the batch tensor (timm's RandomErasing on a 4-D tensor), and v2
+stopping at uint8 (crop and RandAugment only), so that float conversion, normalisation and
+erasing run on the batch; on a GPU those batch steps would cost no loader core.
 Per-core rate = images per CPU second of render + augment (+ collate); cores to feed one GPU =
 training rate / per-core rate. The GPU rates are assumptions, not measurements (no GPU was lent):
 about 2,500-3,000 img/s for DeiT-Tiny and 1,200-1,500 img/s for ResNet-50 on one H100 in bf16.
 
-Prints a table; writes ``benchmarks/results/loader.json`` (``loader-quick.json`` with --quick).
+Prints a table; writes ``benchmarks/results/loader.json`` (``loader-quick.json`` with --quick):
+the timm figures under the fields they always had, the v2 and batch-level ones under ``v2`` and
+``batch_level``.
 """
 from __future__ import annotations
 
@@ -23,16 +31,22 @@ import argparse
 import json
 import os
 import platform
+import random
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
+from timm.data.random_erasing import RandomErasing
+from torchvision.transforms.v2 import functional as v2_functional
 
 from fdsl.atomic import write_text_atomic
 from fdsl.data.config import FormulaDataConfig
 from fdsl.data.datasets import formula_datasets
-from fdsl.train.augment import build_transforms, mixup_and_loss
+from fdsl.train.augment import ToNormalisedFloat, build_transforms, mixup_and_loss
 from fdsl.train.presets import pretrain_preset
 
 RESULTS = Path(__file__).parent / "results"
@@ -47,28 +61,121 @@ def cpu_seconds(action, count: int) -> float:
     return time.process_time() - start
 
 
+def per_image_cpu_seconds(transforms: dict[str, Callable], images: list) -> tuple[dict[str, float], list]:
+    """CPU seconds per image of each transform, the transforms taking turns image by image (so a
+    change of load hits all alike) from the same seeds (so variants of one backend draw the same
+    operations); and the first transform's outputs."""
+    for transform in transforms.values():  # first calls set up kernels and caches: not timed
+        for image in images[:4]:
+            transform(image)
+    spent, first = dict.fromkeys(transforms, 0.0), []
+    for index, image in enumerate(images):
+        for name, transform in transforms.items():
+            random.seed(index)  # timm draws from random and NumPy, v2 from torch
+            np.random.seed(index)
+            torch.manual_seed(index)
+            start = time.process_time()
+            out = transform(image)
+            spent[name] += time.process_time() - start
+            if len(first) < len(spent) and name == next(iter(transforms)):
+                first.append(out)
+    return {name: seconds / len(images) for name, seconds in spent.items()}, first
+
+
 def bench_preset(name: str, images: int, categories: int, batch_rounds: int) -> dict:
     config = pretrain_preset(name)
+    augment = config.augment
     data = FormulaDataConfig(**{**config.data.__dict__, "categories": categories, "val_instances": 0})
     train_set, _, _ = formula_datasets(data)
-    transform, _ = build_transforms(config.augment)
     per_category = max(1, images // categories)
     indices = [c * data.instances + i for c in range(categories) for i in range(per_category)][:images]
     rendered = []
     render_s = cpu_seconds(lambda k: rendered.append(train_set.item(indices[k])), len(indices))
-    tensors = []
-    augment_s = cpu_seconds(lambda k: tensors.append(transform(rendered[k])), len(rendered))
+    v2 = build_transforms(replace(augment, backend="v2"))[0]
+    to_float = next(k for k, step in enumerate(v2.transforms) if isinstance(step, ToNormalisedFloat))
+    augment_s, tensors = per_image_cpu_seconds({
+        "timm": build_transforms(augment)[0], "v2": v2,
+        "timm_without_erasing": build_transforms(replace(augment, re_prob=0.0))[0],
+        "v2_without_erasing": build_transforms(replace(augment, backend="v2", re_prob=0.0))[0],
+        "v2_uint8": type(v2)(v2.transforms[:to_float]),
+    }, rendered)
     batch = config.train.batch_size
     labels = torch.arange(batch) % 1000
     stack = [tensors[k % len(tensors)] for k in range(batch)]
-    collate_s = cpu_seconds(lambda _: torch.stack(stack), batch_rounds) / (batch_rounds * batch)
-    mixup, _ = mixup_and_loss(config.augment, 1000)
+    per_batch = batch_rounds * batch
+    collate_s = cpu_seconds(lambda _: torch.stack(stack), batch_rounds) / per_batch
+    uint8_stack = [v2.transforms[0](rendered[k % len(rendered)])[:, :augment.img_size, :augment.img_size]
+                   for k in range(batch)]
+    collate_uint8_s = cpu_seconds(lambda _: torch.stack(uint8_stack), batch_rounds) / per_batch
+    mixup, _ = mixup_and_loss(augment, 1000)
     inputs = torch.stack(stack)
-    mixup_s = (cpu_seconds(lambda _: mixup(inputs.clone(), labels), batch_rounds) / (batch_rounds * batch)
-               if mixup else 0.0)
-    per_image = {"render": render_s / len(indices), "augment": augment_s / len(indices), "collate": collate_s,
+    mixup_s = cpu_seconds(lambda _: mixup(inputs.clone(), labels), batch_rounds) / per_batch if mixup else 0.0
+    erase = RandomErasing(augment.re_prob, mode=augment.re_mode, device="cpu")
+    erase_s = (cpu_seconds(lambda _: erase(inputs.clone()), batch_rounds) - cpu_seconds(
+        lambda _: inputs.clone(), batch_rounds)) / per_batch if augment.re_prob > 0 else 0.0
+    mean = torch.tensor(augment.mean).view(1, 3, 1, 1) * 255
+    std = torch.tensor(augment.std).view(1, 3, 1, 1) * 255
+    uint8_batch = torch.stack(uint8_stack)
+    normalise_s = cpu_seconds(lambda _: uint8_batch.float().sub_(mean).div_(std), batch_rounds) / per_batch
+    per_image = {"render": render_s / len(indices), "augment": augment_s["timm"], "collate": collate_s,
                  "mixup_cutmix": mixup_s}
-    return summarise(name, config, per_image, len(indices))
+    result = summarise(name, config, per_image, len(indices))
+    result["v2"] = rates(name, {**per_image, "augment": augment_s["v2"]})
+    result["v2"]["augment_speedup"] = round(augment_s["timm"] / augment_s["v2"], 2)
+    if augment.auto_augment:
+        result["rand_augment_op_ms"] = rand_augment_ops(augment, rendered[:32])
+    result["batch_level"] = {
+        "ms_per_image": {"augment_timm_without_erasing": ms(augment_s["timm_without_erasing"]),
+                         "augment_v2_without_erasing": ms(augment_s["v2_without_erasing"]),
+                         "augment_v2_uint8": ms(augment_s["v2_uint8"]), "erasing_on_batch_cpu": ms(erase_s),
+                         "collate_uint8": ms(collate_uint8_s), "to_float_and_normalise_on_batch_cpu": ms(normalise_s)},
+        "timm_erasing_on_batch": rates(name, {**per_image, "augment": augment_s["timm_without_erasing"]}),
+        "v2_erasing_on_batch": rates(name, {**per_image, "augment": augment_s["v2_without_erasing"]}),
+        "v2_uint8_normalise_and_erase_on_batch": rates(
+            name, {**per_image, "augment": augment_s["v2_uint8"], "collate": collate_uint8_s}),
+    }
+    return result
+
+
+def rand_augment_ops(augment, images: list) -> dict[str, dict[str, float]]:
+    """CPU ms per image of each RandAugment op of each backend, always applied, at the config's
+    magnitude exactly, on ``images`` resized to the crop size: timm's ops on PIL images, v2's on
+    uint8 tensors (through v2.RandAugment's private op table, as its own forward does)."""
+    size = (augment.img_size, augment.img_size)
+    pil = [image.resize(size) for image in images]
+    tensors = [v2_functional.pil_to_tensor(image).contiguous() for image in pil]
+    timm_ops = next(step for step in build_transforms(augment)[0].transforms if hasattr(step, "ops")).ops
+    v2_ops = build_transforms(replace(augment, backend="v2"))[0].transforms
+    rand_augment = next(step.transforms[0] for step in v2_ops if hasattr(step, "transforms"))
+    out = {"timm": {}, "v2": {}}
+    for op in timm_ops:
+        op.prob, op.magnitude_std = 1.0, 0.0
+        op(pil[0])  # untimed first call, as in per_image_cpu_seconds
+        out["timm"][op.name] = ms(cpu_seconds(lambda k: op(pil[k]), len(pil)) / len(pil))
+    for name, (magnitudes, _) in rand_augment._AUGMENTATION_SPACE.items():
+        levels = magnitudes(rand_augment.num_magnitude_bins, *size)
+        level = float(levels[rand_augment.magnitude]) if levels is not None and levels.ndim else 0.0
+        def apply(k: int) -> None:
+            rand_augment._apply_image_or_video_transform(
+                tensors[k], name, level, interpolation=rand_augment.interpolation, fill=rand_augment._fill)
+
+        apply(0)
+        out["v2"][name] = ms(cpu_seconds(apply, len(tensors)) / len(tensors))
+    for ops in out.values():
+        ops["mean"] = round(sum(ops.values()) / len(ops), 3)
+    return out
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1e3, 3)
+
+
+def rates(name: str, per_image: dict[str, float]) -> dict:
+    """Per-core rate of a loader worker (render + augment + collate) and cores for one GPU."""
+    rate = 1.0 / (per_image["render"] + per_image["augment"] + per_image["collate"])
+    low, high = GPU_RATES[name]
+    return {"augment_ms": ms(per_image["augment"]), "collate_ms": ms(per_image["collate"]),
+            "img_per_s_per_core": round(rate, 1), "cores_to_feed_one_gpu": [round(low / rate, 1), round(high / rate, 1)]}
 
 
 def summarise(name: str, config, per_image: dict[str, float], images: int) -> dict:
@@ -78,7 +185,7 @@ def summarise(name: str, config, per_image: dict[str, float], images: int) -> di
     low, high = GPU_RATES[name]
     return {
         "preset": name, "images": images, "batch_size": config.train.batch_size,
-        "ms_per_image": {k: round(v * 1e3, 3) for k, v in per_image.items()},
+        "ms_per_image": {k: ms(v) for k, v in per_image.items()},
         "share": {k: round(v / total, 3) for k, v in per_image.items()},
         "img_per_s_per_core": round(rate, 1),
         "img_per_s_per_core_with_cpu_mixup": round(1.0 / total, 1),
@@ -87,24 +194,43 @@ def summarise(name: str, config, per_image: dict[str, float], images: int) -> di
     }
 
 
+def variants(r: dict) -> list[tuple[str, dict, dict[str, float]]]:
+    """(row label, its rates, the steps it runs on the batch: CPU ms per image) of one result."""
+    level, mixup = r["batch_level"]["ms_per_image"], r["ms_per_image"]["mixup_cutmix"]
+    timm = {"augment_ms": r["ms_per_image"]["augment"], "collate_ms": r["ms_per_image"]["collate"],
+            "img_per_s_per_core": r["img_per_s_per_core"], "cores_to_feed_one_gpu": r["cores_to_feed_one_gpu"]}
+    erasing = {"erasing": level["erasing_on_batch_cpu"]} if level["erasing_on_batch_cpu"] else {}
+    rows = [("timm, per image", timm, {}), ("v2, per image", r["v2"], {})]
+    if erasing:
+        rows += [("timm, erasing on the batch", r["batch_level"]["timm_erasing_on_batch"], erasing),
+                 ("v2, erasing on the batch", r["batch_level"]["v2_erasing_on_batch"], erasing)]
+    rows.append(("v2 to uint8, rest on the batch", r["batch_level"]["v2_uint8_normalise_and_erase_on_batch"],
+                 {"float + normalise": level["to_float_and_normalise_on_batch_cpu"], **erasing}))
+    return [(label, rates_, {**steps, **({"mixup/cutmix": mixup} if mixup else {})}) for label, rates_, steps in rows]
+
+
+def span(low: float, high: float) -> str:
+    return f"{low:.0f}" if round(low) == round(high) else f"{low:.0f}-{high:.0f}"
+
+
 def table(results: list[dict]) -> str:
-    lines = ["| preset | render ms | augment ms | collate ms | mixup/cutmix ms (CPU) | render : augment : batch "
-             "| img/s/core | cores for one GPU (assumed rate) |", "| --- | ---: | ---: | ---: | ---: | --- | ---: | --- |"]
+    lines = ["| preset | augmentation | render ms | augment ms | collate ms | on the batch, CPU ms (not the worker's) "
+             "| img/s/core | cores for one GPU (assumed rate) |", "| --- | --- | ---: | ---: | ---: | --- | ---: | --- |"]
     for r in results:
-        ms, share = r["ms_per_image"], r["share"]
-        batch_share = share["collate"] + share["mixup_cutmix"]
         low, high = r["assumed_gpu_img_per_s"]
-        lines.append(f"| `{r['preset']}` | {ms['render']:.2f} | {ms['augment']:.2f} | {ms['collate']:.3f} | "
-                     f"{ms['mixup_cutmix']:.3f} | {share['render']:.0%} : {share['augment']:.0%} : {batch_share:.0%} | "
-                     f"{r['img_per_s_per_core']:,.0f} | {r['cores_to_feed_one_gpu'][0]:.0f}-"
-                     f"{r['cores_to_feed_one_gpu'][1]:.0f} ({low:,}-{high:,} img/s) |")
+        for label, figures, on_batch in variants(r):
+            steps = ", ".join(f"{step} {value:.2f}" for step, value in on_batch.items()) or "none"
+            cores = figures["cores_to_feed_one_gpu"]
+            lines.append(f"| `{r['preset']}` | {label} | {r['ms_per_image']['render']:.2f} | "
+                         f"{figures['augment_ms']:.2f} | {figures['collate_ms']:.2f} | {steps} | "
+                         f"{figures['img_per_s_per_core']:,.0f} | {span(*cores)} ({low:,}-{high:,} img/s) |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run with few images")
-    parser.add_argument("--images", type=int, default=160, help="images per preset (default 160)")
+    parser.add_argument("--images", type=int, default=320, help="images per preset (default 320)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     images, categories, rounds = (8, 2, 1) if args.quick else (args.images, 8, 4)
@@ -115,6 +241,10 @@ def main(argv: list[str] | None = None) -> int:
               "torch_threads": 1, "wall_s": round(time.perf_counter() - start, 1),
               "gpu": "not measured: no GPU was lent to this task; GPU rates are assumptions"}
     print(table(results))
+    for r in results:
+        if "rand_augment_op_ms" in r:
+            for backend, ops in r["rand_augment_op_ms"].items():
+                print(f"{r['preset']} RandAugment ops, {backend}, ms: " + ", ".join(f"{k} {v:.2f}" for k, v in ops.items()))
     print(f"load average {report['load_average']}, {report['wall_s']} s")
     RESULTS.mkdir(exist_ok=True)
     write_text_atomic(RESULTS / ("loader-quick.json" if args.quick else "loader.json"), json.dumps(report, indent=1))

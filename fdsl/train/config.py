@@ -17,6 +17,9 @@ from fdsl.errors import FdslError, check
 from fdsl.numeric import to_number
 
 SCHEDULES = ("cosine", "step", "multistep")
+#: The training transform: timm's create_transform on PIL images, or the same recipe in torchvision
+#: transforms v2 on uint8 tensors (faster per loader core; fdsl.train.augment.v2_train_transform).
+AUGMENT_BACKENDS = ("timm", "v2")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 # timm's IMAGENET_DEFAULT_MEAN / _STD (not imported: this module stays cheap to import for the CLI).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -34,8 +37,11 @@ class ModelConfig:
 
 @dataclasses.dataclass
 class AugmentConfig:
-    """timm's training transform (``create_transform``), Mixup/CutMix and the loss."""
+    """The training transform (timm's ``create_transform``, or its recipe in torchvision v2),
+    Mixup/CutMix and the loss."""
 
+    #: "timm" (PIL, the default) or "v2" (uint8 tensors; see fdsl.train.augment.v2_train_transform).
+    backend: str = "timm"
     img_size: int = 224
     scale: tuple[float, float] = (0.08, 1.0)
     ratio: tuple[float, float] = (3 / 4, 4 / 3)
@@ -63,6 +69,12 @@ class AugmentConfig:
             check(0.0 <= value <= 1.0, f"augment.{name} = {value}; allowed: [0, 1]")
         check(self.mixup >= 0 and self.cutmix >= 0, "augment.mixup and augment.cutmix must be >= 0")
         check(0 < self.eval_crop_pct <= 1, f"augment.eval_crop_pct = {self.eval_crop_pct}; allowed: (0, 1]")
+        check(self.backend in AUGMENT_BACKENDS,
+              f"augment.backend = {self.backend!r}; valid: {', '.join(AUGMENT_BACKENDS)}")
+        if self.backend == "v2":
+            from fdsl.train.augment import check_v2_options
+
+            check_v2_options(self)
 
 
 @dataclasses.dataclass

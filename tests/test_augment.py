@@ -1,0 +1,103 @@
+"""The augmentation backends: timm's create_transform (default) and its recipe in torchvision v2."""
+from __future__ import annotations
+
+import dataclasses
+import pickle
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+from torchvision.transforms.v2 import functional as F
+
+from fdsl.errors import FdslError
+from fdsl.train.augment import build_transforms
+from fdsl.train.config import AugmentConfig
+from fdsl.train.presets import pretrain_preset
+
+DEIT = pretrain_preset("fractaldb-deit-tiny").augment
+
+
+def fractal_like(size: int = 96, seed: int = 0) -> Image.Image:
+    """A grey shape on black, as FractalDB renders (RGB)."""
+    pixels = np.zeros((size, size, 3), np.uint8)
+    rng = np.random.default_rng(seed)
+    points = rng.integers(size // 4, 3 * size // 4, (400, 2))
+    pixels[points[:, 0], points[:, 1]] = 255
+    return Image.fromarray(pixels)
+
+
+def v2_config(**changes) -> AugmentConfig:
+    return dataclasses.replace(DEIT, backend="v2", img_size=64, **changes)
+
+
+def test_v2_gives_normalised_float_images_of_the_configured_size():
+    train, _ = build_transforms(v2_config())
+    torch.manual_seed(0)
+    image = train(fractal_like())
+    assert image.shape == (3, 64, 64) and image.dtype == torch.float32
+    # without random steps (whole image, no RandAugment or erasing): the resized pixels / 255,
+    # normalised with the config's mean and std
+    plain, _ = build_transforms(v2_config(scale=(1.0, 1.0), ratio=(1.0, 1.0), auto_augment=None, color_jitter=None,
+                                          re_prob=0.0))
+    pixels = torch.from_numpy(np.array(fractal_like())).permute(2, 0, 1)
+    resized = F.resize(pixels, [64, 64], interpolation=F.InterpolationMode.BICUBIC, antialias=True)
+    mean, std = torch.tensor(DEIT.mean)[:, None, None], torch.tensor(DEIT.std)[:, None, None]
+    assert torch.allclose(plain(fractal_like()), (resized / 255 - mean) / std, atol=1e-5)
+
+
+def test_v2_is_deterministic_under_the_same_torch_seed():
+    train, _ = build_transforms(v2_config(re_prob=1.0))
+    images = [fractal_like(seed=s) for s in range(4)]
+
+    def stream(seed: int) -> list[torch.Tensor]:
+        torch.manual_seed(seed)
+        return [train(image) for image in images]
+
+    first, again, other = stream(3), stream(3), stream(4)
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    assert not all(torch.equal(a, b) for a, b in zip(first, other))
+    # a loader worker gets a pickled copy: the same stream from the same seed
+    train = pickle.loads(pickle.dumps(train))
+    assert all(torch.equal(a, b) for a, b in zip(first, stream(3)))
+
+
+def test_v2_follows_the_presets_recipe():
+    train, _ = build_transforms(v2_config())
+    names = [type(step).__name__ for step in train.transforms]
+    assert names == ["PILToTensor", "RandomResizedCrop", "RandomApply", "RandomApply", "ToNormalisedFloat",
+                     "RandomErasing"]
+    crop, rand_augment = train.transforms[1], train.transforms[2].transforms[0]
+    assert (crop.scale, crop.ratio, crop.interpolation.value) == (DEIT.scale, DEIT.ratio, "bicubic")
+    assert (rand_augment.num_ops, rand_augment.magnitude, rand_augment.num_magnitude_bins) == (1, 9, 11)
+    assert train.transforms[-1].p == DEIT.re_prob
+    # no RandAugment: colour jitter and flips, as timm does
+    names = [type(s).__name__ for s in build_transforms(v2_config(auto_augment=None, hflip=0.5))[0].transforms]
+    assert "ColorJitter" in names and "RandomHorizontalFlip" in names
+
+
+def test_timm_stays_the_default():
+    assert AugmentConfig().backend == "timm"
+    train, _ = build_transforms(dataclasses.replace(DEIT, img_size=64))
+    assert type(train.transforms[1]).__name__ == "RandAugment"
+
+
+@pytest.mark.parametrize("changes, needle", [
+    ({"backend": "pil"}, "augment.backend = 'pil'; valid: timm, v2"),
+    ({"backend": "v2", "auto_augment": "rand-m9-mstd0.5"}, "augment.auto_augment = 'rand-m9-mstd0.5' with"),
+    ({"backend": "v2", "re_mode": "rand"}, "augment.re_mode = 'rand' with augment.backend = 'v2'"),
+])
+def test_bad_backend_options_fail_in_one_line(changes, needle):
+    with pytest.raises(FdslError, match=needle) as error:
+        dataclasses.replace(DEIT, **changes).validate()
+    assert "\n" not in str(error.value)
+
+
+def test_the_backend_is_a_config_key_of_pretrain(run_cli):
+    code, out, err = run_cli("pretrain", "--preset", "fractaldb-deit-tiny", "--set", "augment.backend=v2",
+                             "-o", "unused", "--print-config")
+    assert code == 0, err
+    assert yaml.safe_load(out)["augment"]["backend"] == "v2"
+    code, _, err = run_cli("pretrain", "--set", "augment.backend=pil", "-o", "unused")
+    assert code == 2 and err.count("\n") == 1 and "augment.backend = 'pil'; valid: timm, v2" in err, err
