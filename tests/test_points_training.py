@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+
+import yaml
 import os
 import subprocess
 import sys
@@ -449,3 +451,22 @@ def test_points_task_is_found_by_name_and_family_and_its_presets_resolve():
     assert resolve(TASK.pretrain_preset("cpu-small"), {}).data.family == "pcfractaldb"
     with pytest.raises(FdslError, match="pcfractaldb-scenes.* makes scene samples"):
         resolve(TASK.pretrain_preset("cpu-small"), {"data": {"family": "pcfractaldb-scenes"}})
+
+
+def test_compare_scores_points_runs_with_their_own_metrics(pretrained_points, point_folder, tmp_path):
+    """`compare` of the points task: scratch takes the checkpoint's architecture, the table its OA/mAcc."""
+    import dataclasses
+
+    from fdsl.experiments.compare import compare
+    from fdsl.train.tasks import get_task
+
+    recipe = tiny_points_finetune(point_folder, {"train": {"epochs": 1}})
+    recipe = dataclasses.replace(recipe, model=dataclasses.replace(recipe.model, kwargs={"width": 0.25}))
+    comparison = compare(recipe, [str(pretrained_points.out / "last")], seeds=[0], out=tmp_path / "cmp",
+                         labels=["pcfractaldb"], task=get_task("points"))
+    assert comparison.metrics == ("oa", "macc")
+    assert "overall accuracy (%)" in comparison.table and "mean class accuracy (%)" in comparison.table
+    saved = json.loads((tmp_path / "cmp" / "results.json").read_text())
+    assert saved["metrics"] == ["oa", "macc"] and 0 <= saved["groups"][1]["runs"][0]["score"] <= 100
+    scratch = yaml.safe_load((tmp_path / "cmp" / "scratch" / "seed0" / "config.yaml").read_text())
+    assert scratch["model"]["kwargs"] == TINY_MODEL["kwargs"]  # the checkpoint's, not the recipe's width 0.25

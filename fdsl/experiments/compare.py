@@ -17,7 +17,6 @@ from fdsl.atomic import write_text_atomic
 from fdsl.errors import check
 from fdsl.experiments.jobs import Run, run_all
 from fdsl.experiments.results import Comparison, Group, RunScore
-from fdsl.train.config import FinetuneConfig
 from fdsl.train.distributed import is_primary
 from fdsl.train.tasks import DEFAULT_TASK, Task, get_task
 
@@ -46,8 +45,7 @@ def compare(recipe, checkpoints: Sequence[str], *, seeds: Sequence[int], out: st
           f"checkpoint labels must be distinct and not {SCRATCH!r}: {labels}; pass --label for each")
     if hasattr(recipe, "new_head"):
         recipe = dataclasses.replace(recipe, new_head=True)
-    if isinstance(recipe, FinetuneConfig):
-        recipe = checkpoints_recipe(recipe, checkpoints)
+    recipe = checkpoints_recipe(recipe, checkpoints, task)
     inits = [(SCRATCH, None), *zip(labels, checkpoints)]
     runs = [Run(task.finetune, dataclasses.replace(recipe, init=init, train=dataclasses.replace(recipe.train, seed=seed)),
                 out / label / f"seed{seed}") for label, init in inits for seed in seeds]
@@ -60,15 +58,13 @@ def compare(recipe, checkpoints: Sequence[str], *, seeds: Sequence[int], out: st
     return comparison
 
 
-def checkpoints_recipe(recipe: FinetuneConfig, checkpoints: Sequence[str]) -> FinetuneConfig:
+def checkpoints_recipe(recipe, checkpoints: Sequence[str], task: Task):
     """``recipe`` with the checkpoints' architecture, which scratch trains too (one for all of them)."""
-    from fdsl.train.finetune import resolve_init
-
-    if not checkpoints:
+    if not checkpoints or task.resolve_init is None:
         return recipe
-    models = [resolve_init(dataclasses.replace(recipe, init=c))[0].model for c in checkpoints]
-    check(all(m.name == models[0].name and m.kwargs == models[0].kwargs for m in models),
-          f"compare needs checkpoints of one architecture; got {sorted({m.name for m in models})}")
+    models = [task.resolve_init(dataclasses.replace(recipe, init=c))[0].model for c in checkpoints]
+    check(all(m == models[0] for m in models),
+          f"compare needs checkpoints of one architecture; got {sorted({str(m.name) for m in models})}")
     return dataclasses.replace(recipe, model=models[0])
 
 

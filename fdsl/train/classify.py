@@ -34,14 +34,14 @@ def _check_data(data) -> None:
 
 def _task() -> Task:
     from fdsl.train.config import FinetuneConfig, PretrainConfig
-    from fdsl.train.finetune import finetune
+    from fdsl.train.finetune import finetune, resolve_init
     from fdsl.train.presets import FINETUNE_PRESETS, PRETRAIN_PRESETS
     from fdsl.train.pretrain import pretrain
 
     return Task(name="classification", kinds=("image",), pretrain_config=PretrainConfig,
                 finetune_config=FinetuneConfig, pretrain=pretrain, finetune=finetune,
                 pretrain_presets=PRETRAIN_PRESETS, finetune_presets=FINETUNE_PRESETS, objective=OBJECTIVE,
-                check_finetune_data=_check_data)
+                check_finetune_data=_check_data, resolve_init=resolve_init)
 
 
 TASK = _task()

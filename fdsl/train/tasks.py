@@ -71,6 +71,9 @@ class Task:
     #: (fine-tuning data config) -> None: raises a one-line error for data that cannot be read, so that a
     #: study fails before its pre-training rather than after it.
     check_finetune_data: Callable[[Any], None] | None = None
+    #: (fine-tuning config with ``init``) -> (the config with the architecture the init weights need,
+    #: the weights): so that ``compare`` trains scratch with the pre-trained arms' architecture.
+    resolve_init: Callable[[Any], tuple[Any, Any]] | None = None
 
     def pretrain_preset(self, name: str) -> Any:
         return _preset(self.pretrain_presets, name, "pre-training")

@@ -10,14 +10,23 @@ from __future__ import annotations
 from fdsl.train.points import objective
 from fdsl.train.points.config import PointsFinetuneConfig, PointsPretrainConfig
 from fdsl.train.points.presets import FINETUNE_PRESETS, PRETRAIN_PRESETS
-from fdsl.train.points.run import finetune, load_point_model, pretrain
+from fdsl.data.pointfolders import check_point_files, scan_point_folder
+from fdsl.train.points.run import finetune, load_point_model, pretrain, resolve_init
 from fdsl.train.tasks import Objective, Task
+
+
+
+def check_point_data(data) -> None:
+    """Read every object of the fine-tuning folder: a bad file fails before a study pre-trains."""
+    check_point_files(scan_point_folder(data.dataset).paths)
+
 
 OBJECTIVE = Objective(metrics=objective.METRICS, losses=objective.losses, evaluate=objective.evaluate,
                       save_weights=objective.save_weights)
 
 TASK = Task(name="points", kinds=("point cloud",), pretrain_config=PointsPretrainConfig,
             finetune_config=PointsFinetuneConfig, pretrain=pretrain, finetune=finetune,
-            pretrain_presets=PRETRAIN_PRESETS, finetune_presets=FINETUNE_PRESETS, objective=OBJECTIVE)
+            pretrain_presets=PRETRAIN_PRESETS, finetune_presets=FINETUNE_PRESETS, objective=OBJECTIVE,
+            check_finetune_data=check_point_data, resolve_init=resolve_init)
 
 __all__ = ["OBJECTIVE", "TASK", "finetune", "load_point_model", "pretrain"]
