@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import csv
 import json
-
-import yaml
 import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import yaml
 import torch
 
 from fdsl.data.pointfolders import (PointSamples, normalise, read_points, resample, scan_point_folder,
