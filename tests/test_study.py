@@ -152,3 +152,7 @@ def test_shipped_studies_resolve(path):
     assert len(configs) == len(study.variants) >= 1 and len(study.seeds) >= 3
     if study.task == "classification":  # scored on a fixed number of held-out images per class
         assert finetune_config(study).data.val_per_class
+    from fdsl.experiments.study import describe_data
+
+    data = finetune_config(study).data
+    assert describe_data(data).startswith(str(data.dataset))  # the line under study.md's table

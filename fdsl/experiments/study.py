@@ -187,6 +187,8 @@ def describe_data(data) -> str:
     describe = getattr(data, "describe", None)
     if describe is not None:
         return describe()
+    if not hasattr(data, "val_per_class"):  # a task's data config without a describe(): its fields
+        return ", ".join(f"{key} {value}" for key, value in dataclasses.asdict(data).items())
     return (f"{data.dataset}, {data.train_per_class or 'all'} images per class, validation "
             f"{data.val_per_class or 'all'} held-out images per class (last {data.holdout:.0%} of each class)")
 

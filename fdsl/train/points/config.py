@@ -82,6 +82,13 @@ class PointFolderConfig:
         check(self.train_per_class is None or self.train_per_class >= 1,
               f"data.train_per_class = {self.train_per_class}; allowed: >= 1 or null")
 
+    def describe(self) -> str:
+        """What fine-tuning trains and scores on, in a few words (study and comparison reports)."""
+        kept = (f"the first {self.train_share:.0%}" if self.train_share else
+                f"the first {self.train_per_class}" if self.train_per_class else "all")
+        return (f"{self.dataset}, {kept} of each class's training objects, validation on the last "
+                f"{self.holdout:.0%} of each class")
+
 
 @dataclasses.dataclass
 class PointsPretrainConfig:
