@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 TRAIN_STREAM, INIT_STREAM = "train", "init"
 METRICS_FILE = "metrics.csv"
 
+
 def metric_columns(objective: Objective) -> tuple[str, ...]:
     """The columns of metrics.csv: the objective's validation scores sit between val_loss and lr,
     the primary one first (so a metrics.csv says by itself which score picks best/)."""
