@@ -359,22 +359,12 @@ def test_init_that_fits_nothing_fails_in_one_line(pretrained_points, tmp_path):
 def test_finetune_resumed_after_an_interruption_equals_an_uninterrupted_run(point_folder, tmp_path, monkeypatch):
     import safetensors.torch
 
-    from fdsl.train import trainer
+    from train_helpers import interrupt_epoch
     from fdsl.train.points import finetune
 
     whole = finetune(tiny_points_finetune(point_folder), tmp_path / "whole")
-    real, calls = trainer.train_one_epoch, {"n": 0}
-
-    def interrupted(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt  # the second epoch is cut short, after one checkpoint
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(trainer, "train_one_epoch", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        finetune(tiny_points_finetune(point_folder), tmp_path / "cut")
-    monkeypatch.setattr(trainer, "train_one_epoch", real)
+    # the second epoch is cut short, after one checkpoint
+    interrupt_epoch(monkeypatch, 2, lambda: finetune(tiny_points_finetune(point_folder), tmp_path / "cut"))
     assert len(read_rows(tmp_path / "cut")) == 1
     resumed = finetune(tiny_points_finetune(point_folder), tmp_path / "cut", resume=True)
     a = safetensors.torch.load_file(tmp_path / "whole" / "last" / "model.safetensors")

@@ -300,7 +300,7 @@ def tiny_seg_finetune(dataset: Path, *layers):
 def test_pretrain_on_segrcdb_then_finetune_scores_miou_and_resumes_exactly(tmp_path, monkeypatch):
     import safetensors.torch
 
-    from fdsl.train import trainer
+    from train_helpers import interrupt_epoch
     from fdsl.train.segmentation import finetune, pretrain
 
     pre = pretrain(tiny_seg_pretrain(), tmp_path / "segrcdb")
@@ -331,18 +331,8 @@ def test_pretrain_on_segrcdb_then_finetune_scores_miou_and_resumes_exactly(tmp_p
     with pytest.raises(FdslError, match=r"holds a 'fpn' model \(finetune\), not a timm image classifier"):
         load_model(str(tmp_path / "whole" / "best"))
 
-    real, calls = trainer.train_one_epoch, {"n": 0}
-
-    def interrupted(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt  # the second epoch is cut short, after one checkpoint
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(trainer, "train_one_epoch", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        finetune(tiny_seg_finetune(data, init), tmp_path / "cut")
-    monkeypatch.setattr(trainer, "train_one_epoch", real)
+    # the second epoch is cut short, after one checkpoint
+    interrupt_epoch(monkeypatch, 2, lambda: finetune(tiny_seg_finetune(data, init), tmp_path / "cut"))
     resumed = finetune(tiny_seg_finetune(data, init), tmp_path / "cut", resume=True)
     a = safetensors.torch.load_file(tmp_path / "whole" / "last" / "model.safetensors")
     b = safetensors.torch.load_file(tmp_path / "cut" / "last" / "model.safetensors")

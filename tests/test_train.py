@@ -11,7 +11,7 @@ import pytest
 import safetensors.torch
 import torch
 from PIL import Image, ImageOps
-from train_helpers import TINY_PRETRAIN, TINY_VIT, make_image_folder, tiny_finetune, tiny_pretrain
+from train_helpers import TINY_PRETRAIN, TINY_VIT, interrupt_epoch, make_image_folder, tiny_finetune, tiny_pretrain
 
 from fdsl.errors import FdslError
 from fdsl.train import trainer
@@ -104,19 +104,8 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path, monk
              "model": {"drop_path": 0.1}, "train": {"epochs": 3, "workers": 1}}
     whole = pretrain(tiny_pretrain(layer), tmp_path / "whole")
 
-    calls = {"n": 0}
-    real = trainer.train_one_epoch
-
-    def interrupted(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt  # the third epoch is cut short, after two checkpoints
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(trainer, "train_one_epoch", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        pretrain(tiny_pretrain(layer), tmp_path / "cut")
-    monkeypatch.setattr(trainer, "train_one_epoch", real)
+    # the third epoch is cut short, after two checkpoints
+    interrupt_epoch(monkeypatch, 3, lambda: pretrain(tiny_pretrain(layer), tmp_path / "cut"))
     assert len(trainer.read_metrics(tmp_path / "cut")) == 2
     resumed = pretrain(tiny_pretrain(layer), tmp_path / "cut", resume=True)
 

@@ -48,3 +48,24 @@ def make_image_folder(root: Path, classes: int = 3, per_class: int = 8, size: in
             pixels[..., c % 3] += 120
             Image.fromarray(pixels.astype(np.uint8)).save(root / f"class{c}" / f"{i:03d}.png")
     return root
+
+
+def interrupt_epoch(monkeypatch, epoch: int, run) -> None:
+    """Call ``run()`` with epoch number ``epoch`` (1-based) cut short by a KeyboardInterrupt, as a
+    user's Ctrl-C would: the epochs before it are checkpointed, then the real loop is put back."""
+    import pytest
+
+    from fdsl.train import trainer
+
+    real, calls = trainer.train_one_epoch, {"n": 0}
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == epoch:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "train_one_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run()
+    monkeypatch.setattr(trainer, "train_one_epoch", real)
