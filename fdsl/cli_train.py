@@ -288,18 +288,15 @@ def _task_option(parser: argparse.ArgumentParser) -> None:
 
 
 def add_train_commands(sub: argparse._SubParsersAction, family: str | None = None, task: str | None = None) -> None:
-    """Add the training sub-commands to the ``fdsl`` parser. ``pretrain`` offers the config of the
-    task that learns ``family``'s sample kind, and the family's options (see :func:`pretrain_family`);
-    ``finetune`` offers the config of ``task`` (its ``--task``)."""
+    """Add the training sub-commands to the ``fdsl`` parser. They offer the config of ``task``, the
+    task of the command line being parsed (:func:`fdsl.cli.peek_task`: the family's for ``pretrain``,
+    ``--task`` for ``finetune`` and ``compare``; classification otherwise), and ``pretrain`` the
+    options of ``family`` (see :func:`pretrain_family`). Only that task's module is imported: the
+    others may import torch, which every command would then pay for at start-up."""
     from fdsl.data.config import RealDataConfig
-    from fdsl.train.tasks import DEFAULT_TASK, get_task, task_of_family
+    from fdsl.train.tasks import DEFAULT_TASK, get_task
 
-    pre_task = get_task(DEFAULT_TASK)
-    if family is not None:  # the family of another command (``fdsl show pcfractaldb``) may have no task
-        try:
-            pre_task = task_of_family(family)
-        except FdslError:
-            pass
+    pre_task = ft_task = get_task(task or DEFAULT_TASK)
     p = sub.add_parser("pretrain", help="pre-train a model on a formula family (on the fly or from disk); the "
                                         "family's sample kind picks the task (images: classification, "
                                         "images+masks: segmentation, point clouds: points)")
@@ -309,7 +306,6 @@ def add_train_commands(sub: argparse._SubParsersAction, family: str | None = Non
     add_family_config_options(p, family, pre_task.pretrain_config)
     p.set_defaults(run=cmd_pretrain, task=pre_task)
 
-    ft_task = get_task(task or DEFAULT_TASK)
     p = sub.add_parser("finetune", help="fine-tune fdsl or timm weights (or scratch) on real data")
     p.add_argument("-o", "--out", required=True, help="run folder")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")

@@ -32,11 +32,28 @@ def _check_data(data) -> None:
     real_datasets(data)
 
 
+# The entry points import torch and timm when called, not when the CLI builds its parser.
+def pretrain(config, out, *, resume: bool = False):
+    from fdsl.train.pretrain import pretrain as run
+
+    return run(config, out, resume=resume)
+
+
+def finetune(config, out, *, resume: bool = False):
+    from fdsl.train.finetune import finetune as run
+
+    return run(config, out, resume=resume)
+
+
+def resolve_init(config):
+    from fdsl.train.finetune import resolve_init as resolve
+
+    return resolve(config)
+
+
 def _task() -> Task:
     from fdsl.train.config import FinetuneConfig, PretrainConfig
-    from fdsl.train.finetune import finetune, resolve_init
     from fdsl.train.presets import FINETUNE_PRESETS, PRETRAIN_PRESETS
-    from fdsl.train.pretrain import pretrain
 
     return Task(name="classification", kinds=("image",), pretrain_config=PretrainConfig,
                 finetune_config=FinetuneConfig, pretrain=pretrain, finetune=finetune,
