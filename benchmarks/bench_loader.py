@@ -13,17 +13,17 @@ rates hold on a loaded machine) of:
 - batch: collating a batch and the preset's batch-level mixup/cutmix, timed here on the CPU. The
   training engine applies mixup after moving the batch to the device (``engine.train_one_epoch``),
   so on a GPU this stage is not a loader worker's.
-Batch-level variants (measured, not what the trainer does today): random erasing taken out of the
-per-image transform and applied to the batch tensor (timm's RandomErasing on a 4-D tensor), and v2
-stopping at uint8 (crop and RandAugment only), so that float conversion, normalisation and
-erasing run on the batch; on a GPU those batch steps would cost no loader core.
+- ``augment.on_device``: each backend's transform stopping at uint8 (crop, flips, RandAugment), the
+  uint8 batch collated, and the device stage (``fdsl.train.augment.device_stage``: float
+  conversion, normalisation and random erasing of the whole batch) timed on this CPU; on a GPU
+  that stage runs on the device and costs no loader core.
 Per-core rate = images per CPU second of render + augment (+ collate); cores to feed one GPU =
 training rate / per-core rate. The GPU rates are assumptions, not measurements (no GPU was lent):
 about 2,500-3,000 img/s for DeiT-Tiny and 1,200-1,500 img/s for ResNet-50 on one H100 in bf16.
 
 Prints a table; writes ``benchmarks/results/loader.json`` (``loader-quick.json`` with --quick):
-the timm figures under the fields they always had, the v2 and batch-level ones under ``v2`` and
-``batch_level``.
+the timm figures under the fields they always had, the v2 and on-device ones under ``v2`` and
+``on_device``.
 """
 from __future__ import annotations
 
@@ -40,13 +40,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from timm.data.random_erasing import RandomErasing
 from torchvision.transforms.v2 import functional as v2_functional
 
 from fdsl.atomic import write_text_atomic
 from fdsl.data.config import FormulaDataConfig
 from fdsl.data.datasets import formula_datasets
-from fdsl.train.augment import ToNormalisedFloat, build_transforms, mixup_and_loss
+from fdsl.train.augment import build_transforms, device_stage, mixup_and_loss
 from fdsl.train.presets import pretrain_preset
 
 RESULTS = Path(__file__).parent / "results"
@@ -61,14 +60,15 @@ def cpu_seconds(action, count: int) -> float:
     return time.process_time() - start
 
 
-def per_image_cpu_seconds(transforms: dict[str, Callable], images: list) -> tuple[dict[str, float], list]:
+def per_image_cpu_seconds(transforms: dict[str, Callable], images: list, keep: int = 64
+                          ) -> tuple[dict[str, float], dict[str, list]]:
     """CPU seconds per image of each transform, the transforms taking turns image by image (so a
     change of load hits all alike) from the same seeds (so variants of one backend draw the same
-    operations); and the first transform's outputs."""
+    operations); and each transform's outputs of the first ``keep`` images."""
     for transform in transforms.values():  # first calls set up kernels and caches: not timed
         for image in images[:4]:
             transform(image)
-    spent, first = dict.fromkeys(transforms, 0.0), []
+    spent, outputs = dict.fromkeys(transforms, 0.0), {name: [] for name in transforms}
     for index, image in enumerate(images):
         for name, transform in transforms.items():
             random.seed(index)  # timm draws from random and NumPy, v2 from torch
@@ -77,46 +77,39 @@ def per_image_cpu_seconds(transforms: dict[str, Callable], images: list) -> tupl
             start = time.process_time()
             out = transform(image)
             spent[name] += time.process_time() - start
-            if len(first) < len(spent) and name == next(iter(transforms)):
-                first.append(out)
-    return {name: seconds / len(images) for name, seconds in spent.items()}, first
+            if index < keep:
+                outputs[name].append(out)
+    return {name: seconds / len(images) for name, seconds in spent.items()}, outputs
 
 
 def bench_preset(name: str, images: int, categories: int, batch_rounds: int) -> dict:
     config = pretrain_preset(name)
-    augment = config.augment
+    augment = replace(config.augment, on_device=False)  # per image, the rows' baseline
     data = FormulaDataConfig(**{**config.data.__dict__, "categories": categories, "val_instances": 0})
     train_set, _, _ = formula_datasets(data)
     per_category = max(1, images // categories)
     indices = [c * data.instances + i for c in range(categories) for i in range(per_category)][:images]
     rendered = []
     render_s = cpu_seconds(lambda k: rendered.append(train_set.item(indices[k])), len(indices))
-    v2 = build_transforms(replace(augment, backend="v2"))[0]
-    to_float = next(k for k, step in enumerate(v2.transforms) if isinstance(step, ToNormalisedFloat))
-    augment_s, tensors = per_image_cpu_seconds({
-        "timm": build_transforms(augment)[0], "v2": v2,
-        "timm_without_erasing": build_transforms(replace(augment, re_prob=0.0))[0],
-        "v2_without_erasing": build_transforms(replace(augment, backend="v2", re_prob=0.0))[0],
-        "v2_uint8": type(v2)(v2.transforms[:to_float]),
+    on_device = replace(augment, on_device=True)
+    augment_s, outputs = per_image_cpu_seconds({
+        "timm": build_transforms(augment)[0], "v2": build_transforms(replace(augment, backend="v2"))[0],
+        "timm_on_device": build_transforms(on_device)[0],
+        "v2_on_device": build_transforms(replace(on_device, backend="v2"))[0],
     }, rendered)
     batch = config.train.batch_size
     labels = torch.arange(batch) % 1000
-    stack = [tensors[k % len(tensors)] for k in range(batch)]
     per_batch = batch_rounds * batch
-    collate_s = cpu_seconds(lambda _: torch.stack(stack), batch_rounds) / per_batch
-    uint8_stack = [v2.transforms[0](rendered[k % len(rendered)])[:, :augment.img_size, :augment.img_size]
-                   for k in range(batch)]
-    collate_uint8_s = cpu_seconds(lambda _: torch.stack(uint8_stack), batch_rounds) / per_batch
+    floats = [outputs["timm"][k % len(outputs["timm"])] for k in range(batch)]
+    crops = [outputs["timm_on_device"][k % len(outputs["timm"])] for k in range(batch)]
+    collate_s = cpu_seconds(lambda _: torch.stack(floats), batch_rounds) / per_batch
+    collate_uint8_s = cpu_seconds(lambda _: torch.stack(crops), batch_rounds) / per_batch
     mixup, _ = mixup_and_loss(augment, 1000)
-    inputs = torch.stack(stack)
+    inputs = torch.stack(floats)
     mixup_s = cpu_seconds(lambda _: mixup(inputs.clone(), labels), batch_rounds) / per_batch if mixup else 0.0
-    erase = RandomErasing(augment.re_prob, mode=augment.re_mode, device="cpu")
-    erase_s = (cpu_seconds(lambda _: erase(inputs.clone()), batch_rounds) - cpu_seconds(
-        lambda _: inputs.clone(), batch_rounds)) / per_batch if augment.re_prob > 0 else 0.0
-    mean = torch.tensor(augment.mean).view(1, 3, 1, 1) * 255
-    std = torch.tensor(augment.std).view(1, 3, 1, 1) * 255
-    uint8_batch = torch.stack(uint8_stack)
-    normalise_s = cpu_seconds(lambda _: uint8_batch.float().sub_(mean).div_(std), batch_rounds) / per_batch
+    stage = device_stage(on_device, "cpu")
+    uint8_batch = torch.stack(crops)
+    stage_s = cpu_seconds(lambda _: list(stage([(uint8_batch, labels)])), batch_rounds) / per_batch
     per_image = {"render": render_s / len(indices), "augment": augment_s["timm"], "collate": collate_s,
                  "mixup_cutmix": mixup_s}
     result = summarise(name, config, per_image, len(indices))
@@ -124,15 +117,11 @@ def bench_preset(name: str, images: int, categories: int, batch_rounds: int) -> 
     result["v2"]["augment_speedup"] = round(augment_s["timm"] / augment_s["v2"], 2)
     if augment.auto_augment:
         result["rand_augment_op_ms"] = rand_augment_ops(augment, rendered[:32])
-    result["batch_level"] = {
-        "ms_per_image": {"augment_timm_without_erasing": ms(augment_s["timm_without_erasing"]),
-                         "augment_v2_without_erasing": ms(augment_s["v2_without_erasing"]),
-                         "augment_v2_uint8": ms(augment_s["v2_uint8"]), "erasing_on_batch_cpu": ms(erase_s),
-                         "collate_uint8": ms(collate_uint8_s), "to_float_and_normalise_on_batch_cpu": ms(normalise_s)},
-        "timm_erasing_on_batch": rates(name, {**per_image, "augment": augment_s["timm_without_erasing"]}),
-        "v2_erasing_on_batch": rates(name, {**per_image, "augment": augment_s["v2_without_erasing"]}),
-        "v2_uint8_normalise_and_erase_on_batch": rates(
-            name, {**per_image, "augment": augment_s["v2_uint8"], "collate": collate_uint8_s}),
+    result["on_device"] = {
+        # float conversion, normalisation and erasing of the batch (device_stage), timed on this CPU
+        "stage_cpu_ms_per_image": ms(stage_s),
+        "timm": rates(name, {**per_image, "augment": augment_s["timm_on_device"], "collate": collate_uint8_s}),
+        "v2": rates(name, {**per_image, "augment": augment_s["v2_on_device"], "collate": collate_uint8_s}),
     }
     return result
 
@@ -196,16 +185,13 @@ def summarise(name: str, config, per_image: dict[str, float], images: int) -> di
 
 def variants(r: dict) -> list[tuple[str, dict, dict[str, float]]]:
     """(row label, its rates, the steps it runs on the batch: CPU ms per image) of one result."""
-    level, mixup = r["batch_level"]["ms_per_image"], r["ms_per_image"]["mixup_cutmix"]
+    mixup = r["ms_per_image"]["mixup_cutmix"]
     timm = {"augment_ms": r["ms_per_image"]["augment"], "collate_ms": r["ms_per_image"]["collate"],
             "img_per_s_per_core": r["img_per_s_per_core"], "cores_to_feed_one_gpu": r["cores_to_feed_one_gpu"]}
-    erasing = {"erasing": level["erasing_on_batch_cpu"]} if level["erasing_on_batch_cpu"] else {}
-    rows = [("timm, per image", timm, {}), ("v2, per image", r["v2"], {})]
-    if erasing:
-        rows += [("timm, erasing on the batch", r["batch_level"]["timm_erasing_on_batch"], erasing),
-                 ("v2, erasing on the batch", r["batch_level"]["v2_erasing_on_batch"], erasing)]
-    rows.append(("v2 to uint8, rest on the batch", r["batch_level"]["v2_uint8_normalise_and_erase_on_batch"],
-                 {"float + normalise": level["to_float_and_normalise_on_batch_cpu"], **erasing}))
+    on_device = r["on_device"]
+    stage = {"float, normalise, erase": on_device["stage_cpu_ms_per_image"]}
+    rows = [("timm, per image", timm, {}), ("v2, per image", r["v2"], {}),
+            ("timm, `on_device`", on_device["timm"], stage), ("v2, `on_device`", on_device["v2"], stage)]
     return [(label, rates_, {**steps, **({"mixup/cutmix": mixup} if mixup else {})}) for label, rates_, steps in rows]
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+import random
 
 import numpy as np
 import pytest
@@ -12,11 +13,14 @@ from PIL import Image
 from torchvision.transforms.v2 import functional as F
 
 from fdsl.errors import FdslError
-from fdsl.train.augment import build_transforms
+from fdsl.train.augment import build_transforms, device_stage
 from fdsl.train.config import AugmentConfig
 from fdsl.train.presets import pretrain_preset
+from fdsl.train.pretrain import pretrain
+from train_helpers import tiny_pretrain
 
-DEIT = pretrain_preset("fractaldb-deit-tiny").augment
+#: The DeiT recipe with per-image normalisation (the preset finishes batches on the device).
+DEIT = dataclasses.replace(pretrain_preset("fractaldb-deit-tiny").augment, on_device=False)
 
 
 def fractal_like(size: int = 96, seed: int = 0) -> Image.Image:
@@ -101,3 +105,55 @@ def test_the_backend_is_a_config_key_of_pretrain(run_cli):
     assert yaml.safe_load(out)["augment"]["backend"] == "v2"
     code, _, err = run_cli("pretrain", "--set", "augment.backend=pil", "-o", "unused")
     assert code == 2 and err.count("\n") == 1 and "augment.backend = 'pil'; valid: timm, v2" in err, err
+
+
+def seeded(transform, image):
+    random.seed(1)  # timm draws from Python's and NumPy's generators, v2 from torch's
+    np.random.seed(1)
+    torch.manual_seed(1)
+    return transform(image)
+
+
+@pytest.mark.parametrize("backend", ["timm", "v2"])
+def test_on_device_sends_uint8_that_the_device_stage_turns_into_the_same_images(backend):
+    augment = dataclasses.replace(DEIT, backend=backend, img_size=64, re_prob=0.0)
+    per_image, _ = build_transforms(augment)
+    on_device = dataclasses.replace(augment, on_device=True)
+    crops, _ = build_transforms(on_device)
+    images = [fractal_like(seed=s) for s in range(3)]
+    crop = [seeded(crops, image) for image in images]
+    assert all(c.dtype == torch.uint8 and c.shape == (3, 64, 64) for c in crop)
+    [(batch, labels)] = list(device_stage(on_device, "cpu")([(torch.stack(crop), torch.arange(3))]))
+    expected = torch.stack([seeded(per_image, image) for image in images])
+    assert batch.dtype == torch.float32 and labels.tolist() == [0, 1, 2]
+    torch.testing.assert_close(batch, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("mode", ["const", "pixel"])
+def test_the_device_stage_erases_each_image_of_the_batch(mode):
+    augment = dataclasses.replace(DEIT, img_size=64, on_device=True, re_prob=1.0, re_mode=mode)
+    crops = torch.randint(0, 256, (4, 3, 64, 64), dtype=torch.uint8)
+    [(erased, _)] = list(device_stage(augment, "cpu")([(crops, torch.zeros(4))]))
+    [(plain, _)] = list(device_stage(dataclasses.replace(augment, re_prob=0.0), "cpu")([(crops, torch.zeros(4))]))
+    changed = (erased != plain).all(dim=1).flatten(1).sum(dim=1)  # pixels changed in every channel
+    assert (changed >= 0.02 * 64 * 64 * 0.9).all(), changed  # timm erases 2% to 1/3 of each image
+    if mode == "const":
+        assert (erased[erased != plain] == 0).all()
+    assert device_stage(dataclasses.replace(augment, on_device=False), "cpu") is None
+
+
+def test_pretraining_with_on_device_equals_per_image_normalisation(tmp_path):
+    # RandAugment in a worker process, normalisation moved to the batch: same images, same training
+    layer = {"augment": {"auto_augment": "rand-m9-mstd0.5-inc1", "re_prob": 0.0}, "train": {"epochs": 1, "workers": 1}}
+    per_image = pretrain(tiny_pretrain(layer), tmp_path / "per-image")
+    on_device = pretrain(tiny_pretrain(layer, {"augment": {"on_device": True}}), tmp_path / "on-device")
+    assert on_device.history[0]["train_loss"] == pytest.approx(per_image.history[0]["train_loss"], rel=1e-4)
+    assert on_device.history[0]["val_top1"] == per_image.history[0]["val_top1"]
+    saved = yaml.safe_load((tmp_path / "on-device" / "config.yaml").read_text())
+    assert saved["augment"]["on_device"] is True
+
+
+def test_on_device_lifts_the_v2_erasing_mode_limit():
+    dataclasses.replace(DEIT, backend="v2", re_mode="rand", on_device=True).validate()
+    with pytest.raises(FdslError, match="augment.re_mode = 'noise'; valid: pixel, rand, const"):
+        dataclasses.replace(DEIT, re_mode="noise").validate()

@@ -84,3 +84,9 @@ def test_3d_ofdb_shows_one_view_per_category_per_pass():
 def test_resnet50_crops_follow_the_official_resize_and_crop():
     r50 = finetune_preset("resnet50-cifar10").augment
     assert round(r50.scale[0] * 256 * 256) == 224 * 224 and r50.eval_crop_pct == 224 / 256
+
+
+def test_the_224_px_presets_finish_batches_on_the_device_and_the_cpu_ones_in_the_workers():
+    presets = [*(pretrain_preset(n) for n in PRETRAIN_PRESETS), *(finetune_preset(n) for n in FINETUNE_PRESETS)]
+    assert all(p.augment.on_device == (p.augment.img_size == 224) for p in presets)
+    assert {p.augment.img_size for p in presets} == {32, 224}

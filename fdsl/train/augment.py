@@ -1,12 +1,15 @@
 """Augmentation and loss from an :class:`AugmentConfig`: the training transform, through timm's
 ``create_transform`` on PIL images (``augment.backend: timm``, the default) or the same recipe in
 torchvision transforms v2 on uint8 tensors (``v2``, faster: see :func:`v2_train_transform` and
-``benchmarks/bench_loader.py``); ``Mixup`` (mixup and CutMix on whole batches) and the matching
-loss (soft targets under mixup, else label smoothing). Evaluation is timm's for both backends."""
+``benchmarks/bench_loader.py``); with ``augment.on_device`` either one stops at uint8 and the
+batch is finished on the training device (:func:`device_stage`); ``Mixup`` (mixup and CutMix on
+whole batches, applied by the engine after the batch is on the device) and the matching loss
+(soft targets under mixup, else label smoothing). Evaluation is timm's for both backends."""
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from PIL import Image, ImageOps
 from torch import nn
@@ -16,7 +19,9 @@ from fdsl.train.config import AUGMENT_BACKENDS, AugmentConfig
 
 
 def build_transforms(augment: AugmentConfig) -> tuple[Callable, Callable]:
-    """(training transform, evaluation transform) from PIL images to normalised tensors."""
+    """(training transform, evaluation transform) from PIL images to normalised float tensors;
+    with ``augment.on_device`` the training transform gives uint8 tensors (C, H, W) instead,
+    which :func:`device_stage` finishes batch by batch."""
     from timm.data import create_transform
 
     common = dict(input_size=augment.img_size, interpolation=augment.interpolation, mean=augment.mean, std=augment.std)
@@ -28,10 +33,31 @@ def build_transforms(augment: AugmentConfig) -> tuple[Callable, Callable]:
     train = create_transform(
         is_training=True, scale=augment.scale, ratio=augment.ratio, hflip=augment.hflip, vflip=augment.vflip,
         color_jitter=augment.color_jitter, auto_augment=augment.auto_augment, re_prob=augment.re_prob,
-        re_mode=augment.re_mode, **common,
+        re_mode=augment.re_mode, use_prefetcher=augment.on_device, **common,
     )
     _allow_zero_bit_posterize(train)
     return train, evaluation
+
+
+def device_stage(augment: AugmentConfig, device) -> Callable[[Iterable], Iterable] | None:
+    """With ``augment.on_device``: a wrapper of the training loader (timm's ``PrefetchLoader``)
+    that moves each uint8 batch to ``device`` (on a side stream on CUDA, overlapping the step
+    before it), converts it to float, normalises it and applies random erasing (``re_prob``,
+    ``re_mode``) to the batch there, as timm's own training script does with its prefetcher. A
+    loader worker is left with rendering, the crop, flips and RandAugment, and sends a quarter of
+    the bytes. None without ``on_device``.
+
+    Same images as per-image normalisation (to float rounding: the tests compare them), and the
+    same RandAugment draws; erasing is drawn in the training process (Python's and torch's
+    generators, reseeded each epoch by the trainer), so it no longer depends on which worker
+    made a batch."""
+    if not augment.on_device:
+        return None
+    import torch
+    from timm.data.loader import PrefetchLoader
+
+    return functools.partial(PrefetchLoader, mean=augment.mean, std=augment.std, device=torch.device(device),
+                             re_prob=augment.re_prob, re_mode=augment.re_mode)
 
 
 #: timm's RandAugment levels run 0..10 (``_LEVEL_DENOM``): 11 bins put v2's magnitude on that scale.
@@ -64,8 +90,9 @@ def check_v2_options(augment: AugmentConfig) -> None:
     check(augment.interpolation in ("bilinear", "bicubic", "nearest"),
           f"augment.interpolation = {augment.interpolation!r} with augment.backend = 'v2'; "
           "valid: bilinear, bicubic, nearest")
-    check(augment.re_mode in ERASING_VALUES,
-          f"augment.re_mode = {augment.re_mode!r} with augment.backend = 'v2'; valid: {', '.join(ERASING_VALUES)}")
+    check(augment.on_device or augment.re_mode in ERASING_VALUES,
+          f"augment.re_mode = {augment.re_mode!r} with augment.backend = 'v2'; valid: {', '.join(ERASING_VALUES)} "
+          "(or augment.on_device, which erases with timm's RandomErasing)")
     if augment.auto_augment:
         parse_rand_augment(augment.auto_augment)
 
@@ -98,7 +125,9 @@ def v2_train_transform(augment: AugmentConfig) -> Callable:
       uses the config's interpolation) and fill with the mean colour, as timm does.
 
     Random erasing: "pixel" and "const" modes (timm's "rand" has no v2 form), as in timm with
-    one erased box and the same area and aspect-ratio ranges."""
+    one erased box and the same area and aspect-ratio ranges. With ``augment.on_device`` the
+    transform ends after RandAugment, at uint8, and :func:`device_stage` does the rest with timm's
+    RandomErasing (all three modes)."""
     from torchvision.transforms import v2
 
     check_v2_options(augment)
@@ -118,6 +147,8 @@ def v2_train_transform(augment: AugmentConfig) -> Callable:
     elif augment.color_jitter:
         jitter = augment.color_jitter
         steps.append(v2.ColorJitter(brightness=jitter, contrast=jitter, saturation=jitter))
+    if augment.on_device:  # device_stage finishes the batch
+        return v2.Compose([*steps, v2.ToPureTensor()])
     steps.append(ToNormalisedFloat(augment.mean, augment.std))
     if augment.re_prob > 0:
         steps.append(v2.RandomErasing(augment.re_prob, scale=ERASING_SCALE, ratio=ERASING_RATIO,

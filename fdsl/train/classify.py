@@ -23,7 +23,14 @@ def _save_weights(model, directory, *, label_names, config, meta):
     save_weights(model, directory, label_names=label_names, augment=config.augment, meta=meta)
 
 
-OBJECTIVE = Objective(metrics=("top1", "top5"), losses=_losses, evaluate=_evaluate, save_weights=_save_weights)
+def _device_stage(config, device):
+    from fdsl.train.augment import device_stage
+
+    return device_stage(config.augment, device)
+
+
+OBJECTIVE = Objective(metrics=("top1", "top5"), losses=_losses, evaluate=_evaluate, save_weights=_save_weights,
+                      device_stage=_device_stage)
 
 
 def _check_data(data) -> None:

@@ -21,6 +21,8 @@ SCHEDULES = ("cosine", "step", "multistep")
 #: transforms v2 on uint8 tensors (faster per loader core; fdsl.train.augment.v2_train_transform).
 AUGMENT_BACKENDS = ("timm", "v2")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+#: timm's RandomErasing modes: a normal draw per pixel, one per channel, or zero (the mean).
+ERASING_MODES = ("pixel", "rand", "const")
 # timm's IMAGENET_DEFAULT_MEAN / _STD (not imported: this module stays cheap to import for the CLI).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -42,6 +44,10 @@ class AugmentConfig:
 
     #: "timm" (PIL, the default) or "v2" (uint8 tensors; see fdsl.train.augment.v2_train_transform).
     backend: str = "timm"
+    #: Loader workers stop at uint8 crops; the float conversion, normalisation and random erasing
+    #: run on the whole batch on the training device (timm's PrefetchLoader). For GPUs: see
+    #: fdsl.train.augment.device_stage.
+    on_device: bool = False
     img_size: int = 224
     scale: tuple[float, float] = (0.08, 1.0)
     ratio: tuple[float, float] = (3 / 4, 4 / 3)
@@ -71,6 +77,7 @@ class AugmentConfig:
         check(0 < self.eval_crop_pct <= 1, f"augment.eval_crop_pct = {self.eval_crop_pct}; allowed: (0, 1]")
         check(self.backend in AUGMENT_BACKENDS,
               f"augment.backend = {self.backend!r}; valid: {', '.join(AUGMENT_BACKENDS)}")
+        check(self.re_mode in ERASING_MODES, f"augment.re_mode = {self.re_mode!r}; valid: {', '.join(ERASING_MODES)}")
         if self.backend == "v2":
             from fdsl.train.augment import check_v2_options
 

@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import random
 import sys
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -130,13 +131,18 @@ class TrainLoader:
         self.loader = DataLoader(EpochSeededDataset(dataset), batch_size=batch_size, sampler=self.sampler,
                                  drop_last=True, generator=torch.Generator(),
                                  **worker_options(workers, context, timeout_s))
+        self.batches = self.loader
 
     def start_epoch(self, epoch: int, seed: int) -> None:
         self.shuffle.manual_seed(seed)
         self.sampler.set_epoch(epoch, draw_base_seed(self.shuffle))
 
+    def finish_batches_with(self, stage: Callable | None) -> None:
+        """Iterate through ``stage(loader)`` (e.g. timm's PrefetchLoader) instead of the bare loader."""
+        self.batches = stage(self.loader) if stage is not None else self.loader
+
     def __iter__(self):
-        return iter(self.loader)
+        return iter(self.batches)
 
     def __len__(self) -> int:
         return len(self.loader)

@@ -48,6 +48,9 @@ class Objective:
     evaluate: Callable[..., dict[str, float]]
     #: (model, directory, *, label_names, config, meta) -> None: model.safetensors, config.json, README.md.
     save_weights: Callable[..., None]
+    #: (config, device) -> None, or a wrapper of the training loader that finishes each batch on the
+    #: device (classification's ``augment.on_device``: :func:`fdsl.train.augment.device_stage`).
+    device_stage: Callable[[Any, Any], Callable | None] | None = None
 
     @property
     def primary(self) -> str:

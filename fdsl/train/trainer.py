@@ -111,6 +111,8 @@ def fit(
     if train.threads is not None:
         torch.set_num_threads(train.threads)
     train_loader, val_loader = build_loaders(train_set, val_set, config, context)
+    if objective.device_stage is not None:
+        train_loader.finish_batches_with(objective.device_stage(config, context.device))
     tools = Tools.build(model, config, context, updates_per_epoch=len(train_loader), objective=objective,
                         label_names=label_names)
     history = tools.restore(model, state)
