@@ -47,7 +47,8 @@ def fractaldb_resnet50() -> PretrainConfig:
         model=ModelConfig(name="resnet50"),
         data=FormulaDataConfig(family="fractaldb", formula=dict(FRACTALDB_WITH_HELD_OUT), categories=1000,
                                instances=1000, val_instances=20),
-        augment=AugmentConfig(img_size=224, on_device=True, scale=(FRACTALDB_CROP_AREA, FRACTALDB_CROP_AREA), ratio=(1.0, 1.0),
+        augment=AugmentConfig(img_size=224, on_device=True,
+                              scale=(FRACTALDB_CROP_AREA, FRACTALDB_CROP_AREA), ratio=(1.0, 1.0),
                               hflip=0.0, color_jitter=None, eval_crop_pct=224 / 362),
         optim=OptimConfig(opt="sgd", lr=0.1, lr_base_batch=256, weight_decay=1e-4, momentum=0.9,
                           sched="multistep", decay_milestones=(30, 60), decay_rate=0.1),
@@ -65,7 +66,8 @@ def fractaldb_deit_tiny() -> PretrainConfig:
         model=ModelConfig(name="deit_tiny_patch16_224", drop_path=0.1),
         data=FormulaDataConfig(family="fractaldb", formula=dict(FRACTALDB_WITH_HELD_OUT), categories=1000,
                                instances=1000, val_instances=20),
-        augment=AugmentConfig(img_size=224, on_device=True, hflip=0.0, color_jitter=0.4, auto_augment="rand-m9-mstd0.5-inc1",
+        augment=AugmentConfig(img_size=224, on_device=True,
+                              hflip=0.0, color_jitter=0.4, auto_augment="rand-m9-mstd0.5-inc1",
                               interpolation="bicubic", re_prob=0.25, mixup=0.8, cutmix=1.0, label_smoothing=0.1,
                               eval_crop_pct=0.875),
         optim=OptimConfig(opt="adamw", lr=5e-4, lr_base_batch=512, weight_decay=0.05, sched="cosine",
@@ -141,7 +143,8 @@ def contour_vit_tiny(family: str, formula: dict | None = None) -> PretrainConfig
         model=ModelConfig(name="deit_tiny_patch16_224", drop_path=0.1),
         data=FormulaDataConfig(family=family, formula=dict(formula or {}), categories=1000, instances=1000,
                                val_instances=20),
-        augment=AugmentConfig(img_size=224, on_device=True, hflip=0.0, color_jitter=0.4, auto_augment="rand-m9-mstd0.5-inc1",
+        augment=AugmentConfig(img_size=224, on_device=True,
+                              hflip=0.0, color_jitter=0.4, auto_augment="rand-m9-mstd0.5-inc1",
                               interpolation="bicubic", re_prob=0.25, mixup=0.8, cutmix=1.0, label_smoothing=0.1,
                               eval_crop_pct=0.875),
         optim=OptimConfig(opt="adamw", lr=1e-3, lr_base_batch=256, weight_decay=0.05, sched="cosine",
@@ -225,7 +228,8 @@ def mvfractaldb_resnet50() -> PretrainConfig:
     pinned here."""
     config = fractaldb_resnet50()
     config.data = FormulaDataConfig(family="mvfractaldb", categories=1000, instances=1716, val_instances=24)
-    config.augment = AugmentConfig(img_size=224, on_device=True, scale=(1.0, 1.0), ratio=(1.0, 1.0), hflip=0.0, color_jitter=None)
+    config.augment = AugmentConfig(img_size=224, on_device=True,
+                                   scale=(1.0, 1.0), ratio=(1.0, 1.0), hflip=0.0, color_jitter=None)
     return config
 
 
@@ -285,7 +289,8 @@ def vit_finetune_224() -> FinetuneConfig:
     return FinetuneConfig(
         model=ModelConfig(name="deit_tiny_patch16_224", drop_path=0.1),
         data=RealDataConfig(dataset="cifar10", holdout=0.1),
-        augment=AugmentConfig(img_size=224, on_device=True, auto_augment="rand-m9-mstd0.5-inc1", interpolation="bicubic",
+        augment=AugmentConfig(img_size=224, on_device=True,
+                              auto_augment="rand-m9-mstd0.5-inc1", interpolation="bicubic",
                               re_prob=0.25, mixup=0.8, cutmix=1.0, label_smoothing=0.1, eval_crop_pct=0.875),
         optim=OptimConfig(opt="adamw", lr=5e-4, lr_base_batch=512, weight_decay=0.05, sched="cosine",
                           warmup_epochs=5, warmup_lr=1e-6, min_lr=1e-5),
@@ -324,7 +329,8 @@ def deit_tiny_cifar(dataset: str) -> FinetuneConfig:
     return FinetuneConfig(
         model=ModelConfig(name="deit_tiny_patch16_224", drop_path=0.0),
         data=RealDataConfig(dataset=dataset, val="test"),
-        augment=AugmentConfig(img_size=224, on_device=True, hflip=0.5, color_jitter=0.4, auto_augment="rand-m9-mstd0.5-inc1",
+        augment=AugmentConfig(img_size=224, on_device=True,
+                              hflip=0.5, color_jitter=0.4, auto_augment="rand-m9-mstd0.5-inc1",
                               interpolation="bicubic", re_prob=0.0, mixup=0.8, cutmix=1.0, label_smoothing=0.1,
                               eval_crop_pct=0.875),
         optim=OptimConfig(opt="sgd", lr=0.01, weight_decay=1e-4, momentum=0.9, sched="cosine",
@@ -345,7 +351,8 @@ def deit_tiny_imagenet100() -> FinetuneConfig:
     return FinetuneConfig(
         model=ModelConfig(name="deit_tiny_patch16_224", drop_path=0.1),
         data=RealDataConfig(dataset="imagenet100/train", val="imagenet100/val"),
-        augment=AugmentConfig(img_size=224, on_device=True, hflip=0.5, color_jitter=0.4, auto_augment="rand-m9-mstd0.5-inc1",
+        augment=AugmentConfig(img_size=224, on_device=True,
+                              hflip=0.5, color_jitter=0.4, auto_augment="rand-m9-mstd0.5-inc1",
                               interpolation="bicubic", re_prob=0.25, mixup=0.8, cutmix=1.0, label_smoothing=0.1,
                               eval_crop_pct=0.875),
         optim=OptimConfig(opt="adamw", lr=1e-3, lr_base_batch=256, weight_decay=0.05, sched="cosine",
