@@ -48,14 +48,14 @@ def formula_from_args(args: argparse.Namespace):
 
 def peek_task(argv: list[str]) -> str | None:
     """The task whose config decides the flags: the family's for ``fdsl pretrain`` (by its sample
-    kind), ``--task`` for ``finetune`` and ``compare``; None elsewhere."""
+    kind), ``--task`` for ``finetune``, ``compare`` and ``evaluate``; None elsewhere."""
     if argv and argv[0] == "pretrain":
         from fdsl.cli_train import pretrain_family
         from fdsl.train.tasks import task_of_family
 
         family = pretrain_family(argv[1:])
         return task_of_family(family).name if family is not None else None
-    if argv and argv[0] in ("finetune", "compare"):
+    if argv and argv[0] in ("finetune", "compare", "evaluate"):
         from fdsl.cli_train import peek_task as task_option
 
         return task_option(argv[1:])

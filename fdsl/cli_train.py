@@ -207,21 +207,21 @@ def _scores(result) -> str:
 
 
 def cmd_evaluate(args) -> None:
-    from fdsl.data.config import RealDataConfig
     from fdsl.train.config import from_dict
+    from fdsl.train.tasks import metric_label
 
+    task = args.task
     values = option_values(args, args.config_options)
     check("dataset" in values, "fdsl evaluate: the following arguments are required: --dataset")
-    data = from_dict(RealDataConfig, values)
+    data = from_dict(task.evaluation_data, values)
     data.validate()
 
     def run():
-        from fdsl.train.finetune import evaluate_checkpoint
-
-        scores = evaluate_checkpoint(args.checkpoint, data, batch_size=args.batch_size, workers=args.workers,
-                                     device=args.device)
-        _primary_print(f"{args.checkpoint}: top-1 {scores['top1']:.2f}% top-5 {scores['top5']:.2f}% "
-                       f"loss {scores['loss']:.4f} on {scores['images']} images of {data.dataset}")
+        batch = {} if args.batch_size is None else {"batch_size": args.batch_size}
+        scores = task.evaluate_weights(args.checkpoint, data, workers=args.workers, device=args.device, **batch)
+        shown = " ".join(f"{metric_label(m)} {scores[m]:.2f}%" for m in task.objective.metrics)
+        count = next(f"{scores[unit]} {unit}" for unit in ("images", "pixels", "samples") if unit in scores)
+        _primary_print(f"{args.checkpoint}: {shown} loss {scores['loss']:.4f} on {count} of {data.dataset}")
 
     _run_training(args, run)
 
@@ -271,8 +271,6 @@ def cmd_models(args) -> None:
     print("\n".join(names))
 
 
-#: The key of the data config that ``evaluate`` does not use (it scores the validation split).
-EVALUATE_UNUSED = ("train_per_class",)
 #: Keys that ``compare`` sets for each of its runs, so it offers no flag for them.
 COMPARE_SETS = ("init", "new_head")
 
@@ -293,7 +291,6 @@ def add_train_commands(sub: argparse._SubParsersAction, family: str | None = Non
     ``--task`` for ``finetune`` and ``compare``; classification otherwise), and ``pretrain`` the
     options of ``family`` (see :func:`pretrain_family`). Only that task's module is imported: the
     others may import torch, which every command would then pay for at start-up."""
-    from fdsl.data.config import RealDataConfig
     from fdsl.train.tasks import DEFAULT_TASK, get_task
 
     pre_task = ft_task = get_task(task or DEFAULT_TASK)
@@ -313,14 +310,18 @@ def add_train_commands(sub: argparse._SubParsersAction, family: str | None = Non
     add_config_options(p, ft_task.finetune_presets, ft_task.finetune_config)
     p.set_defaults(run=cmd_finetune, task=ft_task)
 
-    p = sub.add_parser("evaluate", help="top-1/top-5 accuracy of a checkpoint on a dataset")
+    p = sub.add_parser("evaluate", help="score saved weights on a dataset's validation split: top-1/top-5, or "
+                                        "mIoU (--task segmentation) or OA/mAcc (--task points)")
     p.add_argument("checkpoint", help="weights folder (model.safetensors + config.json), run folder or file")
-    group = p.add_argument_group("data (--dataset required; the held-out part of each class unless --val)")
-    p.set_defaults(config_options=add_options(group, declared_options(RealDataConfig, exclude=EVALUATE_UNUSED)))
-    p.add_argument("--batch-size", type=int, default=256)
+    _task_option(p)
+    group = p.add_argument_group("data (--dataset required; the split that fine-tuning validates on)")
+    p.set_defaults(config_options=add_options(group, declared_options(ft_task.evaluation_data,
+                                                                      exclude=ft_task.evaluation_unused)))
+    p.add_argument("--batch-size", type=int, help="samples per batch (default: the task's, 256 images, 8 "
+                                                   "segmentation scenes, 32 point clouds)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--device", default="auto")
-    p.set_defaults(run=cmd_evaluate)
+    p.set_defaults(run=cmd_evaluate, task=ft_task)
 
     p = sub.add_parser("compare", help="fine-tune from scratch and from checkpoints over seeds; table and plot")
     p.add_argument("-o", "--out", required=True, help="folder for the runs, results.md/json and curves.png")

@@ -314,10 +314,20 @@ def test_tiny_points_pretrain_scores_oa_and_macc_and_saves_weights(pretrained_po
     assert load_point_model(out / "best")(torch.zeros(2, 128, 3)).shape == (2, 3)
 
 
-def test_finetune_from_the_pretraining_with_a_new_head(pretrained_points, point_folder, tmp_path):
+def test_finetune_from_the_pretraining_with_a_new_head(pretrained_points, point_folder, tmp_path, run_cli):
     from fdsl.train.points import finetune
 
     result = finetune(tiny_points_finetune(point_folder, {"init": str(pretrained_points.out)}), tmp_path / "ft")
+    # the saved best/ weights, scored alone by `fdsl evaluate`, give what the run recorded
+    args = [tmp_path / "ft" / "best", "--dataset", point_folder, "--holdout", "0.2", "--workers", "0"]
+    code, out, err = run_cli("evaluate", "--task", "points", *args)
+    assert code == 0, err
+    assert f"overall accuracy {result.best['val_oa']:.2f}% mean class accuracy {result.best['val_macc']:.2f}%" in out
+    assert "on 6 samples of" in out, out
+    code, _, err = run_cli("evaluate", *args)  # the default task is classification
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "holds points weights; pass --task points" in err
+    code, _, err = run_cli("evaluate", "--task", "points", *args[:-2], "--holdout", "0")
+    assert code == 2 and "holds out no object" in err, err
     rows = read_rows(tmp_path / "ft")
     assert len(rows) == 2 and rows[-1]["val_oa"] != ""
     assert result.best["val_oa"] == max(float(row["val_oa"]) for row in rows)

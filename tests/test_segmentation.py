@@ -297,7 +297,7 @@ def tiny_seg_finetune(dataset: Path, *layers):
     return resolve(cpu_small_finetune(), tiny, *layers)
 
 
-def test_pretrain_on_segrcdb_then_finetune_scores_miou_and_resumes_exactly(tmp_path, monkeypatch):
+def test_pretrain_on_segrcdb_then_finetune_scores_miou_and_resumes_exactly(tmp_path, monkeypatch, run_cli):
     import safetensors.torch
 
     from train_helpers import interrupt_epoch
@@ -330,6 +330,7 @@ def test_pretrain_on_segrcdb_then_finetune_scores_miou_and_resumes_exactly(tmp_p
 
     with pytest.raises(FdslError, match=r"holds a 'fpn' model \(finetune\), not a timm image classifier"):
         load_model(str(tmp_path / "whole" / "best"))
+    check_cli_evaluate(run_cli, tmp_path / "whole" / "best", data, whole.best)
 
     # the second epoch is cut short, after one checkpoint
     interrupt_epoch(monkeypatch, 2, lambda: finetune(tiny_seg_finetune(data, init), tmp_path / "cut"))
@@ -339,6 +340,18 @@ def test_pretrain_on_segrcdb_then_finetune_scores_miou_and_resumes_exactly(tmp_p
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
     assert [row["val_miou"] for row in resumed.history] == pytest.approx([row["val_miou"] for row in whole.history])
+
+
+def check_cli_evaluate(run_cli, weights: Path, data: Path, best: dict) -> None:
+    """`fdsl evaluate --task segmentation` prints the mIoU the run recorded; the wrong task is one line."""
+    args = [weights, "--dataset", data, "--num-classes", "3", "--void", "3", "--workers", "0"]
+    code, out, err = run_cli("evaluate", "--task", "segmentation", *args)
+    assert code == 0, err
+    assert f"mIoU {best['val_miou']:.2f}% pixel accuracy {best['val_pixel_acc']:.2f}%" in out, out
+    assert " pixels of " in out
+    code, _, err = run_cli("evaluate", weights, "--dataset", data)  # the default task is classification
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "holds segmentation weights; pass --task segmentation" in err, err
 
 
 def test_finetune_on_bad_data_writes_nothing(tmp_path):

@@ -52,11 +52,14 @@ class SegFolderConfig:
 
     dataset: str = dataclasses.field(default="../shared/data/camvid", metadata=cli(
         "--dataset", "root with train/, trainannot/, val/, valannot/ (CamVid's layout)"))
-    num_classes: int = 11
+    num_classes: int = dataclasses.field(default=11, metadata=cli(
+        "--num-classes", "classes of the label maps (file values 0..N-1, or 1..N with --reduce-zero-label)"))
     #: A label value meaning "unlabelled": mapped to 255 and ignored (CamVid: 11). None: no such value.
-    void: int | None = 11
+    void: int | None = dataclasses.field(default=11, metadata=cli(
+        "--void", "label value meaning unlabelled, ignored in loss and scores (CamVid: 11)"))
     #: mmsegmentation's ADE20K option: label 0 is ignored and every other label k becomes k - 1.
-    reduce_zero_label: bool = False
+    reduce_zero_label: bool = dataclasses.field(default=False, metadata=cli(
+        "--reduce-zero-label", "ignore label 0 and shift the others down by one (ADE20K)"))
     #: Class names in label order; empty: "0", "1", ...
     class_names: tuple[str, ...] = ()
     #: Train on the first N training images (sorted by file name); None: all of them.

@@ -52,6 +52,12 @@ def finetune(config, out, *, resume: bool = False):
     return run(config, out, resume=resume)
 
 
+def evaluate_weights(path, data, **options):
+    from fdsl.train.finetune import evaluate_checkpoint
+
+    return evaluate_checkpoint(path, data, **options)
+
+
 def resolve_init(config):
     from fdsl.train.finetune import resolve_init as resolve
 
@@ -59,13 +65,16 @@ def resolve_init(config):
 
 
 def _task() -> Task:
+    from fdsl.data.config import RealDataConfig
     from fdsl.train.config import FinetuneConfig, PretrainConfig
     from fdsl.train.presets import FINETUNE_PRESETS, PRETRAIN_PRESETS
 
     return Task(name="classification", kinds=("image",), pretrain_config=PretrainConfig,
                 finetune_config=FinetuneConfig, pretrain=pretrain, finetune=finetune,
                 pretrain_presets=PRETRAIN_PRESETS, finetune_presets=FINETUNE_PRESETS, objective=OBJECTIVE,
-                check_finetune_data=_check_data, resolve_init=resolve_init)
+                check_finetune_data=_check_data, resolve_init=resolve_init, evaluation_data=RealDataConfig,
+                # evaluation scores the held-out split: how much of the rest trains does not matter
+                evaluation_unused=("train_per_class",), evaluate_weights=evaluate_weights)
 
 
 TASK = _task()

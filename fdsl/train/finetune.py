@@ -25,6 +25,7 @@ from fdsl.train.engine import evaluate
 from fdsl.train.freeze import apply_freezing
 from fdsl.train.loaders import worker_options
 from fdsl.train.models import check_model_name, create_model, load_pretrained, model_config_from_checkpoint
+from fdsl.train.tasks import check_weights_task
 from fdsl.train.trainer import FitResult, fit, seed_init
 
 
@@ -109,6 +110,7 @@ def evaluate_checkpoint(path: str | Path, data: RealDataConfig, *, batch_size: i
     check(batch_size >= 1, f"batch size = {batch_size}; allowed: >= 1")
     context = distributed.setup(device)
     weights = load_weights(path)
+    check_weights_task(weights, "classification")
     check(weights.config is not None,
           f"checkpoint {str(weights.path)!r} has no config.json beside it: its architecture is unknown")
     cfg = weights.config["pretrained_cfg"]

@@ -77,6 +77,12 @@ class Task:
     #: (fine-tuning config with ``init``) -> (the config with the architecture the init weights need,
     #: the weights): so that ``compare`` trains scratch with the pre-trained arms' architecture.
     resolve_init: Callable[[Any], tuple[Any, Any]] | None = None
+    #: The data config that ``fdsl evaluate`` fills (its declared flags, less ``evaluation_unused``).
+    evaluation_data: type | None = None
+    evaluation_unused: tuple[str, ...] = ()
+    #: (weights path, data config, *, batch_size, workers, device) -> {"loss": ..., metric: ...,
+    #: and the count of scored "images", "pixels" or "samples"}: saved weights on a validation split.
+    evaluate_weights: Callable[..., dict[str, float]] | None = None
 
     def pretrain_preset(self, name: str) -> Any:
         return _preset(self.pretrain_presets, name, "pre-training")
@@ -102,6 +108,25 @@ def get_task(name: str) -> Task:
     except ModuleNotFoundError as error:
         raise FdslError(f"task {name!r} is not available in this installation ({error})") from None
     return module.TASK
+
+
+def task_of_weights(config: dict[str, Any] | None) -> str | None:
+    """The task whose run saved a weights folder, from its config.json (None: unknown, or bare weights)."""
+    if not config:
+        return None
+    if config.get("task") == "image-segmentation":
+        return "segmentation"
+    if "up_axis" in config and "points" in config:
+        return "points"
+    if "pretrained_cfg" in config:
+        return "classification"
+    return None
+
+
+def check_weights_task(weights, task: str) -> None:
+    """A one-line error when ``weights`` (a :class:`fdsl.train.checkpoint.Weights`) come from another task."""
+    found = task_of_weights(weights.config)
+    check(found in (None, task), f"{str(weights.path)!r} holds {found} weights; pass --task {found}")
 
 
 def task_of_kind(kind: str) -> Task:

@@ -8,10 +8,10 @@ Modules: :mod:`.models` (PointNet++ SSG and its neighbourhood operations), :mod:
 from __future__ import annotations
 
 from fdsl.train.points import objective
-from fdsl.train.points.config import PointsFinetuneConfig, PointsPretrainConfig
+from fdsl.train.points.config import PointFolderConfig, PointsFinetuneConfig, PointsPretrainConfig
 from fdsl.train.points.presets import FINETUNE_PRESETS, PRETRAIN_PRESETS
 from fdsl.data.pointfolders import check_point_files, scan_point_folder
-from fdsl.train.points.run import finetune, load_point_model, pretrain, resolve_init
+from fdsl.train.points.run import evaluate_weights, finetune, load_point_model, pretrain, resolve_init
 from fdsl.train.tasks import Objective, Task
 
 
@@ -27,6 +27,7 @@ OBJECTIVE = Objective(metrics=objective.METRICS, losses=objective.losses, evalua
 TASK = Task(name="points", kinds=("point cloud",), pretrain_config=PointsPretrainConfig,
             finetune_config=PointsFinetuneConfig, pretrain=pretrain, finetune=finetune,
             pretrain_presets=PRETRAIN_PRESETS, finetune_presets=FINETUNE_PRESETS, objective=OBJECTIVE,
-            check_finetune_data=check_point_data, resolve_init=resolve_init)
+            check_finetune_data=check_point_data, resolve_init=resolve_init, evaluation_data=PointFolderConfig,
+            evaluation_unused=("train_share", "train_per_class"), evaluate_weights=evaluate_weights)
 
-__all__ = ["OBJECTIVE", "TASK", "finetune", "load_point_model", "pretrain"]
+__all__ = ["OBJECTIVE", "TASK", "evaluate_weights", "finetune", "load_point_model", "pretrain"]

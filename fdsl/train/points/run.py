@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from torch import nn
+from torch.utils.data import DataLoader
 
 import fdsl
 from fdsl.data.datasets import formula_datasets
@@ -28,10 +29,12 @@ from fdsl.data.pointfolders import (PointFolder, PointSamples, check_point_files
 from fdsl.errors import FdslError, check
 from fdsl.train import checkpoint, distributed
 from fdsl.train.checkpoint import Weights, load_weights
-from fdsl.train.config import to_dict
+from fdsl.train.config import TrainConfig, to_dict
+from fdsl.train.loaders import worker_options
 from fdsl.train.points.augment import build_point_augment
-from fdsl.train.points.config import PointModelConfig, PointsFinetuneConfig, PointsPretrainConfig
+from fdsl.train.points.config import PointFolderConfig, PointModelConfig, PointsFinetuneConfig, PointsPretrainConfig
 from fdsl.train.points.models import HEAD_PREFIX, POINT_MODELS, create_point_model
+from fdsl.train.tasks import check_weights_task
 from fdsl.train.trainer import FitResult, fit, seed_init
 
 log = logging.getLogger(__name__)
@@ -106,7 +109,11 @@ def load_backbone(model: nn.Module, weights: Weights, classes: list[str]) -> Non
 def load_point_model(path: str | Path) -> nn.Module:
     """The model saved by a point-cloud run (run folder, weights folder or .safetensors with its
     config.json), in eval mode."""
-    weights = load_weights(path)
+    return point_model(load_weights(path))
+
+
+def point_model(weights: Weights) -> nn.Module:
+    check_weights_task(weights, "points")
     check(weights.config is not None, f"checkpoint {str(weights.path)!r} has no config.json beside it")
     model = create_point_model(weights.config["architecture"], num_classes=int(weights.config["num_classes"]),
                                **(weights.config.get("model_args") or {}))
@@ -116,6 +123,32 @@ def load_point_model(path: str | Path) -> nn.Module:
         raise FdslError(f"checkpoint {str(weights.path)!r} does not fit its own config.json "
                         f"({str(error).splitlines()[0]})") from None
     return model.eval()
+
+
+def evaluate_weights(path: str | Path, data: PointFolderConfig, *, batch_size: int = 32, workers: int = 0,
+                     device: str = "cpu") -> dict[str, float]:
+    """Loss, OA and mAcc (%) of the weights in ``path`` on the held-out part of each class of the
+    point folder ``data.dataset`` (the split fine-tuning validates on), each object resampled to
+    the weights' point count with the run's seed, as the run scored it."""
+    from fdsl.train.points.objective import evaluate
+
+    check(batch_size >= 1, f"batch size = {batch_size}; allowed: >= 1")
+    context = distributed.setup(device)
+    weights = load_weights(path)
+    model = point_model(weights)
+    files = scan_point_folder(data.dataset)
+    check_point_files(files.paths)
+    _, val_idx = split_point_files(files, holdout=data.holdout)
+    check(bool(val_idx), f"data.holdout = {data.holdout} holds out no object of {data.dataset!r} to score")
+    check(weights.label_names == files.classes,
+          f"checkpoint {str(weights.path)!r} was trained on {len(weights.label_names or [])} classes but "
+          f"{data.dataset!r} has {len(files.classes)} ({', '.join(files.classes[:3])}...)")
+    seed = ((weights.config.get("fdsl") or {}).get("config") or {}).get("train", {}).get("seed", 0)
+    val = PointSamples(PointFolder(files, val_idx), points=int(weights.config["points"]), seed=seed)
+    sampler = distributed.ShardSampler(len(val), context) if context.distributed else None
+    loader = DataLoader(val, batch_size=batch_size, sampler=sampler,
+                        **worker_options(workers, context, TrainConfig.timeout_s))
+    return evaluate(model.to(context.device), loader, device=context.device, label_names=files.classes)
 
 
 # --- entry points ---------------------------------------------------------------------------------

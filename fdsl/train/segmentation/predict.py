@@ -11,16 +11,21 @@ from torch.utils.data import DataLoader
 
 from fdsl.data.segfolders import SegFolderConfig, seg_folder_datasets
 from fdsl.errors import FdslError, check
+from fdsl.train import distributed
 from fdsl.train.checkpoint import Weights, load_weights
+from fdsl.train.config import TrainConfig
+from fdsl.train.loaders import worker_options
 from fdsl.train.segmentation.config import SegAugmentConfig, SegModelConfig
 from fdsl.train.segmentation.models import create_seg_model, is_segmentation
 from fdsl.train.segmentation.objective import evaluate
 from fdsl.train.segmentation.transforms import eval_transform
+from fdsl.train.tasks import check_weights_task
 
 
 def load_model(path: str | Path) -> tuple[nn.Module, Weights]:
     """The segmentation model saved in ``path`` (a run folder: its last/; a weights folder), in eval mode."""
     weights = load_weights(path)
+    check_weights_task(weights, "segmentation")
     check(is_segmentation(weights), f"{str(weights.path)!r} holds no segmentation weights (its config.json has no "
                                     "task 'image-segmentation')")
     saved = weights.config
@@ -40,13 +45,20 @@ def input_augment(weights: Weights) -> SegAugmentConfig:
     return SegAugmentConfig(size=tuple(saved["input_size"][1:]), mean=tuple(saved["mean"]), std=tuple(saved["std"]))
 
 
-def evaluate_weights(path: str | Path, data: SegFolderConfig, *, batch_size: int = 8) -> dict[str, float]:
-    """Loss, mIoU and pixel accuracy (%) of the weights in ``path`` on the validation split of ``data``."""
+def evaluate_weights(path: str | Path, data: SegFolderConfig, *, batch_size: int = 8, workers: int = 0,
+                     device: str = "cpu") -> dict[str, float]:
+    """Loss, mIoU and pixel accuracy (%) of the weights in ``path`` on the validation split of
+    ``data`` (alone or under torchrun, each rank scoring its share)."""
+    check(batch_size >= 1, f"batch size = {batch_size}; allowed: >= 1")
+    context = distributed.setup(device)
     model, weights = load_model(path)
     _, val, classes = seg_folder_datasets(data, val_transform=eval_transform(input_augment(weights)))
     check(len(classes) == weights.config["num_classes"],
           f"the weights have {weights.config['num_classes']} classes but the data has {len(classes)}")
-    return evaluate(model, DataLoader(val, batch_size=batch_size), device=torch.device("cpu"), label_names=classes)
+    sampler = distributed.ShardSampler(len(val), context) if context.distributed else None
+    loader = DataLoader(val, batch_size=batch_size, sampler=sampler,
+                        **worker_options(workers, context, TrainConfig.timeout_s))
+    return evaluate(model.to(context.device), loader, device=context.device, label_names=classes)
 
 
 @torch.no_grad()
