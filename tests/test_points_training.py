@@ -328,6 +328,12 @@ def test_finetune_from_the_pretraining_with_a_new_head(pretrained_points, point_
     assert code == 2 and len(err.strip().splitlines()) == 1 and "holds points weights; pass --task points" in err
     code, _, err = run_cli("evaluate", "--task", "points", *args[:-2], "--holdout", "0")
     assert code == 2 and "holds out no object" in err, err
+    # image tasks refuse to start from point weights, naming the task, and write no run folder
+    for task in ("classification", "segmentation"):
+        code, _, err = run_cli("finetune", "--task", task, "--init", tmp_path / "ft", "--dataset", point_folder,
+                               "-o", tmp_path / task)
+        assert code == 2 and "holds points weights" in err and "pass --task points" in err, err
+        assert not (tmp_path / task).exists()
     rows = read_rows(tmp_path / "ft")
     assert len(rows) == 2 and rows[-1]["val_oa"] != ""
     assert result.best["val_oa"] == max(float(row["val_oa"]) for row in rows)

@@ -208,6 +208,7 @@ def test_image_folder_without_images(fdsl, setup, tmp_path):
     code, _, err = fdsl("finetune", "--config", setup["ft_yaml"], "--dataset", tmp_path / "empty",
                         "-o", tmp_path / "x")
     one_line_error(code, err, "holds no images")
+    assert not (tmp_path / "x").exists()  # no half-made run: the same --out works once the data is fixed
 
 
 def test_batch_size_larger_than_the_dataset(fdsl, setup, tmp_path):

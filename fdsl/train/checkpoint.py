@@ -175,7 +175,9 @@ def is_finished(out: Path, config: Any) -> bool:
 
 
 def prepare_run(out: Path, config: Any, *, resume: bool) -> dict[str, Any] | None:
-    """Check the run folder and write config.yaml; returns the training state to resume, if any.
+    """Check the run folder; returns the training state to resume, if any. Nothing is written
+    until training starts (:func:`write_run_config`), so that bad data or a bad model name found
+    on the way leaves no half-made run behind.
 
     Without ``resume`` the folder must not hold a run yet. With it, the run goes on from
     ``state.pt`` when there is one (else it starts), and only with the same config: a resumed run
@@ -193,7 +195,12 @@ def prepare_run(out: Path, config: Any, *, resume: bool) -> dict[str, Any] | Non
         if state_path.exists():
             state = load_state(state_path)
     barrier()  # every rank has looked at the folder before rank 0 writes into it
+    return state
+
+
+def write_run_config(out: Path, config: Any) -> None:
+    """Rank 0 makes the run folder and its config.yaml, as training starts (every config key, the
+    defaults filled in)."""
     if is_primary():
         out.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(config_path, dump_yaml(complete(config)))
-    return state
+        write_text_atomic(out / RUN_CONFIG_FILE, dump_yaml(complete(config)))

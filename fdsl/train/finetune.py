@@ -56,6 +56,7 @@ def resolve_init(config: FinetuneConfig) -> tuple[FinetuneConfig, Weights | None
         check_model_name(config.model.name)
         return config, None
     weights = load_weights(config.init)
+    check_weights_task(weights, "classification")
     if weights.config is None:  # bare weights: the architecture is config.model's
         check_model_name(config.model.name)
         return config, weights

@@ -125,6 +125,7 @@ def fit(
              len(label_names), len(train_set), f", {len(val_set)} validation" if val_set else "",
              train.batch_size, context.world_size, tools.lr, device.type,
              f"; resuming after epoch {start_epoch}" if start_epoch else "")
+    checkpoint.write_run_config(out, config)
     metrics = _MetricsLog(out, start_epoch, metric_columns(objective)) if context.is_primary else None
     result = FitResult(out, history, f"val_{objective.primary}")
     for epoch in range(start_epoch, train.epochs):

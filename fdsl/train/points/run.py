@@ -81,6 +81,7 @@ def resolve_init(config: PointsFinetuneConfig) -> tuple[PointsFinetuneConfig, We
     if config.init is None:
         return config, None
     weights = load_weights(config.init)
+    check_weights_task(weights, "points")
     if weights.config is None:
         return config, weights
     model = PointModelConfig(name=weights.config["architecture"], kwargs=dict(weights.config.get("model_args") or {}))

@@ -30,6 +30,7 @@ from fdsl.train.segmentation.config import SegFinetuneConfig, SegPretrainConfig
 from fdsl.train.segmentation.objective import OBJECTIVE
 from fdsl.train.segmentation.models import create_seg_model, load_init, model_config_of
 from fdsl.train.segmentation.transforms import build_transforms
+from fdsl.train.tasks import task_of_weights
 from fdsl.train.trainer import FitResult, fit, seed_init
 
 
@@ -93,6 +94,9 @@ def resolve_init(config: SegFinetuneConfig) -> tuple[SegFinetuneConfig, Weights 
     if config.init is None:
         return config, None
     weights = load_weights(config.init)
+    found = task_of_weights(weights.config)
+    check(found != "points", f"{str(weights.path)!r} holds points weights, which no image model can start from; "
+                             "pass --task points")
     return dataclasses.replace(config, model=model_config_of(weights, config.model)), weights
 
 
