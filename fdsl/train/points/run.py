@@ -141,15 +141,20 @@ def evaluate_weights(path: str | Path, data: PointFolderConfig, *, batch_size: i
     check_point_files(files.paths)
     _, val_idx = split_point_files(files, holdout=data.holdout)
     check(bool(val_idx), f"data.holdout = {data.holdout} holds out no object of {data.dataset!r} to score")
-    check(weights.label_names == files.classes,
-          f"checkpoint {str(weights.path)!r} was trained on {len(weights.label_names or [])} classes but "
-          f"{data.dataset!r} has {len(files.classes)} ({', '.join(files.classes[:3])}...)")
+    trained = weights.label_names or []
+    check(trained == files.classes,
+          f"checkpoint {str(weights.path)!r} was trained on {len(trained)} classes ({preview(trained)}) but "
+          f"{data.dataset!r} has {len(files.classes)} ({preview(files.classes)})")
     seed = ((weights.config.get("fdsl") or {}).get("config") or {}).get("train", {}).get("seed", 0)
     val = PointSamples(PointFolder(files, val_idx), points=int(weights.config["points"]), seed=seed)
     sampler = distributed.ShardSampler(len(val), context) if context.distributed else None
     loader = DataLoader(val, batch_size=batch_size, sampler=sampler,
                         **worker_options(workers, context, TrainConfig.timeout_s))
     return evaluate(model.to(context.device), loader, device=context.device, label_names=files.classes)
+
+
+def preview(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
 
 
 # --- entry points ---------------------------------------------------------------------------------
