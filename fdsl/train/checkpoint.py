@@ -174,6 +174,11 @@ def is_finished(out: Path, config: Any) -> bool:
     return (out / SUMMARY_FILE).is_file() and (out / RUN_CONFIG_FILE).is_file() and not config_changes(out, config)
 
 
+def preview_names(names: list[str]) -> str:
+    """The first three class names, for messages about a checkpoint's classes."""
+    return ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+
+
 def prepare_run(out: Path, config: Any, *, resume: bool) -> dict[str, Any] | None:
     """Check the run folder; returns the training state to resume, if any. Nothing is written
     until training starts (:func:`write_run_config`), so that bad data or a bad model name found

@@ -11,7 +11,6 @@ import dataclasses
 from pathlib import Path
 
 from torch import nn
-from torch.utils.data import DataLoader
 
 import fdsl
 from fdsl.data.config import RealDataConfig
@@ -19,11 +18,11 @@ from fdsl.data.datasets import evaluation_dataset, real_datasets
 from fdsl.errors import FdslError, check
 from fdsl.train import checkpoint, distributed
 from fdsl.train.augment import build_transforms
-from fdsl.train.checkpoint import Weights, load_weights
+from fdsl.train.checkpoint import Weights, load_weights, preview_names
 from fdsl.train.config import AugmentConfig, FinetuneConfig, ModelConfig, TrainConfig, to_dict
 from fdsl.train.engine import evaluate
 from fdsl.train.freeze import apply_freezing
-from fdsl.train.loaders import worker_options
+from fdsl.train.loaders import evaluation_loader
 from fdsl.train.models import check_model_name, create_model, load_pretrained, model_config_from_checkpoint
 from fdsl.train.tasks import check_weights_task
 from fdsl.train.trainer import FitResult, fit, seed_init
@@ -71,12 +70,8 @@ def check_classes(weights: Weights, classes: list[str], *, new_head: bool) -> No
     if new_head or names is None:
         return
     check(list(names) == list(classes),
-          f"checkpoint {str(weights.path)!r} was trained on {len(names)} classes ({_preview(names)}) but the "
-          f"dataset has {len(classes)} ({_preview(classes)}); pass --new-head to fine-tune with a new classifier")
-
-
-def _preview(names: list[str]) -> str:
-    return ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+          f"checkpoint {str(weights.path)!r} was trained on {len(names)} classes ({preview_names(names)}) but the "
+          f"dataset has {len(classes)} ({preview_names(classes)}); pass --new-head to fine-tune with a new classifier")
 
 
 def build_model(config: FinetuneConfig, weights: Weights | None, classes: list[str]) -> nn.Module:
@@ -130,7 +125,6 @@ def evaluate_checkpoint(path: str | Path, data: RealDataConfig, *, batch_size: i
         raise FdslError(f"checkpoint {str(weights.path)!r} does not fit its own config.json "
                         f"({str(error).splitlines()[0]})") from None
     model.to(context.device)
-    sampler = distributed.ShardSampler(len(dataset), context) if context.distributed else None
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler,
-                        **worker_options(workers, context, TrainConfig.timeout_s))
+    loader = evaluation_loader(dataset, batch_size=batch_size, workers=workers, context=context,
+                               timeout_s=TrainConfig.timeout_s)
     return evaluate(model, loader, device=context.device)

@@ -169,7 +169,14 @@ def build_loaders(train_set: Dataset, val_set: Dataset | None, config, context: 
                                seed=train.seed, timeout_s=train.timeout_s)
     val_loader = None
     if val_set is not None and len(val_set):
-        val_sampler = distributed.ShardSampler(len(val_set), context) if context.distributed else None
-        val_loader = DataLoader(val_set, batch_size=train.batch_size, sampler=val_sampler,
-                                **worker_options(train.workers, context, train.timeout_s))
+        val_loader = evaluation_loader(val_set, batch_size=train.batch_size, workers=train.workers, context=context,
+                                       timeout_s=train.timeout_s)
     return train_loader, val_loader
+
+
+def evaluation_loader(dataset: Dataset, *, batch_size: int, workers: int, context: distributed.Context,
+                      timeout_s: float) -> DataLoader:
+    """A loader over every item of ``dataset`` in order; under torchrun each rank takes its share
+    (the scores are then summed over ranks)."""
+    sampler = distributed.ShardSampler(len(dataset), context) if context.distributed else None
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, **worker_options(workers, context, timeout_s))

@@ -110,11 +110,15 @@ def get_task(name: str) -> Task:
     return module.TASK
 
 
+#: The ``task`` of a segmentation weights folder's config.json (the model hub's pipeline tag).
+SEGMENTATION_WEIGHTS = "image-segmentation"
+
+
 def task_of_weights(config: dict[str, Any] | None) -> str | None:
     """The task whose run saved a weights folder, from its config.json (None: unknown, or bare weights)."""
     if not config:
         return None
-    if config.get("task") == "image-segmentation":
+    if config.get("task") == SEGMENTATION_WEIGHTS:
         return "segmentation"
     if "up_axis" in config and "points" in config:
         return "points"

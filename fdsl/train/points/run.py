@@ -20,7 +20,6 @@ import sys
 from pathlib import Path
 
 from torch import nn
-from torch.utils.data import DataLoader
 
 import fdsl
 from fdsl.data.datasets import formula_datasets
@@ -28,9 +27,9 @@ from fdsl.data.pointfolders import (PointFolder, PointSamples, check_point_files
                                     split_point_files)
 from fdsl.errors import FdslError, check
 from fdsl.train import checkpoint, distributed
-from fdsl.train.checkpoint import Weights, load_weights
+from fdsl.train.checkpoint import Weights, load_weights, preview_names
 from fdsl.train.config import TrainConfig, to_dict
-from fdsl.train.loaders import worker_options
+from fdsl.train.loaders import evaluation_loader
 from fdsl.train.points.augment import build_point_augment
 from fdsl.train.points.config import PointFolderConfig, PointModelConfig, PointsFinetuneConfig, PointsPretrainConfig
 from fdsl.train.points.models import HEAD_PREFIX, POINT_MODELS, create_point_model
@@ -143,18 +142,13 @@ def evaluate_weights(path: str | Path, data: PointFolderConfig, *, batch_size: i
     check(bool(val_idx), f"data.holdout = {data.holdout} holds out no object of {data.dataset!r} to score")
     trained = weights.label_names or []
     check(trained == files.classes,
-          f"checkpoint {str(weights.path)!r} was trained on {len(trained)} classes ({preview(trained)}) but "
-          f"{data.dataset!r} has {len(files.classes)} ({preview(files.classes)})")
+          f"checkpoint {str(weights.path)!r} was trained on {len(trained)} classes ({preview_names(trained)}) but "
+          f"{data.dataset!r} has {len(files.classes)} ({preview_names(files.classes)})")
     seed = ((weights.config.get("fdsl") or {}).get("config") or {}).get("train", {}).get("seed", 0)
     val = PointSamples(PointFolder(files, val_idx), points=int(weights.config["points"]), seed=seed)
-    sampler = distributed.ShardSampler(len(val), context) if context.distributed else None
-    loader = DataLoader(val, batch_size=batch_size, sampler=sampler,
-                        **worker_options(workers, context, TrainConfig.timeout_s))
+    loader = evaluation_loader(val, batch_size=batch_size, workers=workers, context=context,
+                               timeout_s=TrainConfig.timeout_s)
     return evaluate(model.to(context.device), loader, device=context.device, label_names=files.classes)
-
-
-def preview(names: list[str]) -> str:
-    return ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
 
 
 # --- entry points ---------------------------------------------------------------------------------

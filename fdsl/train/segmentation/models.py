@@ -19,13 +19,14 @@ from fdsl.errors import FdslError, check
 from fdsl.train.checkpoint import Weights
 from fdsl.train.models import check_model_name
 from fdsl.train.segmentation.config import SegModelConfig
+from fdsl.train.tasks import SEGMENTATION_WEIGHTS
 
 log = logging.getLogger(__name__)
 
 ENCODER_PREFIX = "encoder.model."
 HEAD_PREFIX = "segmentation_head."
 #: config.json's ``task`` of segmentation weights (the Hugging Face pipeline name).
-SEGMENTATION = "image-segmentation"
+SEGMENTATION = SEGMENTATION_WEIGHTS
 #: timm model_args of a classifier that do not describe its backbone (smp sets in_chans itself).
 CLASSIFIER_ARGS = frozenset({"num_classes", "global_pool", "in_chans"})
 

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
 from fdsl.data.segfolders import SegFolderConfig, seg_folder_datasets
 from fdsl.errors import FdslError, check
 from fdsl.train import distributed
 from fdsl.train.checkpoint import Weights, load_weights
 from fdsl.train.config import TrainConfig
-from fdsl.train.loaders import worker_options
+from fdsl.train.loaders import evaluation_loader
 from fdsl.train.segmentation.config import SegAugmentConfig, SegModelConfig
 from fdsl.train.segmentation.models import create_seg_model, is_segmentation
 from fdsl.train.segmentation.objective import evaluate
@@ -55,9 +54,8 @@ def evaluate_weights(path: str | Path, data: SegFolderConfig, *, batch_size: int
     _, val, classes = seg_folder_datasets(data, val_transform=eval_transform(input_augment(weights)))
     check(len(classes) == weights.config["num_classes"],
           f"the weights have {weights.config['num_classes']} classes but the data has {len(classes)}")
-    sampler = distributed.ShardSampler(len(val), context) if context.distributed else None
-    loader = DataLoader(val, batch_size=batch_size, sampler=sampler,
-                        **worker_options(workers, context, TrainConfig.timeout_s))
+    loader = evaluation_loader(val, batch_size=batch_size, workers=workers, context=context,
+                               timeout_s=TrainConfig.timeout_s)
     return evaluate(model.to(context.device), loader, device=context.device, label_names=classes)
 
 
