@@ -328,6 +328,9 @@ def test_finetune_from_the_pretraining_with_a_new_head(pretrained_points, point_
     assert code == 2 and len(err.strip().splitlines()) == 1 and "holds points weights; pass --task points" in err
     code, _, err = run_cli("evaluate", "--task", "points", *args[:-2], "--holdout", "0")
     assert code == 2 and "holds out no object" in err, err
+    code, _, err = run_cli("evaluate", "--task", "points", pretrained_points.out / "last", *args[1:])
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "was trained on 3 classes (00000, 00001, 00002) but" in err and "has 3 (class0, class1, class2)" in err
     # image tasks refuse to start from point weights, naming the task, and write no run folder
     for task in ("classification", "segmentation"):
         code, _, err = run_cli("finetune", "--task", task, "--init", tmp_path / "ft", "--dataset", point_folder,
