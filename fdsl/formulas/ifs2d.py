@@ -15,12 +15,14 @@ by the caller's NumPy generator, so every image is a pure function of that gener
 """
 from __future__ import annotations
 
+import functools
+import math
 import threading
 from typing import NamedTuple
 
 import numpy as np
 
-from fdsl.kernels.chaos2d import chaos_game
+from fdsl.kernels.chaos2d import chaos_game, log_ratios
 from fdsl.kernels.points2d import count_filled, paint_binary, stamp_counts, stamp_masks
 from fdsl.seeding import kernel_seed
 
@@ -32,11 +34,21 @@ def sample_uniform_system(rng: np.random.Generator, n_maps: int) -> np.ndarray:
 
 
 def _random_orthogonal(rng: np.random.Generator) -> np.ndarray:
+    """A rotation, or a rotation then a reflection of the second axis (probability 1/2). ``math``'s
+    cos and sin, not NumPy's: NumPy picks its implementation by the CPU's vector extensions."""
     theta = rng.uniform(0.0, 2.0 * np.pi)
-    rotation = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    cos, sin = math.cos(theta), math.sin(theta)
     if rng.random() < 0.5:
-        rotation = rotation @ np.diag([1.0, -1.0])
-    return rotation
+        return np.array([[cos, sin], [sin, -cos]])  # [[cos, -sin], [sin, cos]] @ diag(1, -1)
+    return np.array([[cos, -sin], [sin, cos]])
+
+
+def _product_2x2(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b written out: a BLAS kernel's rounding (FMA or not) depends on the CPU."""
+    return np.array([
+        [a[0, 0] * b[0, 0] + a[0, 1] * b[1, 0], a[0, 0] * b[0, 1] + a[0, 1] * b[1, 1]],
+        [a[1, 0] * b[0, 0] + a[1, 1] * b[1, 0], a[1, 0] * b[0, 1] + a[1, 1] * b[1, 1]],
+    ])
 
 
 def sample_anderson_system(rng: np.random.Generator, n_maps: int) -> np.ndarray:
@@ -56,7 +68,7 @@ def sample_anderson_system(rng: np.random.Generator, n_maps: int) -> np.ndarray:
         budget -= share
         s1 = rng.uniform(share / 3.0, min(1.0, share))
         s2 = (share - s1) / 2.0
-        matrix = _random_orthogonal(rng) @ np.diag([s1, s2]) @ _random_orthogonal(rng)
+        matrix = _product_2x2(_product_2x2(_random_orthogonal(rng), np.diag([s1, s2])), _random_orthogonal(rng))
         params[i, :4] = matrix.ravel()
         params[i, 4:] = rng.uniform(-1.0, 1.0, size=2)
     return params
@@ -67,10 +79,19 @@ def determinant_probabilities(params: np.ndarray) -> np.ndarray:
     or the determinants overflow (huge or non-finite parameters: no warning, that is the fallback)."""
     with np.errstate(over="ignore", invalid="ignore"):
         dets = np.abs(params[:, 0] * params[:, 3] - params[:, 1] * params[:, 2])
-        total = dets.sum()
-    if not np.isfinite(total) or total <= 0.0:
+    total = ordered_sum(dets)
+    if not math.isfinite(total) or total <= 0.0:
         return np.full(len(params), 1.0 / len(params))
     return dets / total
+
+
+def ordered_sum(values: np.ndarray) -> float:
+    """values[0] + values[1] + ... in index order: a library's reduction may change its order with
+    its version, and these sums pick data (the probabilities, hashed into seeds)."""
+    total = 0.0
+    for value in values.tolist():
+        total += value
+    return total
 
 
 def variation_multipliers(interval: float) -> np.ndarray:
@@ -94,8 +115,7 @@ def variation_multipliers(interval: float) -> np.ndarray:
 # --- Python wrappers ----------------------------------------------------------------------------
 def _cumulative(probabilities: np.ndarray) -> np.ndarray:
     probabilities = np.where(np.isfinite(probabilities), np.abs(probabilities), 0.0)
-    with np.errstate(over="ignore"):  # huge p overflow the sum to inf: then p / total = 0, no crash
-        total = probabilities.sum()
+    total = ordered_sum(probabilities)  # huge p overflow the sum to inf: then p / total = 0, no crash
     if total <= 0.0:
         probabilities, total = np.ones_like(probabilities), float(len(probabilities))
     return np.cumsum(probabilities / total)
@@ -198,10 +218,30 @@ def render_ifs(
     stamp_counts(*points, size, pad, patch, patch_seed, counts, color, hue_sum)
     counts, hue_sum = counts[1:-1, 1:-1], hue_sum[1:-1, 1:-1]
     if graded:
-        level = np.log1p(counts) * (255.0 / np.log1p(max(int(counts.max()), 1)))
+        level = density_levels(max(int(counts.max()), 1))[counts]
     else:
-        level = np.where(counts > 0, float(gray_value), 0.0)
+        level = np.where(counts > 0, np.uint8(gray_value), np.uint8(0))
     if not color:
-        return flip_image(level.astype(np.uint8), flip)
+        return flip_image(level, flip)
     hue = np.divide(hue_sum, counts, out=np.zeros_like(hue_sum), where=counts > 0)
     return flip_image((_hsv_to_rgb(hue) * level[..., None] + 0.5).astype(np.uint8), flip)
+
+
+@functools.lru_cache(maxsize=1024)
+def density_levels(top: int) -> np.ndarray:
+    """Graded mode's grey level of every hit count c = 0..top: floor(255 ln(1 + c) / ln(1 + top)),
+    exactly, as a read-only uint8 table.
+
+    The logarithms are libm's, good to an ulp; where the quotient lies within 1e-9 of an integer k
+    (c = top always, and ties of the powers), integer arithmetic decides: (1 + c)^255 >= (1 + top)^k.
+    So a level never depends on how a library rounds, which NumPy's log1p does differently with
+    AVX-512 (that moved the demo's data between machines).
+    """
+    values = np.empty(top + 1)
+    log_ratios(top, values)
+    levels = values.astype(np.uint8)
+    for c in np.flatnonzero(np.abs(values - np.round(values)) < 1e-9).tolist():
+        k = int(round(values[c]))
+        levels[c] = k if (1 + c) ** 255 >= (1 + top) ** k else k - 1
+    levels.flags.writeable = False
+    return levels

@@ -43,6 +43,7 @@ from fdsl.errors import check
 from fdsl.formulas.base import Formula, FormulaConfig, check_range
 from fdsl.formulas.ifs_csv import IFS3D_CSV, read_category_csvs, write_category_csvs
 from fdsl.kernels.chaos3d import N_PARAMS, chaos_game, normalise
+from fdsl.kernels.chaos3d import axis_variances as variances
 from fdsl.kernels.project3d import rasterise
 
 N_COLUMNS = N_PARAMS + 1
@@ -51,11 +52,22 @@ N_VARIATIONS = 1 + N_PARAMS * len(VARIATION_FACTORS)  # 145
 
 
 # --- sampling -----------------------------------------------------------------------------------
+def determinants(params: np.ndarray) -> np.ndarray:
+    """det A_i of each map, by cofactors along the first row, a (e i - f h) - b (d i - f g) + c (d h - e g),
+    in this order: elementwise IEEE operations give the same bits on every CPU. (``np.linalg.det``
+    goes through LAPACK's LU, whose rounding depends on the BLAS kernel the CPU selects: the last
+    bits of p, hashed into the orbit seeds, then differed between machines.)"""
+    a, b, c, d, e, f, g, h, i = (params[:, k] for k in range(9))
+    return a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
+
+
 def determinant_probabilities(params: np.ndarray) -> np.ndarray:
-    """p_i = |det A_i| / sum_j |det A_j| (uniform when every map is singular)."""
-    dets = np.abs(np.linalg.det(params[:, :9].reshape(-1, 3, 3)))
-    total = dets.sum()
-    if not np.isfinite(total) or total <= 0.0:
+    """p_i = |det A_i| / sum_j |det A_j| (uniform when every map is singular), summed in map order."""
+    dets = np.abs(determinants(params))
+    total = 0.0
+    for det in dets.tolist():
+        total += det
+    if not math.isfinite(total) or total <= 0.0:
         return np.full(len(params), 1.0 / len(params))
     return dets / total
 
@@ -114,7 +126,10 @@ def point_cloud(params: np.ndarray, variation: int, n_points: int) -> tuple[np.n
 
 
 def axis_variances(points: np.ndarray, kept: int) -> np.ndarray:
-    return points[:, :kept].var(axis=1) if kept > 0 else np.zeros(3)
+    """Var(x), Var(y), Var(z) of the first ``kept`` points, in a fixed order (see the kernel)."""
+    out = np.empty(3)
+    variances(points, kept, out)
+    return out
 
 
 def accepts(points: np.ndarray, kept: int, n_points: int, variance: float) -> bool:

@@ -86,3 +86,12 @@ def chaos_game(params, cumulative, n_points, seed, xs, ys):
     return kept, (xmin, xmax, ymin, ymax)
 
 
+
+
+@numba.njit(cache=True)
+def log_ratios(top, out):
+    """out[c] = 255 log1p(c) / log1p(top) for c = 0..top, with libm's scalar log1p (graded shading;
+    the caller settles the values next to an integer exactly)."""
+    scale = 255.0 / np.log1p(np.float64(top))
+    for c in range(top + 1):
+        out[c] = np.log1p(np.float64(c)) * scale

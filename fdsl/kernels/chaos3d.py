@@ -112,3 +112,20 @@ def normalise(points, kept, stats):
         row = points[axis]
         for k in range(kept):
             row[k] = (row[k] - low) * scale + shift
+
+
+@numba.njit(cache=True)
+def axis_variances(points, kept, out):
+    """out[axis] = the population variance of points[axis, :kept], two passes in index order: one
+    fixed sequence of IEEE operations, so the search's Var > threshold test gives the same answer
+    on every CPU (a library's reduction may change its order with the vector width or version)."""
+    for axis in range(3):
+        row = points[axis]
+        total = 0.0
+        for k in range(kept):
+            total += row[k]
+        mean = total / kept if kept > 0 else 0.0
+        squares = 0.0
+        for k in range(kept):
+            squares += (row[k] - mean) * (row[k] - mean)
+        out[axis] = squares / kept if kept > 0 else 0.0
