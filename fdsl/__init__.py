@@ -11,6 +11,9 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0.0.0+local"
 
 from fdsl.errors import FdslError
+from fdsl.provenance import pin_cpu_kernels
 from fdsl.registry import get_formula, list_formulas, register
+
+pin_cpu_kernels()  # before torch's first operation: training's floats then match on every x86-64 CPU
 
 __all__ = ["FdslError", "get_formula", "list_formulas", "register", "__version__"]

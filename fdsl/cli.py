@@ -125,9 +125,12 @@ def cmd_card(args) -> None:
 
 
 def cmd_verify(args) -> int:
-    from fdsl.data.cards import verify_dataset
+    from fdsl.data.cards import verify_dataset, version_warning
 
     checked, problems = verify_dataset(Path(args.dir), progress=sys.stderr.isatty())
+    warning = version_warning(Path(args.dir))
+    if warning:
+        print(f"fdsl: warning: {warning}", file=sys.stderr)
     for line in problems:
         print(line)
     print(f"{args.dir}: {checked - len(problems)} of {checked} files match the dataset card"

@@ -18,10 +18,12 @@ from tqdm import tqdm
 from fdsl.atomic import write_text_atomic
 from fdsl.data.writer import CARD_NAME, category_checksums, file_digest
 from fdsl.errors import FdslError, check
+from fdsl.provenance import version_differences
 
 SHARD_CARD = re.compile(r"dataset_card\.shard-(\d+)-of-(\d+)\.json")
 #: Card entries that differ between the shards of one dataset; every other entry must agree.
-PER_SHARD = ("shard", "samples", "checksums", "files")
+#: (Shards rendered on other machines record other provenances: the merged card lists each once.)
+PER_SHARD = ("shard", "samples", "checksums", "files", "provenance")
 
 
 def read_card(path: Path) -> dict[str, Any]:
@@ -66,6 +68,10 @@ def merge_cards(directory: Path) -> dict[str, Any]:
         for name, digest in card["files"].items():
             check(files.setdefault(name, digest) == digest, f"shard cards disagree on the checksum of {name!r}")
     merged = {**cards[0], "shard": "0/1", "samples": sum(card["samples"] for card in cards)}
+    provenances = [card["provenance"] for card in cards if "provenance" in card]
+    distinct = [p for i, p in enumerate(provenances) if p not in provenances[:i]]
+    if distinct:
+        merged["provenance"] = distinct[0] if len(distinct) == 1 else distinct
     if "checksums" in merged:
         merged["checksums"] = category_checksums(files)
     merged["files"] = dict(sorted(files.items()))
@@ -99,3 +105,16 @@ def verify_dataset(directory: Path, *, progress: bool = True) -> tuple[int, list
             problems.append(f"{name}: corrupt (sha256 differs from the card)")
     return len(files), problems
 
+
+
+def version_warning(directory: Path) -> str | None:
+    """One line naming the packages whose installed versions differ from those the card of
+    ``directory`` recorded (None when they agree, or the card predates provenance). The data's bytes
+    are promised for the recorded versions: with others, a re-render may differ."""
+    recorded = read_card(Path(directory) / CARD_NAME).get("provenance")
+    provenances = recorded if isinstance(recorded, list) else [recorded] if recorded else []
+    differences = sorted({line for p in provenances for line in version_differences(p)})
+    if not differences:
+        return None
+    return (f"the card of {str(directory)!r} was made with other package versions than those installed "
+            f"({'; '.join(differences)}): the files are checked all the same, but a re-render may differ")

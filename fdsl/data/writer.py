@@ -35,6 +35,7 @@ from fdsl.data.processes import ProgressBar, pool_start_method
 from fdsl.errors import FdslError, check
 from fdsl.formulas.base import Formula
 from fdsl.licensing import generated_data_license
+from fdsl.provenance import provenance
 
 CARD_NAME = "dataset_card.json"
 #: Where the category parameters are stored with a dataset of WebDataset shards (folder layout: CATEGORY_TAR).
@@ -218,6 +219,7 @@ def render_dataset(
         "category_source": category_source,
         "category_files": CATEGORY_DIR if data_format == "wds" else CATEGORY_TAR,
         "license": generated_data_license(formula.name),
+        "provenance": provenance(),
         "shard": f"{shard.index}/{shard.count}",
         **formula.kind.card_fields(formula),
         **({"checksums": category_checksums(files)} if data_format == "folder" else {}),

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from fdsl.licensing import generated_data_license
+from fdsl.provenance import card_section
 from fdsl.registry import formula_class, list_formulas
 
 CARD_FILE = "README.md"
@@ -37,8 +38,9 @@ def model_card(hf_config: dict[str, Any], meta: dict[str, Any], directory: Path,
         result(meta),
         how_to_load(hf_config, directory),
         "## Licence\n\n" + licence["text"],
+        card_section(meta.get("provenance")),
     ]
-    return "\n\n".join(sections) + "\n"
+    return "\n\n".join(s for s in sections if s) + "\n"
 
 
 def front_matter(meta: dict[str, Any], licence: dict[str, Any]) -> str:

@@ -24,6 +24,7 @@ from torch.utils.data import Dataset
 
 from fdsl.atomic import write_text_atomic
 from fdsl.errors import FdslError
+from fdsl.provenance import TRAINING_PACKAGES, provenance
 from fdsl.seeding import derive_rng
 from fdsl.train import checkpoint, distributed
 from fdsl.train.config import FinetuneConfig, PretrainConfig
@@ -118,6 +119,7 @@ def fit(
     history = tools.restore(model, state)
     start_epoch = len(history)
     device = context.device
+    meta = {**meta, "provenance": training_provenance(device)}
     network = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
         if context.distributed else model
     log.info("%s: %s (%.2fM parameters), %d classes, %d training samples/epoch%s, batch %d x %d process(es), "
@@ -232,6 +234,16 @@ def save_epoch(model: nn.Module, tools: Tools, result: FitResult, *, out: Path, 
     if result.best is row:  # the first epoch with the highest primary validation score
         save(model, out / "best", label_names=label_names, config=config, meta=weights_meta)
     checkpoint.save_state(out / checkpoint.STATE_FILE, tools.state(model, result.history))
+
+
+def training_provenance(device: torch.device) -> dict[str, Any]:
+    """:func:`fdsl.provenance.provenance` for training: the training packages too, the CPU kernels
+    torch runs and the accelerator."""
+    record = provenance(TRAINING_PACKAGES)
+    record["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+    if device.type == "cuda":
+        record["device"] = torch.cuda.get_device_name(device)
+    return record
 
 
 class Stalled(FdslError):

@@ -21,6 +21,7 @@ from torch import nn
 
 from fdsl.atomic import atomic_path, write_text_atomic
 from fdsl.licensing import generated_data_license
+from fdsl.provenance import card_section
 from fdsl.train.checkpoint import MODEL_CONFIG_FILE, WEIGHTS_FILE
 from fdsl.train.distributed import reduce_sum
 from fdsl.train.engine import Precision
@@ -118,7 +119,8 @@ def model_card(described: dict[str, Any], meta: dict[str, Any], directory: Path,
         f"- Epoch {meta.get('epoch')}: {score}",
         f"- Licence: {licence_note(meta)}", "",
         "```python", "from fdsl.train.points import load_point_model",
-        f'model = load_point_model("{directory}")  # input: {described["input"]}', "```", ""])
+        f'model = load_point_model("{directory}")  # input: {described["input"]}', "```", "",
+        *([card_section(meta.get("provenance")), ""] if meta.get("provenance") else [])])
 
 
 def licence_note(meta: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from fdsl.licensing import generated_data_license
+from fdsl.provenance import card_section
 
 TAGS = ["image-segmentation", "segmentation-models-pytorch", "fdsl", "formula-driven-supervised-learning"]
 
@@ -33,8 +34,9 @@ def model_card(model_config: dict[str, Any], directory: Path, *, parameters: int
         result(meta),
         how_to_load(model_config, directory),
         "## Licence\n\n" + licence["text"],
+        card_section(meta.get("provenance")),
     ]
-    return "\n\n".join(sections) + "\n"
+    return "\n\n".join(s for s in sections if s) + "\n"
 
 
 def what_data(meta: dict[str, Any]) -> str:
