@@ -30,7 +30,7 @@ from torch import nn
 
 from fdsl.errors import FdslError, check
 from fdsl.atomic import atomic_path, write_text_atomic
-from fdsl.train.config import AugmentConfig, complete, dump_yaml, from_dict, load_yaml, merged, to_dict
+from fdsl.configs import complete, dump_yaml, from_dict, load_yaml, merged, to_dict
 from fdsl.train.distributed import barrier, is_primary
 
 WEIGHTS_FILE = "model.safetensors"
@@ -38,34 +38,30 @@ MODEL_CONFIG_FILE = "config.json"
 RUN_CONFIG_FILE = "config.yaml"
 STATE_FILE = "state.pt"
 SUMMARY_FILE = "summary.json"
+CARD_FILE = "README.md"
 
 
 # --- weights ----------------------------------------------------------------------------------------
-def save_weights(model: nn.Module, directory: Path, *, label_names: list[str], augment: AugmentConfig,
+def save_weights(task, model: nn.Module, directory: Path, *, label_names: list[str], config,
                  meta: dict[str, Any]) -> None:
-    """``model.safetensors``, timm's ``config.json`` (architecture, model_args, preprocessing, label
-    names) and a model card ``README.md`` in ``directory``; ``meta`` (task, the run's resolved
-    ``config`` as a dict, ``epoch`` and its ``metrics``) goes under the ``fdsl`` key of config.json
-    and into the card (:mod:`fdsl.train.model_card`)."""
-    from fdsl.train.model_card import CARD_FILE, licence_of, model_card
-
+    """``model.safetensors``, the task's ``config.json`` (what rebuilds the model and its input, and
+    ``meta``: task, phase, the run's resolved config, epoch and metrics, under ``fdsl``) and its model
+    card ``README.md`` in ``directory``, each written atomically."""
     import safetensors.torch
-    from timm.models._hub import save_config_for_hf
 
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(directory / WEIGHTS_FILE) as tmp:
         safetensors.torch.save_file(tensors, str(tmp), metadata={"format": "pt"})
-    size = augment.img_size
-    data_config = {"input_size": (3, size, size), "interpolation": augment.interpolation, "mean": augment.mean,
-                   "std": augment.std, "crop_pct": augment.eval_crop_pct, "crop_mode": "center"}
-    model_config = {"label_names": list(label_names), "fdsl": meta,
-                    "pretrained_cfg": {"tag": "fdsl", "license": licence_of(meta)["id"]}}
     with atomic_path(directory / MODEL_CONFIG_FILE) as tmp:
-        save_config_for_hf(model, str(tmp), model_config=model_config, data_config=data_config)
-    card = model_card(json.loads((directory / MODEL_CONFIG_FILE).read_text()), meta, directory,
-                      parameters=sum(p.numel() for p in model.parameters()))
+        task.write_weights_config(model, tmp, config=config, label_names=label_names, meta=meta)
+    weights_config = json.loads((directory / MODEL_CONFIG_FILE).read_text())
+    card = task.model_card(weights_config, directory, parameters=sum(p.numel() for p in model.parameters()))
     write_text_atomic(directory / CARD_FILE, card)
+
+
+def write_json(path: Path, values: dict[str, Any]) -> None:
+    path.write_text(json.dumps(values, indent=1))
 
 
 @dataclasses.dataclass

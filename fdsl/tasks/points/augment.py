@@ -91,7 +91,7 @@ class Compose:
 
 
 def build_point_augment(augment) -> Compose | None:
-    """The training transform of a :class:`fdsl.train.points.config.PointAugmentConfig` (None
+    """The training transform of a :class:`fdsl.tasks.points.config.PointAugmentConfig` (None
     when every augmentation is off)."""
     transforms: list[Callable] = []
     if augment.rotate:

@@ -1,27 +1,25 @@
 """Typed configs of segmentation training: the model (segmentation-models-pytorch over a timm
-encoder), the paired augmentation, and the pre-training (SegRCDB) and fine-tuning configs, whose
-optimiser and loop sections are classification's (:mod:`fdsl.train.config`)."""
+encoder), the paired augmentation, and the pre-training (SegRCDB) and fine-tuning configs over the
+shared optimiser and loop sections (:mod:`fdsl.train.config`)."""
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
 from fdsl.config_fields import belongs_to, cli
-from fdsl.data.config import FormulaDataConfig
-from fdsl.data.segfolders import SegFolderConfig
+from fdsl.configs import RunConfig, Section
+from fdsl.data.config import FormulaDataConfig, SegFolderConfig
 from fdsl.errors import check
 from fdsl.train.config import IMAGENET_MEAN, IMAGENET_STD, OptimConfig, TrainConfig
 
 #: The decoders of segmentation-models-pytorch offered here (``smp.create_model``'s names).
 ARCHITECTURES = ("fpn", "unet", "unetplusplus", "upernet", "segformer", "deeplabv3plus", "linknet", "pan")
-#: The sample kind that segmentation pre-trains on (:mod:`fdsl.samples.image_mask`).
-SEG_KIND = "image+mask"
 #: smp's encoders reduce the input 32 times (5 stages), so inputs are multiples of 32.
 STRIDE = 32
 
 
 @dataclasses.dataclass
-class SegModelConfig:
+class SegModelConfig(Section):
     """``smp.create_model(name, encoder_name="tu-" + encoder, ...)``: a decoder of
     segmentation-models-pytorch over any timm encoder (``features_only``), never downloaded."""
 
@@ -39,8 +37,8 @@ class SegModelConfig:
 
 
 @dataclasses.dataclass
-class SegAugmentConfig:
-    """Paired transforms of image and mask (:mod:`fdsl.train.segmentation.transforms`)."""
+class SegAugmentConfig(Section):
+    """Paired transforms of image and mask (:mod:`fdsl.tasks.segmentation.transforms`)."""
 
     #: Network input (height, width); evaluation resizes to it.
     size: tuple[int, int] = (96, 128)
@@ -68,25 +66,21 @@ class SegAugmentConfig:
 class SegFormulaDataConfig(FormulaDataConfig):
     """Pre-training data of image+mask families (SegRCDB): fields and meaning as for images."""
 
-    kinds = (SEG_KIND,)
+    kinds = ("image+mask",)  # the samples segmentation pre-trains on (:mod:`fdsl.samples.image_mask`)
     family: str = dataclasses.field(default="segrcdb", metadata=FormulaDataConfig.__dataclass_fields__["family"].metadata)
 
 
 @dataclasses.dataclass
-class SegPretrainConfig:
+class SegPretrainConfig(RunConfig):
     model: SegModelConfig = dataclasses.field(default_factory=SegModelConfig)
     data: SegFormulaDataConfig = dataclasses.field(default_factory=SegFormulaDataConfig)
     augment: SegAugmentConfig = dataclasses.field(default_factory=SegAugmentConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
-    def validate(self) -> None:
-        for part in (self.model, self.data, self.augment, self.optim, self.train):
-            part.validate()
-
 
 @dataclasses.dataclass
-class SegFinetuneConfig:
+class SegFinetuneConfig(RunConfig):
     #: The architecture when starting from scratch or from a classification encoder; a
     #: segmentation checkpoint brings its own.
     model: SegModelConfig = dataclasses.field(default_factory=SegModelConfig)
@@ -100,7 +94,3 @@ class SegFinetuneConfig:
     augment: SegAugmentConfig = dataclasses.field(default_factory=SegAugmentConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
-
-    def validate(self) -> None:
-        for part in (self.model, self.data, self.augment, self.optim, self.train):
-            part.validate()

@@ -12,21 +12,20 @@ CamVid's 11), which keeps its fresh initialisation.
 from __future__ import annotations
 
 import logging
+
 import torch
 from torch import nn
 
 from fdsl.errors import FdslError, check
+from fdsl.tasks import task_of_weights
+from fdsl.tasks.classification.models import check_model_name
+from fdsl.tasks.segmentation.config import SegModelConfig
 from fdsl.train.checkpoint import Weights
-from fdsl.train.models import check_model_name
-from fdsl.train.segmentation.config import SegModelConfig
-from fdsl.train.tasks import SEGMENTATION_WEIGHTS
 
 log = logging.getLogger(__name__)
 
 ENCODER_PREFIX = "encoder.model."
 HEAD_PREFIX = "segmentation_head."
-#: config.json's ``task`` of segmentation weights (the Hugging Face pipeline name).
-SEGMENTATION = SEGMENTATION_WEIGHTS
 #: timm model_args of a classifier that do not describe its backbone (smp sets in_chans itself).
 CLASSIFIER_ARGS = frozenset({"num_classes", "global_pool", "in_chans"})
 
@@ -48,7 +47,7 @@ def create_seg_model(config: SegModelConfig, *, num_classes: int) -> nn.Module:
 
 
 def is_segmentation(weights: Weights) -> bool:
-    return weights.config is not None and weights.config.get("task") == SEGMENTATION
+    return task_of_weights(weights.config) == "segmentation"
 
 
 def model_config_of(weights: Weights, current: SegModelConfig) -> SegModelConfig:

@@ -13,15 +13,13 @@ ranks, so every rank reports the scores of the whole validation set.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
 from fdsl.samples.image_mask import IGNORE
 from fdsl.train.distributed import reduce_sum
-from fdsl.train.tasks import Objective
+from fdsl.train.engine import Precision, SupervisedStep
 
 METRICS = ("miou", "pixel_acc")
 
@@ -34,9 +32,9 @@ def segmentation_loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Ten
     return nn.functional.cross_entropy(outputs, targets, ignore_index=IGNORE)
 
 
-def losses(config, label_names: list[str]):
-    """The objective's (batch transform, loss): no batch-level mixing, plain cross-entropy."""
-    return None, segmentation_loss
+def train_step(config, label_names: list[str]) -> SupervisedStep:
+    """No batch-level mixing, plain cross-entropy over the labelled pixels."""
+    return SupervisedStep(segmentation_loss)
 
 
 def confusion(predictions: torch.Tensor, targets: torch.Tensor, classes: int) -> torch.Tensor:
@@ -62,8 +60,6 @@ def evaluate(model: nn.Module, loader: Iterable, *, device: torch.device, precis
              label_names: list[str]) -> dict[str, float]:
     """Loss (mean over labelled pixels), mIoU and pixel accuracy over every image of ``loader`` on
     all ranks together."""
-    from fdsl.train.engine import Precision
-
     precision = precision or Precision()
     classes = len(label_names)
     model.eval()
@@ -78,40 +74,3 @@ def evaluate(model: nn.Module, loader: Iterable, *, device: torch.device, precis
     matrix = reduce_sum(matrix)
     labelled = max(matrix.sum().item(), 1)
     return {"loss": reduce_sum(loss_sum).item() / labelled, **scores(matrix), "pixels": int(labelled)}
-
-
-def save_weights(model: nn.Module, directory: Path, *, label_names: list[str], config, meta: dict[str, Any]) -> None:
-    """``model.safetensors``, ``config.json`` (architecture, encoder, classes, input size, mean,
-    std, and ``meta`` under ``fdsl``) and a model card, each written atomically."""
-    import json
-
-    import safetensors.torch
-
-    from fdsl.atomic import atomic_path, write_text_atomic
-    from fdsl.train.checkpoint import MODEL_CONFIG_FILE, WEIGHTS_FILE
-    from fdsl.train.model_card import CARD_FILE
-    from fdsl.train.segmentation.card import model_card
-
-    directory.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(directory / WEIGHTS_FILE) as tmp:
-        safetensors.torch.save_file(tensors, str(tmp), metadata={"format": "pt"})
-    model_config = weights_config(config, label_names, meta)
-    write_text_atomic(directory / MODEL_CONFIG_FILE, json.dumps(model_config, indent=1))
-    parameters = sum(p.numel() for p in model.parameters())
-    write_text_atomic(directory / CARD_FILE, model_card(model_config, directory, parameters=parameters))
-
-
-def weights_config(config, label_names: list[str], meta: dict[str, Any]) -> dict[str, Any]:
-    """config.json of segmentation weights: what rebuilds the model and its input, then fdsl's meta."""
-    from fdsl.train.segmentation.models import SEGMENTATION
-
-    model, augment = config.model, config.augment
-    return {"task": SEGMENTATION, "library": "segmentation_models_pytorch", "architecture": model.name,
-            "encoder": model.encoder, "encoder_kwargs": dict(model.encoder_kwargs),
-            "decoder_kwargs": dict(model.decoder_kwargs), "num_classes": len(label_names),
-            "label_names": list(label_names), "ignore_index": IGNORE, "input_size": [3, *augment.size],
-            "mean": list(augment.mean), "std": list(augment.std), "fdsl": meta}
-
-
-OBJECTIVE = Objective(metrics=METRICS, losses=losses, evaluate=evaluate, save_weights=save_weights)

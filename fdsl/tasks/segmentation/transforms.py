@@ -15,7 +15,7 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from fdsl.train.segmentation.config import SegAugmentConfig
+from fdsl.tasks.segmentation.config import SegAugmentConfig
 
 
 def as_tv_tensors(item: dict) -> tuple[tv_tensors.Image, tv_tensors.Mask]:

@@ -4,7 +4,7 @@ What the paper pre-trains, and what we do: PC-FractalDB (Yamada et al., "Point C
 with Natural 3D Structures", CVPR 2022) pre-trains 3-D *detection* backbones on fractal *scenes*:
 PointContrast's sparse residual U-Net (MinkowskiEngine; contrastive) and VoteNet's PointNet++
 backbone (supervised by the scenes' boxes), then fine-tunes on ScanNet / SUN RGB-D detection. Here
-the PointNet++ SSG classifier (:mod:`fdsl.train.points.models`) is pre-trained to classify
+the PointNet++ SSG classifier (:mod:`fdsl.tasks.points.models`) is pre-trained to classify
 PC-FractalDB *objects* by category (supervised, as FractalDB does for images) and fine-tuned on
 object classification (ModelNet10). The backbone family is VoteNet's (set abstractions with
 farthest-point sampling and ball query); the task and head differ, and there is no sparse
@@ -16,7 +16,7 @@ import copy
 from collections.abc import Callable
 
 from fdsl.train.config import OptimConfig, TrainConfig
-from fdsl.train.points.config import (PointAugmentConfig, PointFolderConfig, PointFormulaDataConfig, PointModelConfig,
+from fdsl.tasks.points.config import (PointAugmentConfig, PointFolderConfig, PointFormulaDataConfig, PointModelConfig,
                                       PointsFinetuneConfig, PointsPretrainConfig)
 
 #: The narrow PointNet++ SSG of the CPU recipes: a quarter of the paper's widths, 128 / 32 centroids

@@ -20,7 +20,7 @@ from __future__ import annotations
 from torch import nn
 
 from fdsl.errors import check
-from fdsl.train.models import head_prefixes
+from fdsl.tasks.classification.models import head_prefixes
 
 
 def stage_groups(model: nn.Module) -> dict[int, list[str]]:
@@ -56,7 +56,7 @@ def freeze_all_but_head(model: nn.Module) -> list[str]:
 
 
 def apply_freezing(model: nn.Module, *, freeze: int, linear_probe: bool) -> list[str]:
-    """What :class:`fdsl.train.config.FinetuneConfig` asks for (``linear_probe`` wins over ``freeze``)."""
+    """What :class:`fdsl.tasks.classification.config.FinetuneConfig` asks for (``linear_probe`` wins over ``freeze``)."""
     return freeze_all_but_head(model) if linear_probe else freeze_stages(model, freeze)
 
 

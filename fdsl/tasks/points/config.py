@@ -1,6 +1,6 @@
 """Typed configs of point-cloud training: the model, the augmentations, pre-training data (a
 point-cloud formula family such as PC-FractalDB) and fine-tuning data (a folder of real objects,
-:mod:`fdsl.data.pointfolders`). Optimiser and loop are the image pipeline's
+:mod:`fdsl.data.pointfolders`). Optimiser and loop are the shared sections
 (:class:`fdsl.train.config.OptimConfig`, :class:`fdsl.train.config.TrainConfig`).
 """
 from __future__ import annotations
@@ -9,6 +9,7 @@ import dataclasses
 from typing import Any, ClassVar
 
 from fdsl.config_fields import belongs_to, cli
+from fdsl.configs import RunConfig, Section
 from fdsl.data.config import FormulaDataConfig
 from fdsl.errors import check
 from fdsl.train.config import OptimConfig, TrainConfig
@@ -17,8 +18,8 @@ UP_AXES = ("x", "y", "z")
 
 
 @dataclasses.dataclass
-class PointModelConfig:
-    """A point-cloud architecture of :data:`fdsl.train.points.models.POINT_MODELS`; ``kwargs`` go
+class PointModelConfig(Section):
+    """A point-cloud architecture of :data:`fdsl.tasks.points.models.POINT_MODELS`; ``kwargs`` go
     to its constructor (e.g. ``width``, ``centroids``)."""
 
     name: str = dataclasses.field(default="pointnet2_ssg", metadata=cli("--model", "point-cloud model: pointnet2_ssg"))
@@ -26,8 +27,8 @@ class PointModelConfig:
 
 
 @dataclasses.dataclass
-class PointAugmentConfig:
-    """Points per sample and the training augmentations (:mod:`fdsl.train.points.augment`)."""
+class PointAugmentConfig(Section):
+    """Points per sample and the training augmentations (:mod:`fdsl.tasks.points.augment`)."""
 
     points: int = dataclasses.field(default=1024, metadata=cli("--points", "points per sample (resampled)"))
     rotate: bool = True
@@ -62,7 +63,7 @@ class PointFormulaDataConfig(FormulaDataConfig):
 
 
 @dataclasses.dataclass
-class PointFolderConfig:
+class PointFolderConfig(Section):
     """Fine-tuning data: a folder ``root/<class>/*.npy|*.ply|*.off`` (:mod:`fdsl.data.pointfolders`)."""
 
     dataset: str = dataclasses.field(default="../shared/data/modelnet10/train", metadata=cli(
@@ -91,20 +92,16 @@ class PointFolderConfig:
 
 
 @dataclasses.dataclass
-class PointsPretrainConfig:
+class PointsPretrainConfig(RunConfig):
     model: PointModelConfig = dataclasses.field(default_factory=PointModelConfig)
     data: PointFormulaDataConfig = dataclasses.field(default_factory=PointFormulaDataConfig)
     augment: PointAugmentConfig = dataclasses.field(default_factory=PointAugmentConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
-    def validate(self) -> None:
-        for part in (self.data, self.augment, self.optim, self.train):
-            part.validate()
-
 
 @dataclasses.dataclass
-class PointsFinetuneConfig:
+class PointsFinetuneConfig(RunConfig):
     #: The architecture from scratch; a checkpoint with a config.json brings its own.
     model: PointModelConfig = dataclasses.field(default_factory=PointModelConfig)
     #: None: from scratch; otherwise fdsl weights of a point-cloud run: a run folder, a weights
@@ -116,7 +113,3 @@ class PointsFinetuneConfig:
     augment: PointAugmentConfig = dataclasses.field(default_factory=PointAugmentConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
-
-    def validate(self) -> None:
-        for part in (self.data, self.augment, self.optim, self.train):
-            part.validate()

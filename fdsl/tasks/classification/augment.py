@@ -15,7 +15,7 @@ from PIL import Image, ImageOps
 from torch import nn
 
 from fdsl.errors import FdslError, check
-from fdsl.train.config import AUGMENT_BACKENDS, AugmentConfig
+from fdsl.tasks.classification.config import AUGMENT_BACKENDS, AugmentConfig
 
 
 def build_transforms(augment: AugmentConfig) -> tuple[Callable, Callable]:

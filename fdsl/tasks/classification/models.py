@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from fdsl.errors import FdslError, check
-from fdsl.train.config import ModelConfig
+from fdsl.tasks.classification.config import ModelConfig
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,3 @@ def resample_position_embedding(model: nn.Module, pos_embed: torch.Tensor) -> to
     log.info("position embedding resized from %dx%d to %dx%d patches", old_side, old_side, *grid)
     return resample_abs_pos_embed(pos_embed, new_size=list(grid), old_size=[old_side, old_side],
                                   num_prefix_tokens=prefix, verbose=False)
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

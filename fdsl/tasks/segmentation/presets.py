@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fdsl.data.segfolders import CAMVID_CLASSES, SegFolderConfig
+from fdsl.data.config import CAMVID_CLASSES, SegFolderConfig
 from fdsl.train.config import OptimConfig, TrainConfig
-from fdsl.train.segmentation.config import (SegAugmentConfig, SegFinetuneConfig, SegFormulaDataConfig,
+from fdsl.tasks.segmentation.config import (SegAugmentConfig, SegFinetuneConfig, SegFormulaDataConfig,
                                             SegModelConfig, SegPretrainConfig)
 
 #: CamVid's 480 x 360 frames at 4:3 and multiples of 32 (the encoder's stride): (height, width).

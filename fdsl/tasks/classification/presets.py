@@ -16,8 +16,8 @@ import dataclasses
 from collections.abc import Callable
 
 from fdsl.data.config import FormulaDataConfig, RealDataConfig
-from fdsl.errors import FdslError
-from fdsl.train.config import AugmentConfig, FinetuneConfig, ModelConfig, OptimConfig, PretrainConfig, TrainConfig
+from fdsl.tasks.classification.config import AugmentConfig, FinetuneConfig, ModelConfig, PretrainConfig
+from fdsl.train.config import OptimConfig, TrainConfig
 
 #: Released FractalDB: 362 px images; a random 224 px crop of them is a RandomResizedCrop whose
 #: area is fixed at (224/362)^2 with aspect ratio 1 (so no resizing happens).
@@ -387,18 +387,6 @@ FINETUNE_PRESETS: dict[str, Callable[[], FinetuneConfig]] = {
 }
 
 
-def pretrain_preset(name: str) -> PretrainConfig:
-    if name not in PRETRAIN_PRESETS:
-        raise FdslError(f"unknown pre-training preset {name!r}; valid: {', '.join(PRETRAIN_PRESETS)}")
-    return PRETRAIN_PRESETS[name]()
-
-
-def finetune_preset(name: str) -> FinetuneConfig:
-    if name not in FINETUNE_PRESETS:
-        raise FdslError(f"unknown fine-tuning preset {name!r}; valid: {', '.join(FINETUNE_PRESETS)}")
-    return FINETUNE_PRESETS[name]()
-
-
 @dataclasses.dataclass(frozen=True)
 class DemoRecipe:
     """What ``fdsl demo`` runs: a pre-training preset, a fine-tuning preset, the fine-tuning data
@@ -407,6 +395,7 @@ class DemoRecipe:
     batch is split between them, so the global batch is the recipe's) and ``jobs`` fine-tuning runs
     go at a time."""
 
+    task: str = "classification"
     pretrain: str = "cpu-small"
     finetune: str = "cpu-small"
     train_per_class: int = 100
