@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PLUGIN_PREFIX = "plugin "
+#: The plugin being imported right now, whichever registry imports it: a module may register families
+#: and tasks at once, and each is recorded as that plugin's.
+_loading: list[str] = []
 
 
 class DuplicateNameError(FdslError):
@@ -47,7 +50,6 @@ class Registry:
         self.entries: dict[str, type] = {}
         #: Who registered each entry: its module, or "plugin 'name' (value)" for a plugin's.
         self.origins: dict[str, str] = {}
-        self.loading: list[str] = []  # the plugin being imported right now
         self.seen_plugins: set[tuple[str, str]] = set()
         self.loaded = False
 
@@ -55,7 +57,7 @@ class Registry:
         """Class decorator adding ``cls`` under ``name`` (and setting ``cls.name``)."""
 
         def add(cls):
-            origin = self.loading[-1] if self.loading else cls.__module__
+            origin = _loading[-1] if _loading else cls.__module__
             if name in self.entries:
                 raise DuplicateNameError(f"{self.what} {name!r} of {origin} is already registered by "
                                          f"{self.origins[name]}")
@@ -84,7 +86,7 @@ class Registry:
         (the other entries stay usable); a taken name is an error."""
         description = plugin_description(entry_point)
         before = set(self.entries)
-        self.loading.append(description)
+        _loading.append(description)
         try:
             entry_point.load()
         except DuplicateNameError:
@@ -95,9 +97,9 @@ class Registry:
                         f": {reason}" if reason else "")
             return []
         finally:
-            self.loading.pop()
+            _loading.pop()
         added = sorted(set(self.entries) - before)
-        if not added:
+        if not any(origin == description for origin in self.origins.values()):  # its import may have come first
             log.warning("fdsl: warning: %s registered no %s (does its module use @register?)", description, self.what)
         return added
 

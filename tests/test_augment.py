@@ -13,10 +13,10 @@ from PIL import Image
 from torchvision.transforms.v2 import functional as F
 
 from fdsl.errors import FdslError
-from fdsl.train.augment import build_transforms, device_stage
-from fdsl.train.config import AugmentConfig
-from fdsl.train.presets import pretrain_preset
-from fdsl.train.pretrain import pretrain
+from fdsl.tasks.classification.augment import build_transforms, device_stage
+from fdsl.tasks.classification.config import AugmentConfig
+from fdsl.tasks.classification.presets import pretrain_preset
+from fdsl.train.run import pretrain
 from train_helpers import tiny_pretrain
 
 #: The DeiT recipe with per-image normalisation (the preset finishes batches on the device).

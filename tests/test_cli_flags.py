@@ -13,7 +13,7 @@ from fdsl.cli_flags import add_options, declared_options, field_options, option_
 from fdsl.config_fields import choices, cli, section_at
 from fdsl.data.config import FormulaDataConfig
 from fdsl.registry import formula_class
-from fdsl.train.config import FinetuneConfig, PretrainConfig
+from fdsl.tasks.classification.config import FinetuneConfig, PretrainConfig
 
 from conftest import SMALL_FLAGS
 

@@ -81,7 +81,7 @@ def hang_forever(config, out, resume):
 def test_a_job_that_stops_writing_is_killed_and_reported(tmp_path):
     from fdsl.errors import FdslError
     from fdsl.experiments import jobs
-    from fdsl.train.config import resolve
+    from fdsl.configs import resolve
     from train_helpers import tiny_pretrain
 
     config = resolve(tiny_pretrain(), {"train": {"timeout_s": 1.0}})
@@ -114,7 +114,7 @@ import sys
 from pathlib import Path
 sys.path.insert(0, {tests!r})
 from fdsl.experiments import jobs
-from fdsl.train.config import resolve
+from fdsl.configs import resolve
 from test_hangs import write_pid_and_hang
 from train_helpers import tiny_pretrain
 jobs.run_parallel([jobs.Run(write_pid_and_hang, tiny_pretrain(), Path({out!r}) / name) for name in "ab"], jobs=2)

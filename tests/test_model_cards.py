@@ -11,9 +11,11 @@ from train_helpers import make_image_folder, tiny_finetune, tiny_pretrain
 
 from fdsl.data.writer import render_dataset
 from fdsl.train.checkpoint import load_weights
-from fdsl.train.finetune import finetune
-from fdsl.train.model_card import CARD_FILE, finetune_licence, pretrain_licence
-from fdsl.train.pretrain import pretrain
+from fdsl.train.run import finetune
+from fdsl.tasks.classification.card import dataset_description
+from fdsl.train.checkpoint import CARD_FILE
+from fdsl.train.model_card import finetune_licence, pretrain_licence
+from fdsl.train.run import pretrain
 from fdsl.train.trainer import read_metrics
 
 SECTIONS = ("## Model", "## Training recipe", "## Result", "## How to load", "## Licence")
@@ -93,7 +95,7 @@ def test_fine_tuning_cards_name_their_real_data_and_its_licence(runs):
 
 def test_licences_of_other_starting_points_and_of_a_folder_without_a_dataset_card(runs, tmp_path):
     config = {"data": {"dataset": "cifar10"}, "model": {"name": "resnet50"}}
-    text = finetune_licence({"config": {**config, "init": "timm"}})["text"]
+    text = finetune_licence({"config": {**config, "init": "timm"}}, dataset_description)["text"]
     assert "`cifar10` (torchvision's)" in text and "timm's pretrained weights of `resnet50`" in text
     assert "starting" not in finetune_licence({"config": {**config, "init": None}})["text"]
     bare = pretrain_licence({"config": {"data": {"family": "fractaldb", "data_dir": str(tmp_path)}}})

@@ -17,10 +17,10 @@ import torch
 from fdsl.data.pointfolders import (PointSamples, normalise, read_points, resample, scan_point_folder,
                                     split_point_files)
 from fdsl.errors import FdslError
-from fdsl.train.points.augment import DropPoints, Jitter, RotateUp, ScaleAxes, Translate, build_point_augment
-from fdsl.train.points.config import PointAugmentConfig
-from fdsl.train.points.models import ball_query, create_point_model, farthest_point_sample, gather_points
-from fdsl.train.points.objective import accuracy_scores, class_counts
+from fdsl.tasks.points.augment import DropPoints, Jitter, RotateUp, ScaleAxes, Translate, build_point_augment
+from fdsl.tasks.points.config import PointAugmentConfig
+from fdsl.tasks.points.models import ball_query, create_point_model, farthest_point_sample, gather_points
+from fdsl.tasks.points.objective import accuracy_scores, class_counts
 
 
 def cloud(n: int = 64, seed: int = 0) -> np.ndarray:
@@ -266,15 +266,15 @@ TINY_POINTS_PRETRAIN = {
 
 
 def tiny_points_pretrain(*layers):
-    from fdsl.train.config import resolve
-    from fdsl.train.points.presets import cpu_small_pretrain
+    from fdsl.configs import resolve
+    from fdsl.tasks.points.presets import cpu_small_pretrain
 
     return resolve(cpu_small_pretrain(), TINY_POINTS_PRETRAIN, *layers)
 
 
 def tiny_points_finetune(dataset, *layers):
-    from fdsl.train.config import resolve
-    from fdsl.train.points.presets import cpu_small_finetune
+    from fdsl.configs import resolve
+    from fdsl.tasks.points.presets import cpu_small_finetune
 
     base = {"model": TINY_MODEL, "augment": {"points": 128}, "train": TINY_TRAIN,
             "data": {"dataset": str(dataset), "holdout": 0.2}}
@@ -283,7 +283,7 @@ def tiny_points_finetune(dataset, *layers):
 
 @pytest.fixture(scope="module")
 def pretrained_points(tmp_path_factory):
-    from fdsl.train.points import pretrain
+    from fdsl.tasks.points import pretrain
 
     out = tmp_path_factory.mktemp("points") / "pre"
     return pretrain(tiny_points_pretrain(), out)
@@ -309,13 +309,13 @@ def test_tiny_points_pretrain_scores_oa_and_macc_and_saves_weights(pretrained_po
     assert described["architecture"] == "pointnet2_ssg" and described["points"] == 128
     assert described["label_names"] == ["00000", "00001", "00002"] and described["fdsl"]["task"] == "pretrain"
     assert "pcfractaldb" in (out / "last" / "README.md").read_text()
-    from fdsl.train.points import load_point_model
+    from fdsl.tasks.points import load_point_model
 
     assert load_point_model(out / "best")(torch.zeros(2, 128, 3)).shape == (2, 3)
 
 
 def test_finetune_from_the_pretraining_with_a_new_head(pretrained_points, point_folder, tmp_path, run_cli):
-    from fdsl.train.points import finetune
+    from fdsl.tasks.points import finetune
 
     result = finetune(tiny_points_finetune(point_folder, {"init": str(pretrained_points.out)}), tmp_path / "ft")
     # the saved best/ weights, scored alone by `fdsl evaluate`, give what the run recorded
@@ -347,7 +347,7 @@ def test_finetune_from_the_pretraining_with_a_new_head(pretrained_points, point_
 
 def test_init_loads_the_backbone_and_keeps_a_fresh_classifier(pretrained_points):
     from fdsl.train.checkpoint import load_weights
-    from fdsl.train.points.run import load_backbone
+    from fdsl.tasks.points.weights import load_backbone
 
     weights = load_weights(pretrained_points.out / "last")
     torch.manual_seed(0)
@@ -364,7 +364,7 @@ def test_init_that_fits_nothing_fails_in_one_line(pretrained_points, tmp_path):
     import safetensors.torch
 
     from fdsl.train.checkpoint import load_weights
-    from fdsl.train.points.run import load_backbone
+    from fdsl.tasks.points.weights import load_backbone
 
     safetensors.torch.save_file({"blocks.0.weight": torch.zeros(3)}, str(tmp_path / "vit.safetensors"))
     model = create_point_model("pointnet2_ssg", num_classes=3, **TINY_MODEL["kwargs"])
@@ -379,7 +379,7 @@ def test_finetune_resumed_after_an_interruption_equals_an_uninterrupted_run(poin
     import safetensors.torch
 
     from train_helpers import interrupt_epoch
-    from fdsl.train.points import finetune
+    from fdsl.tasks.points import finetune
 
     whole = finetune(tiny_points_finetune(point_folder), tmp_path / "whole")
     # the second epoch is cut short, after one checkpoint
@@ -397,7 +397,7 @@ def test_finetune_resumed_after_an_interruption_equals_an_uninterrupted_run(poin
 
 
 def test_limited_data_trains_on_the_first_share_of_each_class(point_folder, tmp_path):
-    from fdsl.train.points.run import finetune_datasets
+    from fdsl.tasks.points.weights import finetune_datasets
 
     (train, val), classes = finetune_datasets(tiny_points_finetune(point_folder, {"data": {"train_share": 0.25}}))
     assert len(train) == 6 and len(val) == 6 and classes == ["class0", "class1", "class2"]
@@ -446,9 +446,9 @@ def test_cli_finetune_on_a_folder_with_a_nan_file_exits_2_naming_it(point_folder
 
 
 def test_points_task_is_found_by_name_and_family_and_its_presets_resolve():
-    from fdsl.train.config import resolve
-    from fdsl.train.points import TASK
-    from fdsl.train.tasks import get_task, task_of_family
+    from fdsl.configs import resolve
+    from fdsl.tasks.points import TASK
+    from fdsl.tasks import get_task, task_of_family
 
     assert get_task("points") is TASK and task_of_family("pcfractaldb") is TASK
     assert TASK.objective.metrics == ("oa", "macc") and "cpu-small" in TASK.pretrain_presets
@@ -466,7 +466,7 @@ def test_compare_scores_points_runs_with_their_own_metrics(pretrained_points, po
     import dataclasses
 
     from fdsl.experiments.compare import compare
-    from fdsl.train.tasks import get_task
+    from fdsl.tasks import get_task
 
     recipe = tiny_points_finetune(point_folder, {"train": {"epochs": 1}})
     recipe = dataclasses.replace(recipe, model=dataclasses.replace(recipe.model, kwargs={"width": 0.25}))

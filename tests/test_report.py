@@ -16,7 +16,7 @@ from train_helpers import TINY_VIT, make_image_folder, tiny_finetune, tiny_pretr
 from fdsl.analysis import measures
 from fdsl.report import write_report
 from fdsl.experiments.compare import compare
-from fdsl.train.pretrain import pretrain
+from fdsl.train.run import pretrain
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]

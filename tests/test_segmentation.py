@@ -12,9 +12,9 @@ from PIL import Image
 
 from fdsl.data.segfolders import SegFolderConfig, seg_folder_datasets
 from fdsl.errors import FdslError
-from fdsl.train.segmentation.config import SegAugmentConfig, SegModelConfig
-from fdsl.train.segmentation.objective import confusion, evaluate, scores, segmentation_loss
-from fdsl.train.segmentation.transforms import eval_transform, train_transform
+from fdsl.tasks.segmentation.config import SegAugmentConfig, SegModelConfig
+from fdsl.tasks.segmentation.objective import confusion, evaluate, scores, segmentation_loss
+from fdsl.tasks.segmentation.transforms import eval_transform, train_transform
 
 #: A colour per class, far apart, so that the class of a pixel can be read back from its colour.
 PALETTE = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [0, 255, 255], [255, 0, 255]], np.uint8)
@@ -218,8 +218,8 @@ def test_fractaldb_classification_encoder_loads_into_the_segmentation_encoder(tm
     from train_helpers import tiny_pretrain
 
     from fdsl.train.checkpoint import load_weights
-    from fdsl.train.pretrain import pretrain
-    from fdsl.train.segmentation.models import create_seg_model, encoder_state, load_init, model_config_of
+    from fdsl.train.run import pretrain
+    from fdsl.tasks.segmentation.models import create_seg_model, encoder_state, load_init, model_config_of
 
     pretrain(tiny_pretrain({"model": {"name": "resnet18", "kwargs": TINY_MODEL.encoder_kwargs},
                             "train": {"epochs": 1}}), tmp_path / "fractaldb")
@@ -236,7 +236,7 @@ def test_fractaldb_classification_encoder_loads_into_the_segmentation_encoder(tm
 
 def test_weights_that_fit_no_encoder_weight_fail_in_one_line(tmp_path):
     from fdsl.train.checkpoint import Weights
-    from fdsl.train.segmentation.models import create_seg_model, load_init
+    from fdsl.tasks.segmentation.models import create_seg_model, load_init
 
     model = create_seg_model(TINY_MODEL, num_classes=3)
     foreign = Weights({"blocks.0.attn.qkv.weight": torch.zeros(3, 3)}, None, Path("vit.safetensors"))
@@ -246,9 +246,9 @@ def test_weights_that_fit_no_encoder_weight_fail_in_one_line(tmp_path):
 
 def test_segmentation_weights_load_whole_but_a_new_class_layer(tmp_path):
     from fdsl.train.checkpoint import load_weights
-    from fdsl.train.segmentation.config import SegFinetuneConfig
-    from fdsl.train.segmentation.models import HEAD_PREFIX, create_seg_model, load_init, model_config_of
-    from fdsl.train.segmentation.objective import save_weights
+    from fdsl.tasks.segmentation.config import SegFinetuneConfig
+    from fdsl.tasks.segmentation.models import HEAD_PREFIX, create_seg_model, load_init, model_config_of
+    from fdsl.tasks.segmentation.objective import save_weights
 
     pretrained = create_seg_model(TINY_MODEL, num_classes=255)
     config = SegFinetuneConfig(model=TINY_MODEL, augment=SegAugmentConfig(size=(64, 96)))
@@ -282,15 +282,15 @@ TINY_SEG_PRETRAIN = {
 
 
 def tiny_seg_pretrain(*layers):
-    from fdsl.train.config import resolve
-    from fdsl.train.segmentation.presets import cpu_small_pretrain
+    from fdsl.configs import resolve
+    from fdsl.tasks.segmentation.presets import cpu_small_pretrain
 
     return resolve(cpu_small_pretrain(), TINY_SEG_PRETRAIN, *layers)
 
 
 def tiny_seg_finetune(dataset: Path, *layers):
-    from fdsl.train.config import resolve
-    from fdsl.train.segmentation.presets import cpu_small_finetune
+    from fdsl.configs import resolve
+    from fdsl.tasks.segmentation.presets import cpu_small_finetune
 
     tiny = {"model": TINY_SEG_PRETRAIN["model"], "augment": {"size": [64, 64]}, "train": TINY_LOOP,
             "data": {"dataset": str(dataset), "num_classes": 3, "void": 3, "class_names": []}}
@@ -301,7 +301,7 @@ def test_pretrain_on_segrcdb_then_finetune_scores_miou_and_resumes_exactly(tmp_p
     import safetensors.torch
 
     from train_helpers import interrupt_epoch
-    from fdsl.train.segmentation import finetune, pretrain
+    from fdsl.tasks.segmentation import finetune, pretrain
 
     pre = pretrain(tiny_seg_pretrain(), tmp_path / "segrcdb")
     assert [row["epoch"] for row in pre.history] == [1, 2] and pre.best["val_miou"] is not None
@@ -315,7 +315,7 @@ def test_pretrain_on_segrcdb_then_finetune_scores_miou_and_resumes_exactly(tmp_p
     assert header[:5] == ["epoch", "train_loss", "val_loss", "val_miou", "val_pixel_acc"]
     assert all(0 <= row["val_miou"] <= 100 and 0 <= row["val_pixel_acc"] <= 100 for row in whole.history)
     # the saved best/ weights, loaded back alone, score what the run recorded; and draw their predictions
-    from fdsl.train.segmentation.predict import evaluate_weights
+    from fdsl.tasks.segmentation.weights import evaluate_weights
     from fdsl.viz.segmentation import save_prediction_grid
 
     data_config = tiny_seg_finetune(data).data
@@ -355,7 +355,7 @@ def check_cli_evaluate(run_cli, weights: Path, data: Path, best: dict) -> None:
 
 
 def test_finetune_on_bad_data_writes_nothing(tmp_path):
-    from fdsl.train.segmentation import finetune
+    from fdsl.tasks.segmentation import finetune
 
     data = make_seg_folder(tmp_path / "data")
     (data / "valannot" / "000.png").unlink()
@@ -413,7 +413,7 @@ def test_pretrain_from_a_rendered_folder_reads_the_same_scenes(tmp_path):
     from fdsl.cli import main
     from fdsl.data.datasets import formula_datasets
     from fdsl.data.rendered_masks import rendered_mask_datasets
-    from fdsl.train.segmentation import pretrain
+    from fdsl.tasks.segmentation import pretrain
 
     formula = TINY_SEG_PRETRAIN["data"]["formula"]
     options = [f"--{key.replace('_', '-')}={value}" for key, value in formula.items()]

@@ -64,7 +64,7 @@ def _scores(out):
 
 def test_a_failing_parallel_run_stops_the_study_with_its_error(tmp_path):
     from fdsl.errors import FdslError
-    from fdsl.train.finetune import finetune
+    from fdsl.train.run import finetune
     from fdsl.experiments.jobs import Run, run_parallel
     from train_helpers import tiny_finetune
 

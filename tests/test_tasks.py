@@ -2,7 +2,7 @@
 import pytest
 
 from fdsl.errors import FdslError
-from fdsl.train.tasks import get_task, metric_label, task_of_family
+from fdsl.tasks import get_task, metric_label, task_of_family
 from fdsl.train.trainer import FitResult, metric_columns, primary_column
 
 

@@ -15,14 +15,17 @@ from train_helpers import TINY_PRETRAIN, TINY_VIT, interrupt_epoch, make_image_f
 
 from fdsl.errors import FdslError
 from fdsl.train import trainer
-from fdsl.train.augment import build_transforms
+from fdsl.tasks.classification.augment import build_transforms
 from fdsl.train.checkpoint import load_weights
-from fdsl.train.config import AugmentConfig, ModelConfig, PretrainConfig, parse_assignment, resolve
+from fdsl.configs import parse_assignment, resolve
+from fdsl.tasks.classification.config import AugmentConfig, ModelConfig, PretrainConfig
 from fdsl.train.engine import NonFiniteLoss, train_one_epoch
-from fdsl.train.finetune import build_model, evaluate_checkpoint, finetune, resolve_init
-from fdsl.train.models import create_model
-from fdsl.train.presets import PRETRAIN_PRESETS, pretrain_preset
-from fdsl.train.pretrain import pretrain
+from fdsl.tasks import get_task
+from fdsl.tasks.classification.weights import build_model, resolve_init
+from fdsl.train.run import evaluate_weights, finetune
+from fdsl.tasks.classification.models import create_model
+from fdsl.tasks.classification.presets import PRETRAIN_PRESETS, pretrain_preset
+from fdsl.train.run import pretrain
 
 RUN_FILES = {"config.yaml", "metrics.csv", "state.pt", "summary.json", "last", "best", "tb"}
 
@@ -62,7 +65,7 @@ def test_pretrain_then_finetune_end_to_end(pretrained, images, tmp_path):
     assert summary["best"]["val_top1"] == max(row["val_top1"] for row in result.history)
     best = load_weights(tmp_path / "ft" / "best")
     assert best.label_names == ["class0", "class1", "class2"]
-    scores = evaluate_checkpoint(tmp_path / "ft" / "best", config.data, workers=0)
+    scores = evaluate_weights(get_task("classification"), tmp_path / "ft" / "best", config.data, workers=0)
     assert scores["images"] == 6  # 25% of 8 per class, 3 classes
     assert scores["top1"] == pytest.approx(summary["best"]["val_top1"])
 
@@ -71,7 +74,7 @@ def test_finetune_model_starts_from_the_checkpoint_with_a_new_head(pretrained, i
     _, run = pretrained
     config, weights = resolve_init(tiny_finetune(images, {"init": str(run / "last"), "new_head": True}))
     assert config.model.name == "vit_tiny_patch16_224" and config.model.kwargs["embed_dim"] == 32
-    model = build_model(config, weights, ["a", "b"])
+    model = build_model(config, ["a", "b"], weights)
     state = model.state_dict()
     assert torch.equal(state["blocks.0.attn.qkv.weight"], weights.state_dict["blocks.0.attn.qkv.weight"])
     assert state["head.weight"].shape == (2, 32) and weights.state_dict["head.weight"].shape == (3, 32)
@@ -81,7 +84,7 @@ def test_classes_that_differ_need_a_new_head(pretrained, images):
     _, run = pretrained
     config, weights = resolve_init(tiny_finetune(images, {"init": str(run / "last")}))
     with pytest.raises(FdslError, match="trained on 3 classes .* pass --new-head"):
-        build_model(config, weights, ["class0", "class1", "class2"])
+        build_model(config, ["class0", "class1", "class2"], weights)
 
 
 def test_vit_position_embeddings_follow_the_new_image_size(pretrained, images):
@@ -90,7 +93,7 @@ def test_vit_position_embeddings_follow_the_new_image_size(pretrained, images):
     _, run = pretrained
     config, weights = resolve_init(tiny_finetune(images, {"init": str(run / "last"), "new_head": True,
                                                          "augment": {"img_size": 48}}))
-    model = build_model(config, weights, ["a", "b"])
+    model = build_model(config, ["a", "b"], weights)
     old = weights.state_dict["pos_embed"]  # 1 class token + 4 x 4 patches
     assert old.shape == (1, 17, 32) and model.pos_embed.shape == (1, 37, 32)  # 1 + 6 x 6
     assert torch.allclose(model.pos_embed, resample_abs_pos_embed(old, new_size=[6, 6], num_prefix_tokens=1))

@@ -17,7 +17,7 @@ from fdsl.data.datasets import formula_datasets
 from fdsl.data.wds import rank_share, split_name
 from fdsl.data.writer import CARD_NAME, Shard, render_dataset
 from fdsl.registry import get_formula
-from fdsl.train.pretrain import pretrain
+from fdsl.train.run import pretrain
 
 from conftest import SMALL_FLAGS
 from kill_helpers import kill_when

@@ -8,8 +8,8 @@ import numpy as np
 import yaml
 from PIL import Image
 
-from fdsl.train.config import resolve
-from fdsl.train.presets import finetune_preset, pretrain_preset
+from fdsl.configs import resolve
+from fdsl.tasks.classification.presets import finetune_preset, pretrain_preset
 
 TINY_VIT = {"img_size": 32, "patch_size": 8, "embed_dim": 32, "depth": 1, "num_heads": 2, "mlp_ratio": 2.0}
 #: Overrides of the cpu-small presets: tiny model, tiny data, two quick epochs, no worker processes.

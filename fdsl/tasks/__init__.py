@@ -77,7 +77,12 @@ TrainStep = Callable[["nn.Module", Any, Any, Any], Step]
 
 
 class Task(ABC):
-    """A learning task. Subclasses set the class attributes and implement the abstract methods; the
+    """A learning task. Its configs are :class:`fdsl.configs.RunConfig` dataclasses with ``model``,
+    ``data``, ``optim`` and ``train`` sections (the fine-tuning one with ``init``: the weights it starts
+    from, None from scratch); the pre-training data section is a :class:`fdsl.data.config.FormulaDataConfig`
+    whose ``kinds`` are the sample kinds the task learns.
+
+    Subclasses set the class attributes and implement the abstract methods; the
     shared run calls them in this order: ``resolve_init`` (fine-tuning), ``check_model``, ``datasets``,
     ``build_model``, ``train_step`` (once per run), then per epoch the loader yields batches made with
     ``collate`` and ``evaluate`` scores validation; ``write_weights_config`` and ``model_card`` save

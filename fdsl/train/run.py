@@ -20,8 +20,8 @@ from typing import Any
 
 import fdsl
 from fdsl.configs import to_dict
-from fdsl.errors import check
-from fdsl.tasks import FINETUNE, PHASES, PRETRAIN, Task, check_weights_task, get_task, run_meta
+from fdsl.errors import FdslError, check
+from fdsl.tasks import FINETUNE, PHASES, PRETRAIN, Task, check_weights_task, get_task, list_tasks, run_meta
 from fdsl.train import checkpoint, distributed
 from fdsl.train.config import TrainConfig
 from fdsl.train.trainer import FitResult, fit, seed_init
@@ -49,6 +49,33 @@ def run(task: Task | str, phase: str, config: Any, out: str | Path, *, resume: b
         meta.update(init=config.init, dataset=config.data.dataset,
                     init_data=run_meta(weights.config).get("data") if weights is not None else None)
     return fit(task, model, data, config=config, out=out, context=context, state=state, meta=meta)
+
+
+def task_of_config(config: Any) -> tuple[Task, str]:
+    """The task and phase whose config class ``config`` is an instance of."""
+    for name in list_tasks():
+        task = get_task(name)
+        for phase in PHASES:
+            if type(config) is task.config_class(phase):
+                return task, phase
+    raise FdslError(f"{type(config).__name__} is the config of no registered task's phase")
+
+
+def pretrain(config: Any, out: str | Path, *, resume: bool = False) -> FitResult:
+    """:func:`run` of the task whose pre-training config ``config`` is (library use:
+    ``pretrain(PretrainConfig(...), "runs/x")``)."""
+    return run_config(PRETRAIN, config, out, resume=resume)
+
+
+def finetune(config: Any, out: str | Path, *, resume: bool = False) -> FitResult:
+    """:func:`run` of the task whose fine-tuning config ``config`` is."""
+    return run_config(FINETUNE, config, out, resume=resume)
+
+
+def run_config(phase: str, config: Any, out: str | Path, *, resume: bool = False) -> FitResult:
+    task, found = task_of_config(config)
+    check(found == phase, f"{type(config).__name__} is a {found} config, not a {phase} one")
+    return run(task, phase, config, out, resume=resume)
 
 
 def runner(task: Task, phase: str) -> Callable[..., FitResult]:

@@ -387,6 +387,18 @@ FINETUNE_PRESETS: dict[str, Callable[[], FinetuneConfig]] = {
 }
 
 
+def pretrain_preset(name: str) -> PretrainConfig:
+    from fdsl.tasks import PRETRAIN, get_task
+
+    return get_task("classification").preset(PRETRAIN, name)
+
+
+def finetune_preset(name: str) -> FinetuneConfig:
+    from fdsl.tasks import FINETUNE, get_task
+
+    return get_task("classification").preset(FINETUNE, name)
+
+
 @dataclasses.dataclass(frozen=True)
 class DemoRecipe:
     """What ``fdsl demo`` runs: a pre-training preset, a fine-tuning preset, the fine-tuning data
