@@ -321,7 +321,9 @@ def test_fuzz_render_any_finite_system(system, size, n_points, pad, patch, color
                              pad=pad, patch=patch, color=color, graded=graded, gray_value=gray_value)
     assert image.dtype == np.uint8
     assert image.shape == ((size, size, 3) if color else (size, size))
-    assert image.any()  # the start point is always drawn
+    # The start point is always drawn, but an official patch past the far edge is clipped (as PIL's
+    # paste clips it), and with under 3 px of padding its zeros may clear what earlier points lit.
+    assert image.any() or (patch and not graded and pad < 3)
     if not color and not graded:
         assert set(np.unique(image).tolist()) <= {0, gray_value}
     rate = ifs2d.filling_rate(maps, probabilities, size=size, n_points=n_points, pad=pad, seed=np.uint64(seed))
