@@ -247,6 +247,25 @@ def test_binary_masks_paint_the_same_pixels_as_the_counts(seed, n_maps, size, n_
     np.testing.assert_array_equal(image, counted_image(points, size, pad, patch, np.uint64(seed + 2), value, flip))
 
 
+def test_official_paste_paints_the_same_pixels_with_keys_of_either_width():
+    # render_ifs keys the points in int32 up to 2**22 points and in int64 beyond: same pixels.
+    points = ifs2d.orbit(SQUARE, ifs2d.determinant_probabilities(SQUARE), 5000, SEED)
+    colours = ifs2d.official_colours()
+    painted = {}
+    for dtype in (np.int32, np.int64):
+        keys = np.zeros((44, 44), dtype)
+        points2d.stamp_latest(*points, 40, 2, SEED, keys)
+        for flip in range(4):
+            grey, colour = np.empty((40, 40), np.uint8), np.empty((40, 40, 3), np.uint8)
+            points2d.paint_latest(keys, 127, flip, grey)
+            points2d.paint_latest_rgb(keys, colours, flip, colour)
+            painted[dtype, flip] = grey, colour
+    for flip in range(4):
+        for ours, wide in zip(painted[np.int32, flip], painted[np.int64, flip]):
+            np.testing.assert_array_equal(ours, wide)
+        np.testing.assert_array_equal(painted[np.int32, flip][0] > 0, painted[np.int32, flip][1].any(axis=-1))
+
+
 @pytest.mark.parametrize("flip", range(4))
 @pytest.mark.parametrize("graded, color", [(False, False), (True, False), (False, True)])
 def test_render_flip_equals_flipping_the_upright_image(flip, graded, color):

@@ -26,11 +26,13 @@ import numpy as np
 
 from fdsl.kernels.chaos2d import chaos_game, log_ratios
 from fdsl.kernels.points2d import (
+    KEY_SHIFT,
     count_filled,
     paint_binary,
-    paste_patches,
-    paste_patches_rgb,
+    paint_latest,
+    paint_latest_rgb,
     stamp_counts,
+    stamp_latest,
     stamp_masks,
 )
 from fdsl.seeding import kernel_seed
@@ -252,15 +254,19 @@ def render_ifs(
 def _paste_official(
     points: Orbit, size: int, pad: int, seed: np.uint64, color: bool, gray_value: int, flip: int
 ) -> np.ndarray:
-    """The official patch image: pasted on a canvas with room for the patches' overhang, cut to
-    (size, size) as PIL clips, flipped top-bottom as ``draw_patch`` does, then flipped by ``flip``."""
+    """The official patch image (see ``stamp_latest``): the last point over each pixel decides it;
+    patches past the far edges are cut off as PIL clips them; flipped top-bottom as ``draw_patch``
+    does, then by ``flip``."""
+    fits_int32 = points.kept < 1 << (31 - KEY_SHIFT)  # point numbers << KEY_SHIFT stay positive
+    keys = np.zeros((size + 4, size + 4), dtype=np.int32 if fits_int32 else np.int64)
+    stamp_latest(*points, size, pad, seed, keys)
     if color:
-        canvas = np.zeros((size + 4, size + 4, 3), dtype=np.uint8)
-        paste_patches_rgb(*points, size, pad, seed, official_colours(), canvas)
+        image = np.empty((size, size, 3), dtype=np.uint8)
+        paint_latest_rgb(keys, official_colours(), flip, image)
     else:
-        canvas = np.zeros((size + 4, size + 4), dtype=np.uint8)
-        paste_patches(*points, size, pad, seed, gray_value, canvas)
-    return flip_image(canvas[size - 1::-1, :size], flip)
+        image = np.empty((size, size), dtype=np.uint8)
+        paint_latest(keys, gray_value, flip, image)
+    return image
 
 
 @functools.lru_cache(maxsize=1)
