@@ -67,12 +67,24 @@ def tar_members(key: str, suffixes: Sequence[str], blobs: Sequence[bytes], label
 def write_tar(path: Path, members: Iterable[tuple[str, bytes]]) -> None:
     """Write ``members`` as a tar with fixed metadata, atomically (whole or absent)."""
     with atomic_path(path) as tmp, tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode = len(data), 0, 0o644
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            tar.addfile(info, io.BytesIO(data))
+        add_members(tar, members)
+
+
+def tar_bytes(members: Iterable[tuple[str, bytes]]) -> bytes:
+    """The bytes :func:`write_tar` writes for ``members``."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        add_members(tar, members)
+    return buffer.getvalue()
+
+
+def add_members(tar: tarfile.TarFile, members: Iterable[tuple[str, bytes]]) -> None:
+    for name, data in members:
+        info = tarfile.TarInfo(name)
+        info.size, info.mtime, info.mode = len(data), 0, 0o644
+        info.uid = info.gid = 0
+        info.uname = info.gname = ""
+        tar.addfile(info, io.BytesIO(data))
 
 
 # --- rendering --------------------------------------------------------------------------------
@@ -94,8 +106,9 @@ def _encode_one(task: tuple[int, int]) -> list[bytes]:
 
 def render_tars(formula: Formula, categories: list, out: Path, *, seed: int, instances: int, workers: int,
                 shard, shard_size: int, progress: bool) -> tuple[int, dict[str, str]]:
-    """The tars of ``shard`` (tars i, i + N, ...) that are absent; (samples of this shard, relative
-    path -> sha256 of each of its tars)."""
+    """The tars of ``shard`` (tars i, i + N, ...) that are absent, or differ from what a card lists;
+    (samples of this shard, relative path -> sha256 of each of its tars)."""
+    from fdsl.data.cards import recorded_digests
     from fdsl.data.writer import file_digest, pool_map
 
     (out / SHARD_DIR).mkdir(parents=True, exist_ok=True)
@@ -104,7 +117,8 @@ def render_tars(formula: Formula, categories: list, out: Path, *, seed: int, ins
     order = sample_order(formula, len(categories), instances)
     mine = {t: positions for t, positions in enumerate(tar_ranges(len(order), shard_size))
             if t % shard.count == shard.index}
-    todo = [t for t in mine if not (out / tar_name(t)).exists()]
+    recorded = recorded_digests(out)
+    todo = [t for t in mine if not _is_whole(out / tar_name(t), recorded.get(tar_name(t)))]
     tasks = [order[p] for t in todo for p in mine[t]]
     samples = sum(map(len, mine.values()))
     bar = ProgressBar(total=samples, initial=samples - len(tasks), unit="sample", disable=not progress, smoothing=0.1)
@@ -114,6 +128,13 @@ def render_tars(formula: Formula, categories: list, out: Path, *, seed: int, ins
         write_tar(out / tar_name(t), _members_of(formula, [order[p] for p in mine[t]], blobs, bar))
     bar.close()
     return samples, {tar_name(t): file_digest(out / tar_name(t)) for t in sorted(mine)}
+
+
+def _is_whole(path: Path, recorded_digest: str | None) -> bool:
+    """A tar that exists (written whole or not at all), with the bytes a card lists for it if any."""
+    from fdsl.data.writer import file_digest
+
+    return path.exists() and (recorded_digest is None or file_digest(path) == recorded_digest)
 
 
 def _members_of(formula: Formula, tasks: list[tuple[int, int]], blobs, bar) -> Iterable[tuple[str, bytes]]:
