@@ -319,6 +319,13 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `fdsl models | head`: the reader has all it wants
         silence_stdout()
         return EXIT_BROKEN_PIPE
+    except OSError as error:  # a full disk under a write that does not go through fdsl.atomic (a folder, a log)
+        from fdsl.atomic import NO_SPACE, no_space_message
+
+        if error.errno not in NO_SPACE:
+            raise
+        print(f"fdsl: error: {no_space_message(error)}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("fdsl: interrupted; run the same command again to resume", file=sys.stderr)
         return 130

@@ -121,12 +121,12 @@ def render_tars(formula: Formula, categories: list, out: Path, *, seed: int, ins
     todo = [t for t in mine if not _is_whole(out / tar_name(t), recorded.get(tar_name(t)))]
     tasks = [order[p] for t in todo for p in mine[t]]
     samples = sum(map(len, mine.values()))
-    bar = ProgressBar(total=samples, initial=samples - len(tasks), unit="sample", disable=not progress, smoothing=0.1)
     blobs = pool_map(_encode_one, tasks, workers=workers, initializer=_init_worker,
                      initargs=(formula, categories, seed), ordered=True)
-    for t in todo:
-        write_tar(out / tar_name(t), _members_of(formula, [order[p] for p in mine[t]], blobs, bar))
-    bar.close()
+    with ProgressBar(total=samples, initial=samples - len(tasks), unit="sample", disable=not progress,
+                     smoothing=0.1) as bar:  # closed on an error too: the error's line starts a line of its own
+        for t in todo:
+            write_tar(out / tar_name(t), _members_of(formula, [order[p] for p in mine[t]], blobs, bar))
     return samples, {tar_name(t): file_digest(out / tar_name(t)) for t in sorted(mine)}
 
 
@@ -152,8 +152,9 @@ def split_name(name: str) -> tuple[str, str]:
     return (f"{folder}/{stem}" if folder else stem), dot + rest
 
 
-def index_tar(path: Path, image_suffix: str) -> list[tuple[str, int, int, int]]:
-    """(key, offset, size of the ``image_suffix`` member, label) of each sample in the tar at ``path``."""
+def index_tar(path: Path, image_suffix: str, *, categories: int) -> list[tuple[str, int, int, int]]:
+    """(key, offset, size of the ``image_suffix`` member, label) of each sample in the tar at
+    ``path``; a label must be a category, ``0 .. categories - 1``."""
     samples: dict[str, dict[str, Any]] = {}
     try:
         with tarfile.open(path) as tar:
@@ -163,14 +164,25 @@ def index_tar(path: Path, image_suffix: str) -> list[tuple[str, int, int, int]]:
                 if suffix == image_suffix:
                     entry["at"] = (member.offset_data, member.size)
                 elif suffix == LABEL_SUFFIX:
-                    entry["label"] = int(tar.extractfile(member).read())
-    except (tarfile.TarError, OSError, ValueError) as error:
+                    entry["label"] = read_label(tar.extractfile(member).read(), path, key, categories)
+    except (tarfile.TarError, OSError, EOFError) as error:
         raise FdslError(f"shard {str(path)!r} cannot be read as a WebDataset tar ({error}); "
                         "check it with `fdsl verify`") from None
     incomplete = [key for key, entry in samples.items() if "at" not in entry or "label" not in entry]
     check(not incomplete, f"shard {str(path)!r}: sample {incomplete[:1]} lacks its {image_suffix} or "
                           f"{LABEL_SUFFIX} member")
     return [(key, *entry["at"], entry["label"]) for key, entry in samples.items()]
+
+
+def read_label(data: bytes, path: Path, key: str, categories: int) -> int:
+    """The category in a ``.cls`` member: an ASCII integer in ``0 .. categories - 1``."""
+    text = data.decode("ascii", errors="replace").strip()
+    check(text.isdigit() or (text.startswith("-") and text[1:].isdigit()),
+          f"shard {str(path)!r}: the {LABEL_SUFFIX} member of sample {key!r} is {text[:20]!r}, not an integer")
+    label = int(text)
+    check(0 <= label < categories, f"shard {str(path)!r}: sample {key!r} has label {label} ({LABEL_SUFFIX}), but "
+                                   f"its dataset card has {categories} categories (0..{categories - 1})")
+    return label
 
 
 class TarImageDataset(Dataset):

@@ -274,12 +274,13 @@ def render_folders(formula: Formula, categories: list, out: Path, *, seed: int, 
         else:
             todo.append((category, instance))
 
-    bar = ProgressBar(total=len(tasks), initial=len(tasks) - len(todo), unit="sample", disable=not progress, smoothing=0.1)
-    for category, written in pool_map(_render_one, todo, workers=workers, initializer=_init_worker,
-                                      initargs=(formula, categories, seed, out)):
-        files.update({f"{category:05d}/{name}": digest for name, digest in written.items()})
-        bar.update()
-    bar.close()
+    # closed on an error too, so that the error's line starts a line of its own
+    with ProgressBar(total=len(tasks), initial=len(tasks) - len(todo), unit="sample", disable=not progress,
+                     smoothing=0.1) as bar:
+        for category, written in pool_map(_render_one, todo, workers=workers, initializer=_init_worker,
+                                          initargs=(formula, categories, seed, out)):
+            files.update({f"{category:05d}/{name}": digest for name, digest in written.items()})
+            bar.update()
     return len(tasks), files
 
 
