@@ -30,8 +30,10 @@ infinite coordinates, an unreadable file, an empty class folder, a root without 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from tokenize import TokenError
 from typing import Any
 
 import numpy as np
@@ -62,7 +64,8 @@ def read_points(path: str | Path) -> np.ndarray:
         points = reader(path)
     except FdslError:
         raise
-    except (OSError, ValueError, EOFError, IndexError, KeyError, TypeError) as error:  # numpy's and the OS's words
+    except (OSError, ValueError, EOFError, IndexError, KeyError, TypeError, SyntaxError, TokenError) as error:
+        # what numpy (its .npy header is Python literal syntax) and the OS say of a bad file
         raise FdslError(f"point file {str(path)!r} cannot be read ({' '.join(str(error).split()) or 'empty'})") from None
     return check_cloud(points, path)
 
@@ -83,10 +86,21 @@ def check_cloud(points: Any, path: Path) -> np.ndarray:
 
 
 def read_npy(path: Path) -> np.ndarray:
+    """The array of a .npy file, once its header promises no more bytes than the file holds (a cut
+    file, or a header spoiled into a huge shape, would fail deep in numpy or exhaust the memory)."""
     with open(path, "rb") as handle:
-        magic = handle.read(6)
-    check(bool(magic), f"point file {str(path)!r} is empty (0 bytes)")
-    check(magic == b"\x93NUMPY", f"point file {str(path)!r} cannot be read (not a .npy file: no NUMPY header)")
+        check(bool(handle.read(6)), f"point file {str(path)!r} is empty (0 bytes)")
+        handle.seek(0)
+        check(handle.read(6) == b"\x93NUMPY", f"point file {str(path)!r} cannot be read (not a .npy file: no NUMPY "
+                                              "header)")
+        handle.seek(0)
+        version = np.lib.format.read_magic(handle)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(handle)
+        body = path.stat().st_size - handle.tell()
+    needed = math.prod(shape) * dtype.itemsize
+    check(needed <= body, f"point file {str(path)!r} is cut short: its header promises {shape} {dtype} values "
+                          f"({needed} bytes) but {body} bytes follow")
     return np.load(path, allow_pickle=False)
 
 

@@ -151,8 +151,9 @@ def read_label(path: Path, lookup: np.ndarray, num_classes: int) -> np.ndarray:
     check(raw.dtype.kind in "iub", f"label map {str(path)!r} holds {raw.dtype} values; expected integer class ids")
     if raw.dtype != np.uint8:  # 16-bit or 32-bit label maps: values outside 0..255 are no class (nor 255)
         outside = raw[(raw < 0) | (raw > 255)]
-        check(not outside.size, f"label map {str(path)!r} holds class id {int(outside.flat[0])} (out of range: "
-                                f"classes are 0..{num_classes - 1}, 255 ignored)")
+        if outside.size:
+            raise FdslError(f"label map {str(path)!r} holds class id {int(outside.flat[0])} (out of range: classes "
+                            f"are 0..{num_classes - 1}, 255 ignored)")
         raw = raw.astype(np.uint8)
     labels = lookup[raw]
     if (labels == BAD).any():

@@ -157,7 +157,7 @@ def index_tar(path: Path, image_suffix: str, *, categories: int) -> list[tuple[s
     ``path``; a label must be a category, ``0 .. categories - 1``."""
     samples: dict[str, dict[str, Any]] = {}
     try:
-        with tarfile.open(path) as tar:
+        with tarfile.open(path, "r:") as tar:  # plain tars only, as fdsl and webdataset write them
             for member in tar:
                 key, suffix = split_name(member.name)
                 entry = samples.setdefault(key, {})
@@ -166,7 +166,7 @@ def index_tar(path: Path, image_suffix: str, *, categories: int) -> list[tuple[s
                 elif suffix == LABEL_SUFFIX:
                     entry["label"] = read_label(tar.extractfile(member).read(), path, key, categories)
     except (tarfile.TarError, OSError, EOFError) as error:
-        raise FdslError(f"shard {str(path)!r} cannot be read as a WebDataset tar ({error}); "
+        raise FdslError(f"shard {str(path)!r} cannot be read as a WebDataset tar ({' '.join(str(error).split())}); "
                         "check it with `fdsl verify`") from None
     incomplete = [key for key, entry in samples.items() if "at" not in entry or "label" not in entry]
     check(not incomplete, f"shard {str(path)!r}: sample {incomplete[:1]} lacks its {image_suffix} or "
