@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -23,15 +24,17 @@ IMAGE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.e
 SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
 
 
-def read_rgb(path: str | Path, *, what: str = "image file", hint: str = "") -> Image.Image:
-    """The image in ``path`` as a decoded PIL RGB image; ``what`` names the file and ``hint`` ends
-    the message of an error."""
+def read_rgb(path: str | Path | BinaryIO, *, what: str = "image file", name: str | None = None,
+             hint: str = "") -> Image.Image:
+    """The image in ``path`` (a file name, or an open file called ``name``) as a decoded PIL RGB
+    image; ``what`` names the file and ``hint`` ends the message of an error."""
+    shown = str(path) if name is None else name
     try:
         with Image.open(path) as image:
             image.load()
-            return as_rgb(image, path, what)
+            return as_rgb(image, shown, what)
     except IMAGE_ERRORS as error:
-        raise FdslError(f"{what} {str(path)!r} cannot be read ({reason(error)}){hint}") from None
+        raise FdslError(f"{what} {shown!r} cannot be read ({reason(error)}){hint}") from None
 
 
 def read_array(path: str | Path, *, what: str = "label map") -> np.ndarray:

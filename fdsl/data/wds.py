@@ -24,10 +24,11 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch.utils.data import Dataset
 
 from fdsl.atomic import TMP_GLOB, atomic_path
+from fdsl.data.images import read_rgb
 from fdsl.data.processes import ProgressBar
 from fdsl.errors import FdslError, check
 from fdsl.formulas.base import Formula
@@ -206,12 +207,8 @@ class TarImageDataset(Dataset):
         with open(self.tars[tar], "rb") as handle:
             handle.seek(offset)
             data = handle.read(size)
-        try:
-            with Image.open(io.BytesIO(data)) as image:
-                return image.convert("RGB")
-        except (OSError, ValueError, SyntaxError, UnidentifiedImageError) as error:
-            raise FdslError(f"image at byte {offset} of {self.tars[tar]!r} cannot be read ({error}); "
-                            "check the dataset with `fdsl verify`") from None
+        return read_rgb(io.BytesIO(data), what=f"image at byte {offset} of", name=self.tars[tar],
+                        hint="; check the dataset with `fdsl verify`")
 
     def __getitem__(self, index: int):
         image = self.image(index)
