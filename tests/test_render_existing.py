@@ -4,6 +4,7 @@ resumes. `fdsl verify` names the files its card does not list."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from conftest import SMALL_FLAGS, tree_snapshot
@@ -172,3 +173,23 @@ def test_a_rerun_renders_again_a_file_that_differs_from_the_card(tmp_path, small
     code, _, err = run_cli(*render_args(out, small_param_dir, *flags))
     assert code == 0, err
     assert tree_snapshot(out) == before
+
+
+def test_verify_and_training_name_an_unreadable_file(rendered, run_cli, monkeypatch):
+    from fdsl.data import cards
+    from fdsl.data.cards import check_rendered_dataset
+    from fdsl.errors import FdslError
+
+    victim = next(rendered.glob("00000/*.png"))
+    real = cards.file_digest
+
+    def unreadable(path):  # as a file without read permission (the tests may run as root)
+        if Path(path) == victim:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(cards, "file_digest", unreadable)
+    code, text, _ = run_cli("verify", rendered)
+    assert code == 1 and f"00000/{victim.name}: unreadable (Permission denied)" in text
+    with pytest.raises(FdslError, match=f"'{victim}' is unreadable \\(Permission denied\\)"):
+        check_rendered_dataset(rendered)

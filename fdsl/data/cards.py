@@ -114,9 +114,8 @@ def verify_dataset(directory: Path, *, progress: bool = True) -> Verification:
     files = finished_card(directory)["files"]
     missing = missing_files(directory, files)
     present = {name: digest for name, digest in files.items() if name not in missing}
-    corrupt = corrupt_files(directory, present, progress=progress)
-    problems = [f"{name}: missing" for name in missing] + [f"{name}: corrupt (sha256 differs from the card)"
-                                                           for name in corrupt]
+    bad = content_problems(directory, present, progress=progress)
+    problems = [f"{name}: missing" for name in missing] + [f"{name}: {problem}" for name, problem in bad]
     return Verification(len(files), problems, unlisted_files(directory, files))
 
 
@@ -140,13 +139,27 @@ def missing_files(directory: Path, files: Iterable[str]) -> list[str]:
     return [name for name in files if not (directory / name).is_file()]
 
 
-def corrupt_files(directory: Path, files: dict[str, str], *, progress: bool = False) -> list[str]:
-    """The ``files`` (relative path -> sha256) whose bytes have another sha256, in card order."""
+def content_problems(directory: Path, files: dict[str, str], *, progress: bool = False) -> list[tuple[str, str]]:
+    """(name, what is wrong) of the ``files`` (relative path -> sha256) whose bytes have another
+    sha256 or cannot be read, in card order."""
     names = list(files)
     with ThreadPoolExecutor(HASH_THREADS) as pool:
-        digests = pool.map(file_digest, [directory / name for name in names])
-        checked = tqdm(zip(names, digests), total=len(names), unit="file", disable=not progress, desc="verify")
-        return [name for name, digest in checked if digest != files[name]]
+        found = pool.map(readable_digest, [directory / name for name in names])
+        checked = tqdm(zip(names, found), total=len(names), unit="file", disable=not progress, desc="verify")
+        return [(name, problem_of(digest, files[name])) for name, digest in checked if digest != files[name]]
+
+
+def readable_digest(path: Path) -> str | OSError:
+    try:
+        return file_digest(path)
+    except OSError as error:
+        return error
+
+
+def problem_of(found: str | OSError, expected: str) -> str:
+    if isinstance(found, OSError):
+        return f"unreadable ({found.strerror or found})"
+    return "corrupt (sha256 differs from the card)"
 
 
 def unlisted_files(directory: Path, listed: Iterable[str]) -> list[str]:
@@ -184,10 +197,11 @@ def check_rendered_dataset(directory: Path, *, progress: bool = False) -> dict[s
     if unlisted:
         raise FdslError(f"{str(directory / unlisted[0])!r} is not listed in {where} ({len(unlisted)} unlisted "
                         "file(s)); remove what was added to the render")
-    corrupt = corrupt_files(directory, files, progress=progress)
-    if corrupt:
-        raise FdslError(f"{str(directory / corrupt[0])!r} is corrupt: its sha256 differs from {where} "
-                        f"({len(corrupt)} corrupt; `fdsl verify {directory}` names every problem)")
+    bad = content_problems(directory, files, progress=progress)
+    if bad:
+        name, problem = bad[0]
+        raise FdslError(f"{str(directory / name)!r} is {problem.replace('the card', where)} ({len(bad)} corrupt or "
+                        f"unreadable; `fdsl verify {directory}` names every problem)")
     return read_card(directory / CARD_NAME)
 
 
