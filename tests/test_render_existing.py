@@ -193,3 +193,14 @@ def test_verify_and_training_name_an_unreadable_file(rendered, run_cli, monkeypa
     assert code == 1 and f"00000/{victim.name}: unreadable (Permission denied)" in text
     with pytest.raises(FdslError, match=f"'{victim}' is unreadable \\(Permission denied\\)"):
         check_rendered_dataset(rendered)
+
+
+def test_a_card_of_an_older_fdsl_without_files_is_rebuilt(rendered, small_param_dir, run_cli):
+    card = json.loads((rendered / CARD_NAME).read_text())
+    old = {key: value for key, value in card.items() if key not in ("files", "format")}
+    (rendered / CARD_NAME).write_text(json.dumps(old))
+    code, _, err = run_cli("verify", rendered)
+    assert code == 2 and "render again to rebuild it" in err
+    code, _, err = run_cli(*render_args(rendered, small_param_dir))
+    assert code == 0, err
+    assert json.loads((rendered / CARD_NAME).read_text()) == card

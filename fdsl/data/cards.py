@@ -43,12 +43,19 @@ HASH_THREADS = min(4, os.cpu_count() or 1)
 
 
 def read_card(path: Path) -> dict[str, Any]:
+    card = load_card(path)
+    check(isinstance(card.get("files"), dict),
+          f"dataset card {str(path)!r} lists no files (made by an older fdsl?); render again to rebuild it")
+    return card
+
+
+def load_card(path: Path) -> dict[str, Any]:
+    """A card as JSON, whether or not it lists files (a render reads the configuration of old ones)."""
     try:
         card = json.loads(Path(path).read_text())
     except (OSError, ValueError) as error:
-        raise FdslError(f"dataset card {str(path)!r} cannot be read ({error})") from None
-    check(isinstance(card, dict) and isinstance(card.get("files"), dict),
-          f"dataset card {str(path)!r} lists no files (made by an older fdsl?); render again to rebuild it")
+        raise FdslError(f"dataset card {str(path)!r} cannot be read ({' '.join(str(error).split())})") from None
+    check(isinstance(card, dict), f"dataset card {str(path)!r} is no JSON object")
     return card
 
 
@@ -218,7 +225,7 @@ def configuration_of(card: dict[str, Any]) -> dict[str, Any]:
     the category files' digests among them, as JSON gives them back."""
     found = {key: card.get(key) for key in CONFIGURATION if key != "category_files"}
     found["format"] = found["format"] or "folder"  # cards of the first fdsl versions had no format
-    files = card.get("files") or {}
+    files = card.get("files") if isinstance(card.get("files"), dict) else {}
     found["category_files"] = {name: digest for name, digest in files.items() if is_category_file(name)}
     return json.loads(json.dumps(found))
 
@@ -252,7 +259,7 @@ def card_paths(directory: Path) -> list[Path]:
 def recorded_configurations(directory: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """(file name, configuration) of every card and render record in ``directory``."""
     for path in card_paths(directory):
-        yield path.name, configuration_of(read_card(path))
+        yield path.name, configuration_of(load_card(path))
     record = directory / RENDER_RECORD
     if record.is_file():
         yield record.name, read_render_record(record)
@@ -263,7 +270,8 @@ def recorded_digests(directory: Path) -> dict[str, str]:
     list: a resumed render renders again a file whose bytes differ, instead of listing them."""
     digests: dict[str, str] = {}
     for path in card_paths(directory):
-        digests.update(read_card(path)["files"])
+        files = load_card(path).get("files")
+        digests.update(files if isinstance(files, dict) else {})
     return digests
 
 
