@@ -18,8 +18,10 @@ from PIL import Image, UnidentifiedImageError
 
 from fdsl.errors import FdslError
 
-#: What PIL raises for a file it cannot read as an image (not one, truncated, too large, a bad header).
-IMAGE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error, Image.DecompressionBombError)
+#: What PIL raises for a file it cannot read as an image (not one, truncated, too large, a bad header;
+#: a header spoiled into a huge size can fail the allocation).
+IMAGE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error, MemoryError,
+                Image.DecompressionBombError)
 #: PIL modes of 16-bit greys (PNG, TIFF).
 SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
 
