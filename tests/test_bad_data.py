@@ -183,7 +183,8 @@ def test_finetune_names_an_unreadable_image_before_writing(tmp_path, run_cli, mo
     make(bad, monkeypatch)
     yaml = write_yaml(tmp_path / "ft.yaml", TINY_FINETUNE)
     code, _, err = run_cli("finetune", "--config", yaml, "--dataset", images, "-o", tmp_path / "run")
-    one_line(code, err, str(bad), "cannot be read" if reason != "mode I" else "32-bit integer", reason)
+    line = one_line(code, err, str(bad), "cannot be read" if reason != "mode I" else "32-bit integer", reason)
+    assert line.count(str(bad)) == 1
     assert not (tmp_path / "run").exists()
     with pytest.raises(FdslError, match="000_bad.png"):  # and so does `fdsl evaluate` on it
         evaluation_dataset(RealDataConfig(dataset=str(images), holdout=0.0))

@@ -34,7 +34,9 @@ def read_rgb(path: str | Path | BinaryIO, *, what: str = "image file", name: str
     try:
         with Image.open(path) as image:
             image.load()
-            return as_rgb(image, shown, what)
+            return as_rgb(image, shown, what, hint)
+    except FdslError:  # a ValueError, but about the pixels, and said already
+        raise
     except IMAGE_ERRORS as error:
         raise FdslError(f"{what} {shown!r} cannot be read ({reason(error)}){hint}") from None
 
@@ -48,20 +50,20 @@ def read_array(path: str | Path, *, what: str = "label map") -> np.ndarray:
         raise FdslError(f"{what} {str(path)!r} cannot be read ({reason(error)})") from None
 
 
-def as_rgb(image: Image.Image, path: str | Path, what: str) -> Image.Image:
+def as_rgb(image: Image.Image, path: str | Path, what: str, hint: str = "") -> Image.Image:
     if image.mode in SIXTEEN_BIT or (image.mode == "I" and image.format == "PNG"):  # older PIL: 16-bit PNG as I
-        return Image.fromarray(scaled_to_8_bits(np.asarray(image), path, what)).convert("RGB")
+        return Image.fromarray(scaled_to_8_bits(np.asarray(image), path, what, hint)).convert("RGB")
     if image.mode in ("I", "F"):
         raise FdslError(f"{what} {str(path)!r} holds 32-bit {'integer' if image.mode == 'I' else 'float'} pixels "
-                        f"(mode {image.mode}), which have no range to read as colours; save it with 8 or 16 bits")
+                        f"(mode {image.mode}), which have no range to read as colours: save it with 8 or 16 bits{hint}")
     return image.convert("RGB")
 
 
-def scaled_to_8_bits(values: np.ndarray, path: str | Path, what: str) -> np.ndarray:
+def scaled_to_8_bits(values: np.ndarray, path: str | Path, what: str, hint: str = "") -> np.ndarray:
     wide = values.astype(np.int64)
     if wide.size and (wide.min() < 0 or wide.max() > 65535):
         raise FdslError(f"{what} {str(path)!r} holds pixel values outside 0..65535 ({int(wide.min())}.."
-                        f"{int(wide.max())}); save it with 8 or 16 bits")
+                        f"{int(wide.max())}): save it with 8 or 16 bits{hint}")
     return ((wide * 255 + 32767) // 65535).astype(np.uint8)
 
 
@@ -69,5 +71,7 @@ def reason(error: BaseException) -> str:
     """Why PIL could not read a file, on one line."""
     if isinstance(error, UnidentifiedImageError):
         return "not an image format PIL knows"
+    if isinstance(error, OSError) and error.strerror:  # the OS's words, without the file name said already
+        return error.strerror
     text = " ".join(str(error).split())
     return text or type(error).__name__

@@ -64,8 +64,7 @@ def read_points(path: str | Path) -> np.ndarray:
         points = reader(path)
     except FdslError:
         raise
-    except (OSError, ValueError, EOFError, IndexError, KeyError, TypeError, SyntaxError, TokenError) as error:
-        # what numpy (its .npy header is Python literal syntax) and the OS say of a bad file
+    except (OSError, ValueError, EOFError, IndexError, KeyError, TypeError) as error:  # what numpy and the OS say
         raise FdslError(f"point file {str(path)!r} cannot be read ({' '.join(str(error).split()) or 'empty'})") from None
     return check_cloud(points, path)
 
@@ -94,14 +93,23 @@ def read_npy(path: Path) -> np.ndarray:
         check(handle.read(6) == b"\x93NUMPY", f"point file {str(path)!r} cannot be read (not a .npy file: no NUMPY "
                                               "header)")
         handle.seek(0)
-        version = np.lib.format.read_magic(handle)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, _, dtype = read_header(handle)
+        shape, dtype = npy_header(handle, path)
         body = path.stat().st_size - handle.tell()
     needed = math.prod(shape) * dtype.itemsize
     check(needed <= body, f"point file {str(path)!r} is cut short: its header promises {shape} {dtype} values "
                           f"({needed} bytes) but {body} bytes follow")
     return np.load(path, allow_pickle=False)
+
+
+def npy_header(handle, path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) that the header of an open .npy file declares (its dictionary is Python syntax)."""
+    try:
+        version = np.lib.format.read_magic(handle)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(handle)
+    except (ValueError, SyntaxError, TokenError, EOFError, OSError):
+        raise FdslError(f"point file {str(path)!r} cannot be read (its .npy header is not a valid one)") from None
+    return shape, dtype
 
 
 def ascii_text(data: bytes, path: Path, what: str) -> str:
@@ -175,8 +183,9 @@ def read_off(path: Path) -> np.ndarray:
     check(bool(lines) and lines[0].startswith("OFF"), f"point file {str(path)!r} is not an OFF file (no OFF keyword)")
     start = 1 if lines[0][3:].strip() else 2
     counts = (lines[0][3:] if start == 1 else " ".join(lines[1:2])).split()
-    check(len(counts) >= 2 and all(word.isdigit() for word in counts[:2]),
-          f"point file {str(path)!r}: the OFF header holds no vertex and face counts ({' '.join(counts)!r})")
+    if len(counts) < 2 or not all(word.isdigit() for word in counts[:2]):
+        found = f" (it reads {' '.join(counts)!r})" if counts else ""
+        raise FdslError(f"point file {str(path)!r}: the OFF header holds no vertex and face counts{found}")
     vertices, faces = int(counts[0]), int(counts[1])
     body = lines[start:]
     check(len(body) >= vertices + faces, f"point file {str(path)!r} declares {vertices} vertices and {faces} faces "
