@@ -82,8 +82,8 @@ def scene_datasets(config: SegPretrainConfig, *, progress: bool = False):
     train_transform, val_transform = build_transforms(config.augment)
     data = config.data
     if data.data_dir is not None:
-        return rendered_mask_datasets(data.data_dir, data.val_instances, train_transform=train_transform,
-                                      val_transform=val_transform)
+        return rendered_mask_datasets(data.data_dir, data.val_instances, family=data.family,
+                                      train_transform=train_transform, val_transform=val_transform, progress=progress)
     scenes, held_out, _ = formula_datasets(data, train_transform=train_transform, val_transform=val_transform,
                                            progress=progress)
     return MaskPairs(scenes), MaskPairs(held_out) if held_out is not None else None, mask_label_names(config)
