@@ -21,7 +21,10 @@ process (``*_wall`` in the JSON: per wall-clock second), since the machine may b
   same pairs (on categories spread over the benchmarked ones), and the speed-up over it of fdsl
   on the same images (rendered repeatedly, about ``--images`` renders in all);
 - targets: the issue's, per family (>= 100x the reference for every family; more for some), each
-  with whether it is met; not judged with --quick, whose settings are not the paper's.
+  with whether it is met; not judged with --quick, whose settings are not the paper's;
+- variants: other values of a family's options (``VARIANTS``) rendered on the same images in the
+  same run, e.g. FractalDB's patches ORed (``patch_mode=union``, fdsl's kernel before issue 27)
+  beside the official paste.
 
 Prints a table and writes JSON (``benchmarks/results/render.json``, ``render-quick.json`` with --quick).
 """
@@ -72,6 +75,11 @@ TARGETS = {
     "rcdb": {"render_images_per_s": (">=", 100.0)},
     "visualatom": {"render_images_per_s": (">=", 100.0)},
     "segrcdb": {"render_images_per_s": (">=", 200.0)},  # image + mask pairs at 512 px
+}
+#: Options timed beside a family's defaults, on the same images in the same run: label -> overrides.
+VARIANTS = {
+    "fractaldb": {"patch_mode=union": {"patch_mode": "union"}},
+    "ofdb": {"patch_mode=union": {"patch_mode": "union"}},
 }
 #: How the table names each measured key, and the unit after its bound.
 TARGET_LABELS = {"speedup_vs_reference": ("speed-up", "x"), "render_images_per_s": ("img/s/core", ""),
@@ -147,6 +155,18 @@ def time_render(formula: Formula, categories: dict[int, Any], tasks: list[tuple[
     return clock.rates(len(tasks), key)
 
 
+def time_variants(name: str, config: dict[str, Any], categories: dict[int, Any],
+                  tasks: list[tuple[int, int]]) -> dict[str, Any]:
+    """The family's ``VARIANTS`` on the same categories and images: label -> overrides and rates."""
+    timed = {}
+    for label, overrides in VARIANTS.get(name, {}).items():
+        variant = get_formula(name, **config, **overrides)
+        for index, params in categories.items():  # compile or load the variant's kernels off the clock
+            variant.sample(params, SEED, index, 0)
+        timed[label] = {"overrides": overrides, **time_render(variant, categories, tasks)}
+    return timed
+
+
 def time_render_png(formula: Formula, categories: dict[int, Any], tasks: list[tuple[int, int]]) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="fdsl-bench-") as tmp, Clock() as clock:
         for category, instance in tasks:
@@ -184,6 +204,7 @@ def bench_family(name: str, args: argparse.Namespace, reference: ModuleType | No
         "images": len(tasks),
         **time_render(formula, categories, tasks),
         **time_render_png(formula, categories, tasks),
+        "variants": time_variants(name, config, categories, tasks),
         "search_s_per_category": clock.cpu / len(indices),
         "search_s_per_category_wall": clock.wall / len(indices),
         "search_1000_estimate_s": 1000 * clock.cpu / len(indices),
@@ -279,6 +300,10 @@ def print_table(results: dict[str, Any]) -> None:
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, tuple("-" * w for w in widths), *rows]:
         print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)))
+    for name, r in results["families"].items():
+        for label, variant in r["variants"].items():
+            print(f"{name} with {label}: {fmt(variant['render_images_per_s'])} img/s/core "
+                  f"(with its defaults: {fmt(r['render_images_per_s'])}), on the same images")
     for name, r in results["families"].items():
         for key, check in r["targets"].items():
             print(f"{name}: {key} {fmt(check['measured'])} (target {check['target']}): {verdict(check, quick)}")

@@ -11,14 +11,19 @@ does so before it resumes).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from collections.abc import Iterator
 from pathlib import Path
+
+from fdsl.errors import FdslError
 
 #: What every temporary name holds between the final name and the process id.
 TMP_MARK = ".tmp-"
 #: Matches the temporaries of any file (glob pattern, relative to their folder).
 TMP_GLOB = f".*{TMP_MARK}*"
+#: errno values of a full disk or an exhausted quota: the error names the file, in one line.
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 
 def temporary_path(path: Path) -> Path:
@@ -30,14 +35,24 @@ def temporary_path(path: Path) -> Path:
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path to write ``path`` through (for writers that take a file name: PIL,
-    matplotlib, torch, safetensors); on success it replaces ``path``, on error it is removed."""
+    matplotlib, torch, safetensors); on success it replaces ``path``, on error it is removed (a full
+    disk then ends in one :class:`FdslError` naming the file; what was written before stays whole)."""
     tmp = temporary_path(path)
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         tmp.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno in NO_SPACE:
+            raise FdslError(no_space_message(error, path)) from None
         raise
+
+
+def no_space_message(error: OSError, path: Path | str | None = None) -> str:
+    """One line for a write that found the disk (or the quota) full."""
+    where = path if path is not None else error.filename
+    target = f" {str(where)!r}" if where is not None else ""
+    return f"cannot write{target}: {os.strerror(error.errno)}; free some space (the files written so far are whole)"
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:

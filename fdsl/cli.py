@@ -90,7 +90,9 @@ def cmd_search(args) -> None:
 
 
 def cmd_render(args) -> None:
-    from fdsl.data.writer import Shard, check_format, check_instances, check_writable, render_dataset
+    from fdsl.data.cards import check_output_configuration
+    from fdsl.data.writer import (Shard, check_format, check_instances, check_writable, render_configuration,
+                                  render_dataset)
 
     formula = formula_from_args(args)
     shard = Shard.parse(args.shard) if args.shard else Shard.from_torchrun()
@@ -98,6 +100,9 @@ def cmd_render(args) -> None:
     check_instances(formula, args.instances)  # before a long category search, not after
     check_format(args.format, args.shard_size)
     check_writable(Path(args.out))
+    check_output_configuration(Path(args.out), render_configuration(
+        formula, seed=args.data_seed, categories=args.categories, instances=args.instances, data_format=args.format,
+        shard_size=args.shard_size))
     categories = categories_from_args(formula, args)
     card = render_dataset(formula, categories, Path(args.out), seed=args.data_seed, instances=args.instances,
                           workers=args.workers, shard=shard,
@@ -116,15 +121,16 @@ def cmd_card(args) -> None:
 def cmd_verify(args) -> int:
     from fdsl.data.cards import verify_dataset, version_warning
 
-    checked, problems = verify_dataset(Path(args.dir), progress=sys.stderr.isatty())
+    checked, problems, unlisted = verify_dataset(Path(args.dir), progress=sys.stderr.isatty())
     warning = version_warning(Path(args.dir))
     if warning:
         print(f"fdsl: warning: {warning}", file=sys.stderr)
-    for line in problems:
+    for line in problems + [f"{name}: not listed in the dataset card" for name in unlisted]:
         print(line)
     print(f"{args.dir}: {checked - len(problems)} of {checked} files match the dataset card"
-          + (f"; {len(problems)} missing or corrupt" if problems else ""))
-    return 1 if problems else 0
+          + (f"; {len(problems)} missing or corrupt" if problems else "")
+          + (f"; {len(unlisted)} file(s) it does not list" if unlisted else ""))
+    return 1 if problems or unlisted else 0
 
 
 def cmd_show(args) -> None:
@@ -305,6 +311,13 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `fdsl models | head`: the reader has all it wants
         silence_stdout()
         return EXIT_BROKEN_PIPE
+    except OSError as error:  # a full disk under a write that does not go through fdsl.atomic (a folder, a log)
+        from fdsl.atomic import NO_SPACE, no_space_message
+
+        if error.errno not in NO_SPACE:
+            raise
+        print(f"fdsl: error: {no_space_message(error)}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("fdsl: interrupted; run the same command again to resume", file=sys.stderr)
         return 130

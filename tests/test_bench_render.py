@@ -47,6 +47,10 @@ def test_quick_run_writes_json(bench, tmp_path, capsys):
     reference = result["reference"]
     assert result["speedup_vs_reference"] == reference["fdsl_images_per_s"] / reference["images_per_s"]
     assert result["search_run"] == {"categories": 4, "workers": 2, "seconds": result["search_run"]["seconds"]}
+    # The ORed patches (fdsl's kernel before issue 27) timed on the same images, beside the defaults.
+    union = result["variants"]["patch_mode=union"]
+    assert union["overrides"] == {"patch_mode": "union"} and union["render_images_per_s"] > 0
+    assert "fractaldb with patch_mode=union: " in table
     # Every target is listed, none judged on quick settings.
     assert set(result["targets"]) == {"render_images_per_s", "speedup_vs_reference", "search_1000_run_s"}
     assert result["targets"]["speedup_vs_reference"]["target"] == ">= 500"
@@ -124,6 +128,16 @@ def overlap(a: np.ndarray, b: np.ndarray) -> float:
     return (a & b).sum() / (a | b).sum()
 
 
+def footprint(image: np.ndarray) -> np.ndarray:
+    """The pixels within one pixel of a lit one: the shape, whatever speckle the random masks leave."""
+    lit = np.pad(image > 0, 1)
+    near = np.zeros_like(lit)
+    for dr in range(3):
+        for dc in range(3):
+            near[1:-1, 1:-1] |= lit[dr:dr + image.shape[0], dc:dc + image.shape[1]]
+    return near[1:-1, 1:-1]
+
+
 @pytest.mark.parametrize("instance", [8, 9, 10, 11, 5, 4 * 13 + 3])  # the identity x 4 flips, a x 0.6, d x 0.6
 def test_reference_draws_what_fdsl_draws(reference, instance):
     formula = get_formula("fractaldb", size=64, points=20_000)
@@ -132,6 +146,32 @@ def test_reference_draws_what_fdsl_draws(reference, instance):
     assert set(np.unique(slow).tolist()) == {0, 127}
     _, _, which = formula.decompose(instance)
     upright = ifs2d.flip_image(formula.sample(FERN, 0, 0, instance), which)  # undo fdsl's flip
-    scores = [overlap(slow > 0, ifs2d.flip_image(upright, k) > 0) for k in range(4)]
-    assert scores[which] > 0.85, f"the reference and fdsl draw different shapes: {scores}"
+    scores = [overlap(footprint(slow), footprint(ifs2d.flip_image(upright, k))) for k in range(4)]
+    assert scores[which] > 0.8, f"the reference and fdsl draw different shapes: {scores}"
     assert int(np.argmax(scores)) == which, f"the reference flips differently: {scores}"
+    lit = [np.count_nonzero(image) / np.count_nonzero(footprint(image)) for image in (slow, upright)]
+    assert abs(lit[0] - lit[1]) < 0.05, f"the reference and fdsl speckle differently: {lit}"
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_footprint_fraction_and_a_small_run(tmp_path):
+    footprint = load_script("patch_footprint")
+    dot = np.zeros((9, 9), np.uint8)
+    dot[4, 4] = 127
+    assert footprint.footprint_fraction(dot) == 1 / 9
+    block = np.zeros((9, 9, 3), np.uint8)
+    block[3:6, 3:6] = 200
+    assert footprint.footprint_fraction(block) == 9 / 25
+    small = ["--set", "size=64", "--set", "points=8000", "--set", "search_size=128", "--set", "search_points=10000"]
+    out = tmp_path / "footprint.json"
+    official = footprint.main(["--images", "3", *small, "--out", str(out)])
+    union = footprint.main(["--images", "3", *small, "--set", "patch_mode=union"])
+    assert official["overrides"]["size"] == 64 and union["overrides"]["patch_mode"] == "union"
+    assert official["max"] < union["min"]  # the pasted zeros clear part of what the ORed masks keep
+    assert json.loads(out.read_text())["fractions"] == official["fractions"]

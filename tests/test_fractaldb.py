@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 
 import numpy as np
@@ -101,8 +102,10 @@ def test_color_and_point_modes(small_categories):
     assert len({tuple(px) for px in colour.reshape(-1, 3) if px.any()}) > 3  # hue cycles
     point = get_formula("fractaldb", **SMALL, render_mode="point").sample(params, 0, 0, 0)
     patch = get_formula("fractaldb", **SMALL).sample(params, 0, 0, 0)
-    assert set(np.unique(point).tolist()) == {0, 127}
-    assert 0 < np.count_nonzero(point) < np.count_nonzero(patch)
+    union = get_formula("fractaldb", **SMALL, patch_mode="union").sample(params, 0, 0, 0)
+    assert set(np.unique(point).tolist()) == set(np.unique(patch).tolist()) == {0, 127}
+    assert 0 < np.count_nonzero(point) < np.count_nonzero(union)  # ORed masks cover more than pixels
+    assert 0 < np.count_nonzero(patch) < np.count_nonzero(union)  # pasted zeros clear what they cover
 
 
 @pytest.mark.filterwarnings("error::RuntimeWarning")
@@ -113,6 +116,124 @@ def test_huge_parameters_render_silently_in_every_variation(color):
     formula = get_formula("fractaldb", **SMALL, color=color, interval=0.5)  # 1 - 2K = 0: 0 x finite
     for variation in range(25):
         assert formula.render(params, 4 * variation, derive_rng(0, "huge")).any()
+
+
+# --- official patches: the PIL loop of the official renderer, pixel for pixel ---------------------
+def splitmix64_masks(seed: int, count: int) -> list[int]:
+    """The kernel's per-point masks in plain Python: splitmix64, then 1 + (top 32 bits x 511 >> 32),
+    one of the 511 non-empty masks 1..511 (the official ``random.randrange(1, 512)``)."""
+    word, masks, state = (1 << 64) - 1, [], seed
+    for _ in range(count):
+        state = (state + 0x9E3779B97F4A7C15) & word
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & word
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & word
+        masks.append(1 + (((z ^ (z >> 31)) >> 32) * 511 >> 32))
+    return masks
+
+
+def official_rescale(values: np.ndarray, size: int, pad: int) -> np.ndarray:
+    """``__rescale`` of ifs_function.py on one axis: shift to >= 0, divide by the extent, scale to
+    [pad, size - pad], truncate to uint16."""
+    values = values.copy()
+    if np.min(values) < 0.0:
+        values -= np.min(values)
+    return np.uint16(values / (np.max(values) - np.min(values)) * float(size - 2 * pad) + float(pad))
+
+
+def official_colour(index: int, n_div: int = 128) -> tuple[int, int, int]:
+    """``convert_color`` of ifs_function.py: hue index % 128, saturation and intensity 0.75, in the
+    order the official function returns its channels."""
+    h_angle = 2.0 * math.pi * (float(index % n_div) / float(n_div))
+    sector = math.floor((3.0 / math.pi) * h_angle)
+    i, p = 0.75, 0.75 * (1.0 - 0.75)
+    q = 0.75 * (1.0 - 0.75 * ((3.0 / math.pi) * h_angle - sector))
+    t = 0.75 * (1.0 - 0.75 * ((1.0 - (3.0 / math.pi) * h_angle) + sector))
+    i, p, q, t = (int(np.uint8(v * 255.0)) for v in (i, p, q, t))
+    return [(p, t, i), (p, i, q), (t, i, p), (i, q, p), (i, p, t), (q, p, i)][sector]
+
+
+def official_draw_patch(xs, ys, masks, size: int, pad: int, color: bool) -> list[np.ndarray]:
+    """``draw_patch`` of ifs_function.py on a given orbit and masks, as plain PIL: each point's 3x3
+    RGB patch (its mask's '{:09b}' string row by row, 0 bits black) pasted without a mask at
+    (x + 1, y + 1), the image flipped top-bottom, then saved under its four flips. (Patches are
+    made once per mask and colour, not per point: the same pixels, in a fraction of the time.)"""
+    columns, rows = official_rescale(xs, size, pad), official_rescale(ys, size, pad)
+    image = Image.new("RGB", (size, size))
+    patches, colours = {}, [official_colour(k) for k in range(128)]
+    for index, (x, y, mask) in enumerate(zip(columns.tolist(), rows.tolist(), masks)):
+        colour = colours[index % 128] if color else (127, 127, 127)
+        if (mask, colour) not in patches:
+            bits = "{:09b}".format(mask)
+            patch = np.zeros((3, 3, 3), np.uint8)
+            for r in range(3):
+                for c in range(3):
+                    patch[r, c, :] = np.array(colour) * int(bits[r * 3 + c])
+            patches[mask, colour] = Image.fromarray(patch)
+        image.paste(patches[mask, colour], (x + 1, y + 1))
+    image = image.transpose(Image.Transpose.FLIP_TOP_BOTTOM)
+    flips = [image, image.transpose(Image.Transpose.FLIP_TOP_BOTTOM), image.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+             image.transpose(Image.Transpose.FLIP_TOP_BOTTOM).transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+    return [np.asarray(flipped) for flipped in flips]
+
+
+def fixed_orbit_renders(maps, probabilities, color: bool, patch_mode: str, size: int, pad: int, n_points: int):
+    """fdsl's four flips of one orbit, with the orbit and the masks the reference draws: render_ifs
+    takes the orbit's seed, then the masks' seed, from its generator."""
+    kwargs = dict(size=size, n_points=n_points, pad=pad, patch=True, color=color, graded=False, gray_value=127,
+                  patch_mode=patch_mode)
+    ours = [ifs2d.render_ifs(maps, probabilities, derive_rng(7, "orbit"), flip=flip, **kwargs) for flip in range(4)]
+    rng = derive_rng(7, "orbit")
+    orbit_seed, mask_seed = kernel_seed(rng), kernel_seed(rng)
+    xs, ys, kept, _ = ifs2d.orbit(maps, probabilities, n_points, orbit_seed)
+    return ours, (xs[:kept].copy(), ys[:kept].copy(), splitmix64_masks(int(mask_seed), kept))
+
+
+@pytest.mark.parametrize("color, n_points", [(False, 20_000), (True, 6_000)])  # colour: a patch per point
+def test_official_patches_are_the_official_loops_pixels(small_categories, color, n_points):
+    """At the released 362 px with its 6 px padding, on the fern and three searched categories
+    and all four flips, fdsl's patches are the pixels of the official PIL loop on the same orbit
+    and masks; ORing the masks (the union mode) is not."""
+    size, pad = 362, 6
+    for params in [FERN, *small_categories]:
+        ours, (xs, ys, masks) = fixed_orbit_renders(params[:, :6], params[:, 6], color, "official", size, pad, n_points)
+        theirs = official_draw_patch(xs, ys, masks, size, pad, color)
+        for flip in range(4):
+            expected = theirs[flip] if color else theirs[flip][..., 0]
+            assert np.array_equal(ours[flip], expected), f"flip {flip}: {np.count_nonzero(ours[flip] != expected)} pixels"
+        union, _ = fixed_orbit_renders(params[:, :6], params[:, 6], color, "union", size, pad, n_points)
+        assert not np.array_equal(union[0], theirs[0] if color else theirs[0][..., 0])
+
+
+def test_official_colours_are_the_official_functions():
+    assert ifs2d.official_colours().tolist() == [list(official_colour(k)) for k in range(128)]
+    assert not ifs2d.official_colours().flags.writeable
+
+
+def test_official_patches_cover_under_half_of_their_footprint():
+    """The released look: about 34-47% of the 3x3 dilation of the lit set is lit (issue 27); the
+    union mode fills most of it."""
+    def fraction(image):
+        lit = np.pad(image > 0, 1)
+        dilated = np.zeros_like(lit)
+        for dr in (-1, 0, 1):
+            for dc in (-1, 0, 1):
+                dilated |= np.roll(np.roll(lit, dr, 0), dc, 1)
+        return lit.sum() / dilated.sum()
+
+    official = fraction(FractalDB().sample(FERN, 0, 0, 8))
+    union = fraction(get_formula("fractaldb", patch_mode="union").sample(FERN, 0, 0, 8))
+    assert 0.34 <= official <= 0.47 < 0.75 <= union
+
+
+def test_patch_mode_is_checked_and_leaves_graded_and_point_renders_alone(small_categories):
+    with pytest.raises(FdslError, match="patch_mode 'or'; valid: official, union"):
+        get_formula("fractaldb", patch_mode="or")
+    params = small_categories[0]
+    for mode in ({"graded": True}, {"render_mode": "point"}, {"graded": True, "color": "color"}):
+        official = get_formula("fractaldb", **SMALL, **mode).sample(params, 0, 0, 5)
+        union = get_formula("fractaldb", **SMALL, **mode, patch_mode="union").sample(params, 0, 0, 5)
+        assert np.array_equal(official, union), mode
 
 
 # --- search ------------------------------------------------------------------------------------
@@ -253,12 +374,13 @@ def test_bounding_box_is_stretched_to_the_padding():
 def test_pinned_reference_image():
     # Pins the kernel's random stream, the patch masks and the rasterisation at a fixed seed.
     # A deliberate change of the algorithm updates this digest (and breaks reproducibility of
-    # datasets rendered before it: say so in the changelog).
+    # datasets rendered before it: say so in the commit and docs/RESULTS.md). Changed by issue 27:
+    # the official paste (754 lit pixels when the masks were ORed).
     square = np.array([[0.5, 0, 0, 0.5, e, f, 0.25] for e in (0, 0.5) for f in (0, 0.5)])
     image = get_formula("fractaldb", size=32, points=400).sample(square, 0, 0, 8)
-    assert np.count_nonzero(image) == 754
+    assert np.count_nonzero(image) == 429
     assert hashlib.sha256(image.tobytes()).hexdigest() == (
-        "9e8c37fade40841d17d12f54027084875c742a52df54fd54b4abb88a2146cfb4"
+        "1c4cb52decfd0499a8db3e03c8a12e03d642b41dc46b639272bec4d67e14bae3"
     )
 
 
@@ -269,17 +391,32 @@ FERN = np.array([[0.0, 0.0, 0.0, 0.16, 0.0, 0.0, 0.01], [0.85, 0.04, -0.04, 0.85
 @pytest.mark.parametrize(
     "instance, filled, digest",
     [
-        (0, 5494, "8f79ae7d460add1350f7e8ffb2aef32df29c2b7cea389152bc0998124023fa07"),
-        (1, 5468, "28962aa2a3efbf16fe87f054788cf2eb32c5458f85768684e1a8cdb4bda96483"),
-        (2, 5480, "7fa87cf42f126c2a7a473f470f7885c8a59f6e12f66f270319d69bc57d01b02b"),
-        (3, 5476, "fd4a6703eccfcd82bc29850b25e3d4792e291fafb38797746e6dd3c54e73c2b3"),
-        (537, 28747, "952868f03ab52c4945005a7e603ea5596b28de6c4837a4b67020f232e0d7de84"),
+        (0, 2785, "80e6bf8d37642da40ecedbfde7e72b73f4bc7ade0a994bad8f782621a619285f"),
+        (1, 2782, "b1dbbbd14a96bd8c89da6ffaddc9eff60b15240e05bc14f5d8ff1ab97fbb1b9a"),
+        (2, 2766, "91ea4aa8acdb5dbea38e57221d8e366c89ae29626fe0d8a4e317a1e185bd8d08"),
+        (3, 2800, "bf6386b767458f36e7762231efb0605d60226482c0453629681b8051e4a993ad"),
+        (537, 14516, "454b25c0992a076c1bbe1c5b55d0ff4a9dc8ce2bc7bd30b0258d719c634a38e3"),
     ],
 )
 def test_pinned_released_settings_images(instance, filled, digest):
     # The released settings (362 px, 200k points, patches, grey 127) over the four flips and a
-    # variation, pinned before the binary renderer was optimised: the fast path must keep every byte.
+    # variation. Re-pinned by issue 27 for the official paste (about half the pixels the ORed
+    # masks lit); the ORed images keep their old pins below.
     image = FractalDB().sample(FERN, 0, 0, instance)
+    assert np.count_nonzero(image) == filled
+    assert hashlib.sha256(image.tobytes()).hexdigest() == digest
+
+
+@pytest.mark.parametrize(
+    "instance, filled, digest",
+    [
+        (0, 5494, "8f79ae7d460add1350f7e8ffb2aef32df29c2b7cea389152bc0998124023fa07"),
+        (537, 28747, "952868f03ab52c4945005a7e603ea5596b28de6c4837a4b67020f232e0d7de84"),
+    ],
+)
+def test_union_patches_keep_the_bytes_of_the_ored_renderer(instance, filled, digest):
+    # patch_mode="union" is fdsl's rendering before issue 27, byte for byte (its pins from then).
+    image = get_formula("fractaldb", patch_mode="union").sample(FERN, 0, 0, instance)
     assert np.count_nonzero(image) == filled
     assert hashlib.sha256(image.tobytes()).hexdigest() == digest
 
@@ -288,7 +425,8 @@ def test_pinned_released_settings_images(instance, filled, digest):
     "mode, digest",
     [
         ({"graded": True}, "0295df88f2416efd5f0a456d14857253ec713900aa0c5d4981adef1d90b48b00"),
-        ({"color": "color"}, "305afd872dff2e06873fe822452d437b512ac5a4fd67c30d98b90dfc40cb5eb3"),
+        ({"color": "color"}, "7e2dfd54ff1d98eeb465fdd0e19db0d7235dad2dfed9a821190ada3b017386d0"),  # official colours
+        ({"color": "color", "patch_mode": "union"}, "305afd872dff2e06873fe822452d437b512ac5a4fd67c30d98b90dfc40cb5eb3"),
     ],
 )
 def test_pinned_graded_and_colour_images(mode, digest):

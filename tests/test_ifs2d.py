@@ -247,6 +247,25 @@ def test_binary_masks_paint_the_same_pixels_as_the_counts(seed, n_maps, size, n_
     np.testing.assert_array_equal(image, counted_image(points, size, pad, patch, np.uint64(seed + 2), value, flip))
 
 
+def test_official_paste_paints_the_same_pixels_with_keys_of_either_width():
+    # render_ifs keys the points in int32 up to 2**22 points and in int64 beyond: same pixels.
+    points = ifs2d.orbit(SQUARE, ifs2d.determinant_probabilities(SQUARE), 5000, SEED)
+    colours = ifs2d.official_colours()
+    painted = {}
+    for dtype in (np.int32, np.int64):
+        keys = np.zeros((44, 44), dtype)
+        points2d.stamp_latest(*points, 40, 2, SEED, keys)
+        for flip in range(4):
+            grey, colour = np.empty((40, 40), np.uint8), np.empty((40, 40, 3), np.uint8)
+            points2d.paint_latest(keys, 127, flip, grey)
+            points2d.paint_latest_rgb(keys, colours, flip, colour)
+            painted[dtype, flip] = grey, colour
+    for flip in range(4):
+        for ours, wide in zip(painted[np.int32, flip], painted[np.int64, flip]):
+            np.testing.assert_array_equal(ours, wide)
+        np.testing.assert_array_equal(painted[np.int32, flip][0] > 0, painted[np.int32, flip][1].any(axis=-1))
+
+
 @pytest.mark.parametrize("flip", range(4))
 @pytest.mark.parametrize("graded, color", [(False, False), (True, False), (False, True)])
 def test_render_flip_equals_flipping_the_upright_image(flip, graded, color):
@@ -321,7 +340,9 @@ def test_fuzz_render_any_finite_system(system, size, n_points, pad, patch, color
                              pad=pad, patch=patch, color=color, graded=graded, gray_value=gray_value)
     assert image.dtype == np.uint8
     assert image.shape == ((size, size, 3) if color else (size, size))
-    assert image.any()  # the start point is always drawn
+    # The start point is always drawn, but an official patch past the far edge is clipped (as PIL's
+    # paste clips it), and with under 3 px of padding its zeros may clear what earlier points lit.
+    assert image.any() or (patch and not graded and pad < 3)
     if not color and not graded:
         assert set(np.unique(image).tolist()) <= {0, gray_value}
     rate = ifs2d.filling_rate(maps, probabilities, size=size, n_points=n_points, pad=pad, seed=np.uint64(seed))

@@ -43,19 +43,19 @@ PINNED: dict[str, dict] = {
     "fractaldb": {
         "config": {"points": 8000, "search_points": 10000, "search_size": 128, "size": 64},
         "images": [
-            "0/0 64x64 uint8 5395009bd8a92442cf4903c82556f3ba4dec14a451c9ad57f9247592362d69c5",
-            "0/999 64x64 uint8 1e0ad9bc84f9e3507f74061995b176d8c071eb62b181b15d203336a7327be2f1",
-            "1/0 64x64 uint8 4aa0d853a62c388feece6187fed10110024cd62bf0a022bbf7bdd64631d65dd9",
-            "1/999 64x64 uint8 b20757add372b732ea081ffa8f4220770e417d339b86fc9d5b30b2cc75e6dd76",
+            "0/0 64x64 uint8 d4836c8f3a6606a71e87e4f6fe57febbba12c3499d1ac8be533d135d45ed1f6e",
+            "0/999 64x64 uint8 decd8a0bdb95afc2688cad701a87d26ad6644735c4bde7102a98f39493bc21b6",
+            "1/0 64x64 uint8 1a00702efd73e87b501e09750b9610f5f8a73e75d72d74ec7a03b32cfba0637e",
+            "1/999 64x64 uint8 50f6596264de4874ba2f5977dc7dfccc4224ab58ad06e88d7866755a1b22cd7b",
         ],
     },
     "mixture": {
         "config": {"families": "fractaldb:3,exfractaldb:3", "member_config": "quick", "size": 32},
         "images": [
-            "0/0 32x32 uint8 abaf511938b89a3d41be189eb01fcc82a7aa374cd5258df949ed808fafd9dff5",
-            "0/999 32x32 uint8 33b1d0c20f8787b2ae94abb34c7ed8dfb7915edb9b0adc175951bade86e2c013",
-            "1/0 32x32 uint8 1afb18e9b0baf69fcb24b78762f6fa6f5d3d95342c242716393599d7018ba95f",
-            "1/999 32x32 uint8 ac7742285fb61640af522dd66e4432087b269b2faf5868e01c7fd0ab56ee6b28",
+            "0/0 32x32 uint8 75137fe43464a5ddebf4e21d9519e7744d62f341535351686d6a4eb54d1599b0",
+            "0/999 32x32 uint8 f66634bb46eca44e94d927f0b9d768a26c73272203b7d8b67ebdb0b034a9891f",
+            "1/0 32x32 uint8 2943f963f47e16c8b15a4e4e04414de1ede263bea004208bc1c29851e61453ec",
+            "1/999 32x32 uint8 c55fcc90dd5695c42efe2f234597f1082dec6468da28561fb648115fc7f89ed6",
         ],
     },
     "mvfractaldb": {
@@ -70,8 +70,8 @@ PINNED: dict[str, dict] = {
     "ofdb": {
         "config": {"points": 8000, "search_points": 10000, "search_size": 128, "size": 64},
         "images": [
-            "0/0 64x64 uint8 89ffbec6df9d266ea959ed9eaae44922b80620e325cd8442205f281967044135",
-            "1/0 64x64 uint8 b5b37c2861ac33c51c85987ea30af73b758ec1795a9811220478660822ad82b1",
+            "0/0 64x64 uint8 fc15a9da126a269be238acdd9fa91330205aa6839d78229d201de8b8474233ce",
+            "1/0 64x64 uint8 09995402a27725396533fead6e3c4dbf4768c17531c2eea847599847ba60f9ab",
         ],
     },
     "ofdb3d": {

@@ -420,7 +420,7 @@ def test_pretrain_from_a_rendered_folder_reads_the_same_scenes(tmp_path):
     assert main(["render", "segrcdb", "--categories", "1", "--instances", "12", *options, "-o",
                  str(tmp_path / "scenes")]) == 0
     config = tiny_seg_pretrain({"data": {"data_dir": str(tmp_path / "scenes"), "instances": 10, "val_instances": 2}})
-    train, val, names = rendered_mask_datasets(str(tmp_path / "scenes"), 2)
+    train, val, names = rendered_mask_datasets(str(tmp_path / "scenes"), 2, family="segrcdb")
     assert (len(train), len(val), len(names)) == (10, 2, 8)
     fly, _, _ = formula_datasets(tiny_seg_pretrain().data)
     for index in (0, 7):
@@ -431,8 +431,8 @@ def test_pretrain_from_a_rendered_folder_reads_the_same_scenes(tmp_path):
     assert result.last["val_miou"] is not None
 
     (tmp_path / "scenes" / "00000" / "00000_00003.mask.png").unlink()
-    message = one_line_error(lambda: rendered_mask_datasets(str(tmp_path / "scenes"), 2))
-    assert "00000_00003.png" in message and "has no mask file" in message
+    message = one_line_error(lambda: rendered_mask_datasets(str(tmp_path / "scenes"), 2, family="segrcdb"))
+    assert "00000_00003.mask.png" in message and "is missing" in message
 
 
 def test_a_void_id_that_is_a_class_is_refused():

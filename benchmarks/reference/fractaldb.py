@@ -7,9 +7,11 @@ shared/reference/FORMULAS.md), not from the official code, and kept as plain as 
 2. Chaos game: start at (0, 0) and keep it; for each further point draw u ~ U[0, 1), take the
    first map whose cumulative probability exceeds u, apply it, append the point. Non-finite points
    are dropped and the orbit restarts at the origin.
-3. Drawing: stretch the points' bounding box to [pad, size - 1 - pad] in x and y separately; for
-   every point paste one of the 511 non-empty 3x3 binary patterns, chosen at random per point,
-   in grey ``gray_value`` on black.
+3. Drawing: shift the points to >= 0, divide by their extent, scale to [pad, size - pad] and
+   truncate, in x and y separately; for every point in turn paste one of the 511 non-empty 3x3
+   binary patterns, chosen at random per point, whole (its zeros black over what was there) with
+   its top-left corner one pixel right of and below the point's pixel, in grey ``gray_value``;
+   then flip the image top-bottom.
 4. Flip: none, top-bottom, left-right or both.
 
 The uniform draws are made in bulk (as the official chaos game does), so the timing is not
@@ -23,8 +25,8 @@ import numpy as np
 
 FAMILY = "fractaldb"
 
-#: The 511 non-empty 3x3 binary patterns, pattern m - 1 having the bits of m.
-PATTERNS = [np.array([(m >> bit) & 1 for bit in range(9)], dtype=bool).reshape(3, 3) for m in range(1, 512)]
+#: The 3x3 binary pattern of each mask 0..511, its most significant bit top-left, row by row.
+PATTERNS = [np.array([(m >> (8 - bit)) & 1 for bit in range(9)], dtype=np.uint8).reshape(3, 3) for m in range(512)]
 
 
 def variation_row(interval: float, variation: int) -> list[float]:
@@ -63,29 +65,26 @@ def chaos_game(maps: list[list[float]], probabilities: list[float], n_points: in
     return xs, ys
 
 
-def axis_scale(values: list[float], size: int, pad: int) -> tuple[float, float, float]:
-    """(minimum, scale, offset) mapping the values onto [pad, size - 1 - pad]; a flat axis to the centre."""
+def pixels(values: list[float], size: int, pad: int) -> list[int]:
+    """The values stretched to [pad, size - pad] and truncated; a flat axis to the middle."""
     low, high = min(values), max(values)
     if high > low:
-        return low, (size - 1 - 2 * pad) / (high - low), pad + 0.5
-    return low, 0.0, (size - 1) // 2 + 0.5
+        return [int((v - low) / (high - low) * (size - 2 * pad) + pad) for v in values]
+    return [(size - 1) // 2 - 2] * len(values)
 
 
 def draw_patches(xs: list, ys: list, size: int, pad: int, gray_value: int, rng) -> np.ndarray:
-    canvas = np.zeros((size + 2, size + 2), dtype=np.uint8)  # a 1-px border takes the patches' overhang
-    xmin, sx, cx = axis_scale(xs, size, pad)
-    ymin, sy, cy = axis_scale(ys, size, pad)
-    for x, y, m in zip(xs, ys, rng.integers(0, 511, len(xs)).tolist()):
-        col = min(max(int(cx + (x - xmin) * sx), 0), size - 1)
-        row = min(max(int(cy + (y - ymin) * sy), 0), size - 1)
-        canvas[row:row + 3, col:col + 3][PATTERNS[m]] = gray_value  # the 3x3 centred on (row, col)
-    return canvas[1:-1, 1:-1]
+    canvas = np.zeros((size + 4, size + 4), dtype=np.uint8)  # room for the patches past the far edges
+    tiles = [pattern * np.uint8(gray_value) for pattern in PATTERNS]
+    for col, row, m in zip(pixels(xs, size, pad), pixels(ys, size, pad), rng.integers(1, 512, len(xs)).tolist()):
+        canvas[row + 1:row + 4, col + 1:col + 4] = tiles[m]  # the whole patch, zeros included
+    return canvas[size - 1::-1, :size]  # cut to the image, flipped top-bottom
 
 
 def render(formula, params: np.ndarray, instance: int, rng: np.random.Generator) -> np.ndarray:
     c = formula.config
-    if (c.render_mode, c.color, c.graded) != ("patch", "gray", False):
-        raise ValueError("the reference draws the released setting only: patch, gray, not graded")
+    if (c.render_mode, c.color, c.graded, c.patch_mode) != ("patch", "gray", False, "official"):
+        raise ValueError("the reference draws the released setting only: official patches, gray, not graded")
     variation, _, which_flip = formula.decompose(instance)  # fdsl's instance numbering
     row = variation_row(c.interval, variation)
     maps = [[v * m for v, m in zip(w, row)] for w in params[:, :6].tolist()]

@@ -30,8 +30,10 @@ infinite coordinates, an unreadable file, an empty class folder, a root without 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from tokenize import TokenError
 from typing import Any
 
 import numpy as np
@@ -62,22 +64,61 @@ def read_points(path: str | Path) -> np.ndarray:
         points = reader(path)
     except FdslError:
         raise
-    except (OSError, ValueError, IndexError, KeyError, UnicodeDecodeError) as error:
-        raise FdslError(f"point file {str(path)!r} cannot be read ({error})") from None
+    except (OSError, ValueError, EOFError, IndexError, KeyError, TypeError) as error:  # what numpy and the OS say
+        raise FdslError(f"point file {str(path)!r} cannot be read ({' '.join(str(error).split()) or 'empty'})") from None
     return check_cloud(points, path)
 
 
 def check_cloud(points: Any, path: Path) -> np.ndarray:
     points = np.asarray(points)
-    check(points.ndim == 2 and points.shape[1] == 3 and len(points) >= 1 and np.issubdtype(points.dtype, np.number),
+    check(points.ndim == 2 and points.shape[1] == 3 and len(points) >= 1 and points.dtype.kind in "iuf",
           f"point file {str(path)!r} holds an array of shape {points.shape} ({points.dtype}); expected (N, 3) "
-          "numbers with N >= 1")
+          "real numbers with N >= 1")
     check(bool(np.isfinite(points).all()), f"point file {str(path)!r} has NaN or infinite coordinates")
-    return points.astype(np.float32)
+    with np.errstate(over="ignore"):  # an overflow becomes inf, named below
+        single = points.astype(np.float32)
+    if not np.isfinite(single).all():
+        largest = float(np.abs(points[~np.isfinite(single)]).max())
+        raise FdslError(f"point file {str(path)!r} has a coordinate of magnitude {largest:g}, beyond float32's "
+                        f"range (3.4e38)")
+    return single
 
 
 def read_npy(path: Path) -> np.ndarray:
+    """The array of a .npy file, once its header promises no more bytes than the file holds (a cut
+    file, or a header spoiled into a huge shape, would fail deep in numpy or exhaust the memory)."""
+    with open(path, "rb") as handle:
+        check(bool(handle.read(6)), f"point file {str(path)!r} is empty (0 bytes)")
+        handle.seek(0)
+        check(handle.read(6) == b"\x93NUMPY", f"point file {str(path)!r} cannot be read (not a .npy file: no NUMPY "
+                                              "header)")
+        handle.seek(0)
+        shape, dtype = npy_header(handle, path)
+        body = path.stat().st_size - handle.tell()
+    needed = math.prod(shape) * dtype.itemsize
+    check(needed <= body, f"point file {str(path)!r} is cut short: its header promises {shape} {dtype} values "
+                          f"({needed} bytes) but {body} bytes follow")
     return np.load(path, allow_pickle=False)
+
+
+def npy_header(handle, path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) that the header of an open .npy file declares (its dictionary is Python syntax)."""
+    try:
+        version = np.lib.format.read_magic(handle)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(handle)
+    except (ValueError, SyntaxError, TokenError, EOFError, OSError):
+        raise FdslError(f"point file {str(path)!r} cannot be read (its .npy header is not a valid one)") from None
+    return shape, dtype
+
+
+def ascii_text(data: bytes, path: Path, what: str) -> str:
+    """``data`` as ASCII text, or one line naming the file and the first byte that is not ASCII."""
+    try:
+        return data.decode("ascii")
+    except UnicodeDecodeError as error:
+        raise FdslError(f"point file {str(path)!r} is not {what} (byte 0x{data[error.start]:02x} at offset "
+                        f"{error.start} is not ASCII text)") from None
 
 
 def read_ply(path: Path) -> np.ndarray:
@@ -86,17 +127,24 @@ def read_ply(path: Path) -> np.ndarray:
     head, sep, body = data.partition(b"end_header")
     check(data.startswith(b"ply") and bool(sep), f"point file {str(path)!r} is not a PLY file (no ply header)")
     body = body[1:] if body.startswith(b"\n") else body[2:]  # the header ends with \n (or \r\n)
-    fmt, vertex_count, fields = parse_ply_header(head.decode("ascii").splitlines(), path)
+    fmt, vertex_count, fields = parse_ply_header(ascii_text(head, path, "a PLY file").splitlines(), path)
     if fmt == "ascii":
-        rows = np.loadtxt(body.decode("ascii").splitlines()[:vertex_count], ndmin=2)
-        check(len(rows) == vertex_count, f"point file {str(path)!r} declares {vertex_count} vertices but holds {len(rows)}")
-        return ply_columns(rows, fields)
+        lines = ascii_text(body, path, "an ascii PLY file").splitlines()[:vertex_count]
+        check(len(lines) == vertex_count, f"point file {str(path)!r} declares {vertex_count} vertices but holds "
+                                          f"{len(lines)} lines of them")
+        return ply_columns(np.loadtxt(lines, ndmin=2), fields, path)
     check(fmt == "binary_little_endian", f"point file {str(path)!r} is PLY {fmt}; readable: ascii, binary_little_endian")
-    vertices = np.frombuffer(body, dtype=[(name, "<" + code) for name, code in fields], count=vertex_count)
+    layout = np.dtype([(name, "<" + code) for name, code in fields])
+    check(len(body) >= vertex_count * layout.itemsize,
+          f"point file {str(path)!r} declares {vertex_count} vertices ({vertex_count * layout.itemsize} bytes) but "
+          f"holds {len(body)} bytes after its header")
+    vertices = np.frombuffer(body, dtype=layout, count=vertex_count)
     return np.stack([vertices[axis] for axis in "xyz"], axis=1)
 
 
-def ply_columns(rows: np.ndarray, fields: list[tuple[str, str]]) -> np.ndarray:
+def ply_columns(rows: np.ndarray, fields: list[tuple[str, str]], path: Path) -> np.ndarray:
+    check(rows.shape[1] >= len(fields), f"point file {str(path)!r}: a vertex line holds {rows.shape[1]} numbers; "
+                                        f"the header declares {len(fields)} properties")
     names = [name for name, _ in fields]
     return rows[:, [names.index(axis) for axis in "xyz"]]
 
@@ -107,14 +155,19 @@ def parse_ply_header(lines: list[str], path: Path) -> tuple[str, int, list[tuple
     for line in lines:
         words = line.split()
         if words[:1] == ["format"]:
+            check(len(words) >= 2, f"point file {str(path)!r}: the PLY format line names no format")
             fmt = words[1]
         elif words[:1] == ["element"]:
+            check(len(words) == 3 and words[2].isdigit(),
+                  f"point file {str(path)!r}: PLY header line {line.strip()!r}; expected 'element <name> <count>'")
             check(element is not None or words[1] == "vertex",
                   f"point file {str(path)!r}: the first PLY element is {words[1]!r}; expected 'vertex'")
             element = words[1]
             count = int(words[2]) if element == "vertex" else count
         elif words[:1] == ["property"] and element == "vertex":
-            check(words[1] in PLY_DTYPES, f"point file {str(path)!r}: vertex property type {words[1]!r} unsupported")
+            check(len(words) == 3 and words[1] in PLY_DTYPES,
+                  f"point file {str(path)!r}: vertex property {line.strip()!r} unsupported; expected "
+                  "'property <number type> <name>'")
             fields.append((words[-1], PLY_DTYPES[words[1]]))
     names = [name for name, _ in fields]
     check(all(axis in names for axis in "xyz"), f"point file {str(path)!r}: the PLY vertices lack x, y or z")
@@ -124,13 +177,23 @@ def parse_ply_header(lines: list[str], path: Path) -> tuple[str, int, list[tuple
 def read_off(path: Path) -> np.ndarray:
     """The vertices of an OFF mesh. ModelNet's files sometimes glue the counts to the keyword
     (``OFF490 518 0``); that form is read too."""
-    lines = [line.split("#")[0].strip() for line in path.read_text(encoding="ascii").splitlines()]
+    text = ascii_text(path.read_bytes(), path, "an OFF file")
+    lines = [line.split("#")[0].strip() for line in text.splitlines()]
     lines = [line for line in lines if line]
     check(bool(lines) and lines[0].startswith("OFF"), f"point file {str(path)!r} is not an OFF file (no OFF keyword)")
-    counts = lines[0][3:].split() or lines[1].split()
     start = 1 if lines[0][3:].strip() else 2
-    vertices = int(counts[0])
-    return np.array([line.split()[:3] for line in lines[start:start + vertices]], dtype=np.float64)
+    counts = (lines[0][3:] if start == 1 else " ".join(lines[1:2])).split()
+    if len(counts) < 2 or not all(word.isdigit() for word in counts[:2]):
+        found = f" (it reads {' '.join(counts)!r})" if counts else ""
+        raise FdslError(f"point file {str(path)!r}: the OFF header holds no vertex and face counts{found}")
+    vertices, faces = int(counts[0]), int(counts[1])
+    body = lines[start:]
+    check(len(body) >= vertices + faces, f"point file {str(path)!r} declares {vertices} vertices and {faces} faces "
+                                         f"but holds {len(body)} lines after its header")
+    rows = [line.split() for line in body[:vertices]]
+    short = [k for k, row in enumerate(rows) if len(row) < 3]
+    check(not short, f"point file {str(path)!r}: vertex {short[:1]} holds fewer than 3 coordinates")
+    return np.array([row[:3] for row in rows], dtype=np.float64)
 
 
 READERS: dict[str, Callable[[Path], np.ndarray]] = {".npy": read_npy, ".ply": read_ply, ".off": read_off}
@@ -220,7 +283,18 @@ def normalise(points: torch.Tensor) -> torch.Tensor:
     """Centred on the mean and scaled so the farthest point is at distance 1 (unit sphere)."""
     centred = points - points.mean(dim=0, keepdim=True)
     radius = centred.norm(dim=1).max()
+    if not torch.isfinite(radius) or (radius == 0 and bool(centred.any())):
+        return normalise_wide(points)
     return centred / radius if radius > 0 else centred
+
+
+def normalise_wide(points: torch.Tensor) -> torch.Tensor:
+    """:func:`normalise` in float64, for clouds whose float32 squares overflow (coordinates past
+    about 1e19) or vanish (below about 1e-23), which would make them all zeros or leave them unscaled."""
+    wide = points.double()
+    centred = wide - wide.mean(dim=0, keepdim=True)
+    radius = centred.norm(dim=1).max()
+    return (centred / radius if radius > 0 else centred).to(points.dtype)
 
 
 def resample(points: torch.Tensor, count: int, rng: np.random.Generator) -> torch.Tensor:

@@ -11,6 +11,7 @@ from typing import Any
 from PIL import Image
 from torch.utils.data import Dataset
 
+from fdsl.data.images import read_array, read_rgb
 from fdsl.errors import FdslError, check
 
 MASK_SUFFIX = ".mask.png"
@@ -27,19 +28,17 @@ class RenderedMasks(Dataset):
 
     def __getitem__(self, index: int):
         stem = self.stems[index]
-        with Image.open(stem.with_name(stem.name + ".png")) as image, \
-                Image.open(stem.with_name(stem.name + MASK_SUFFIX)) as mask:
-            item = {"image": image.convert("RGB"), "mask": mask.convert("L")}
+        image = read_rgb(stem.with_name(stem.name + ".png"), what="rendered image")
+        mask = Image.fromarray(read_array(stem.with_name(stem.name + MASK_SUFFIX), what="rendered mask")).convert("L")
+        item = {"image": image, "mask": mask}
         return self.transform(item) if self.transform else item
 
 
 def read_mask_card(root: Path) -> dict[str, Any]:
     """The dataset card of ``root``, checked to describe image+mask samples in folders."""
-    from fdsl.data.cards import read_card
-    from fdsl.data.writer import CARD_NAME
+    from fdsl.data.cards import finished_card
 
-    check((root / CARD_NAME).is_file(), f"{str(root)!r} holds no {CARD_NAME}; render it with `fdsl render`")
-    card = read_card(root / CARD_NAME)
+    card = finished_card(root)
     check(card.get("kind") == "image+mask", f"{str(root)!r} holds {card.get('kind')} samples; segmentation "
                                             "pre-training reads image+mask samples")
     check(card.get("format", "folder") == "folder", f"{str(root)!r} is in the {card.get('format')} format; "
@@ -63,12 +62,18 @@ def category_stems(root: Path) -> list[list[Path]]:
     return stems
 
 
-def rendered_mask_datasets(data_dir: str, val_instances: int, *, train_transform=None, val_transform=None
+def rendered_mask_datasets(data_dir: str, val_instances: int, *, family: str, train_transform=None,
+                           val_transform=None, progress: bool = False
                            ) -> tuple[RenderedMasks, RenderedMasks | None, list[str]]:
-    """(train, validation or None, mask class names) of a rendered image+mask folder."""
+    """(train, validation or None, mask class names) of a rendered image+mask folder of ``family``,
+    its files checked against its card first."""
+    from fdsl.data.cards import check_card_family, check_rendered_dataset
+
     root = Path(data_dir)
     check(root.is_dir(), f"data.data_dir {str(root)!r} does not exist or is not a directory")
     card = read_mask_card(root)
+    check_card_family(card, family, root)
+    check_rendered_dataset(root, progress=progress)
     train, val = [], []
     for stems in category_stems(root):
         cut = len(stems) - min(val_instances, len(stems) - 1)

@@ -32,6 +32,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from fdsl.data.config import SegFolderConfig
+from fdsl.data.images import read_array, read_rgb
 from fdsl.errors import FdslError, check
 from fdsl.samples.image_mask import IGNORE
 
@@ -63,15 +64,25 @@ def pair_files(root: Path, split: str) -> list[tuple[Path, Path]]:
     for folder in (images_dir, labels_dir):
         check(folder.is_dir(), f"segmentation data {str(root)!r} has no {folder.name}/ folder ({str(folder)!r}); "
                                "expected train/, trainannot/, val/, valannot/")
-    images = sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    images = files_by_stem(images_dir)
     check(bool(images), f"image folder {str(images_dir)!r} holds no images")
-    labels = {p.stem: p for p in labels_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+    labels = files_by_stem(labels_dir)
     pairs = []
-    for image in images:
-        label = labels.get(image.stem)
-        check(label is not None, f"image {str(image)!r} has no label file {image.stem}.* in {str(labels_dir)!r}")
+    for stem, image in sorted(images.items()):
+        label = labels.get(stem)
+        check(label is not None, f"image {str(image)!r} has no label file {stem}.* in {str(labels_dir)!r}")
         pairs.append((image, label))
     return pairs
+
+
+def files_by_stem(folder: Path) -> dict[str, Path]:
+    """The image files of ``folder`` by stem; two files of one stem (``x.png``, ``x.bmp``) are an
+    error naming both, since which one pairs would depend on the order the folder lists them."""
+    found: dict[str, Path] = {}
+    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+        other = found.setdefault(path.stem, path)
+        check(other == path, f"{str(other)!r} and {str(path)!r} share the stem {path.stem!r}; keep one of them")
+    return found
 
 
 def read_label(path: Path, lookup: np.ndarray, num_classes: int) -> np.ndarray:
@@ -79,10 +90,12 @@ def read_label(path: Path, lookup: np.ndarray, num_classes: int) -> np.ndarray:
     and not the void id ends in one FdslError naming the file."""
     raw = read_array(path)
     check(raw.ndim == 2, f"label map {str(path)!r} has shape {raw.shape}; expected one channel (mode L or P)")
-    if raw.dtype != np.uint8:  # 16-bit or 32-bit label maps: values above 255 are out of range
-        largest = int(raw.max()) if raw.size else 0
-        check(largest <= 255, f"label map {str(path)!r} holds class id {largest} (out of range: classes are "
-                              f"0..{num_classes - 1}, 255 ignored)")
+    check(raw.dtype.kind in "iub", f"label map {str(path)!r} holds {raw.dtype} values; expected integer class ids")
+    if raw.dtype != np.uint8:  # 16-bit or 32-bit label maps: values outside 0..255 are no class (nor 255)
+        outside = raw[(raw < 0) | (raw > 255)]
+        if outside.size:
+            raise FdslError(f"label map {str(path)!r} holds class id {int(outside.flat[0])} (out of range: classes "
+                            f"are 0..{num_classes - 1}, 255 ignored)")
         raw = raw.astype(np.uint8)
     labels = lookup[raw]
     if (labels == BAD).any():
@@ -90,22 +103,6 @@ def read_label(path: Path, lookup: np.ndarray, num_classes: int) -> np.ndarray:
         raise FdslError(f"label map {str(path)!r} holds class id {int(bad[0])} (out of range: classes are "
                         f"0..{num_classes - 1}, 255 ignored); set data.num_classes or data.void")
     return labels.astype(np.uint8)
-
-
-def read_array(path: Path) -> np.ndarray:
-    try:
-        with Image.open(path) as image:
-            return np.asarray(image)
-    except (OSError, ValueError, SyntaxError) as error:
-        raise FdslError(f"file {str(path)!r} cannot be read as an image ({error})") from None
-
-
-def image_size(path: Path) -> tuple[int, int]:
-    try:
-        with Image.open(path) as image:
-            return image.size
-    except (OSError, ValueError, SyntaxError) as error:
-        raise FdslError(f"image {str(path)!r} cannot be read ({error})") from None
 
 
 class SegFolderDataset(Dataset):
@@ -124,8 +121,7 @@ class SegFolderDataset(Dataset):
 
     def __getitem__(self, index: int):
         image_path, label_path = self.pairs[index]
-        with Image.open(image_path) as image:
-            rgb = image.convert("RGB")
+        rgb = read_rgb(image_path, what="image")
         mask = Image.fromarray(read_label(label_path, self.lookup, len(self.classes)))
         item = {"image": rgb, "mask": mask}
         return self.transform(item) if self.transform else item
@@ -133,7 +129,7 @@ class SegFolderDataset(Dataset):
 
 def check_pair(image: Path, label: Path, lookup: np.ndarray, num_classes: int) -> None:
     labels = read_label(label, lookup, num_classes)
-    width, height = image_size(image)
+    width, height = read_rgb(image, what="image").size  # decoded whole: a truncated image fails here
     check(labels.shape == (height, width),
           f"label map {str(label)!r} is {labels.shape[1]}x{labels.shape[0]} but its image {image.name} is "
           f"{width}x{height}")

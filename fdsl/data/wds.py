@@ -24,10 +24,11 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch.utils.data import Dataset
 
 from fdsl.atomic import TMP_GLOB, atomic_path
+from fdsl.data.images import read_rgb
 from fdsl.data.processes import ProgressBar
 from fdsl.errors import FdslError, check
 from fdsl.formulas.base import Formula
@@ -67,12 +68,24 @@ def tar_members(key: str, suffixes: Sequence[str], blobs: Sequence[bytes], label
 def write_tar(path: Path, members: Iterable[tuple[str, bytes]]) -> None:
     """Write ``members`` as a tar with fixed metadata, atomically (whole or absent)."""
     with atomic_path(path) as tmp, tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode = len(data), 0, 0o644
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            tar.addfile(info, io.BytesIO(data))
+        add_members(tar, members)
+
+
+def tar_bytes(members: Iterable[tuple[str, bytes]]) -> bytes:
+    """The bytes :func:`write_tar` writes for ``members``."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        add_members(tar, members)
+    return buffer.getvalue()
+
+
+def add_members(tar: tarfile.TarFile, members: Iterable[tuple[str, bytes]]) -> None:
+    for name, data in members:
+        info = tarfile.TarInfo(name)
+        info.size, info.mtime, info.mode = len(data), 0, 0o644
+        info.uid = info.gid = 0
+        info.uname = info.gname = ""
+        tar.addfile(info, io.BytesIO(data))
 
 
 # --- rendering --------------------------------------------------------------------------------
@@ -94,8 +107,9 @@ def _encode_one(task: tuple[int, int]) -> list[bytes]:
 
 def render_tars(formula: Formula, categories: list, out: Path, *, seed: int, instances: int, workers: int,
                 shard, shard_size: int, progress: bool) -> tuple[int, dict[str, str]]:
-    """The tars of ``shard`` (tars i, i + N, ...) that are absent; (samples of this shard, relative
-    path -> sha256 of each of its tars)."""
+    """The tars of ``shard`` (tars i, i + N, ...) that are absent, or differ from what a card lists;
+    (samples of this shard, relative path -> sha256 of each of its tars)."""
+    from fdsl.data.cards import recorded_digests
     from fdsl.data.writer import file_digest, pool_map
 
     (out / SHARD_DIR).mkdir(parents=True, exist_ok=True)
@@ -104,16 +118,24 @@ def render_tars(formula: Formula, categories: list, out: Path, *, seed: int, ins
     order = sample_order(formula, len(categories), instances)
     mine = {t: positions for t, positions in enumerate(tar_ranges(len(order), shard_size))
             if t % shard.count == shard.index}
-    todo = [t for t in mine if not (out / tar_name(t)).exists()]
+    recorded = recorded_digests(out)
+    todo = [t for t in mine if not _is_whole(out / tar_name(t), recorded.get(tar_name(t)))]
     tasks = [order[p] for t in todo for p in mine[t]]
     samples = sum(map(len, mine.values()))
-    bar = ProgressBar(total=samples, initial=samples - len(tasks), unit="sample", disable=not progress, smoothing=0.1)
     blobs = pool_map(_encode_one, tasks, workers=workers, initializer=_init_worker,
                      initargs=(formula, categories, seed), ordered=True)
-    for t in todo:
-        write_tar(out / tar_name(t), _members_of(formula, [order[p] for p in mine[t]], blobs, bar))
-    bar.close()
+    with ProgressBar(total=samples, initial=samples - len(tasks), unit="sample", disable=not progress,
+                     smoothing=0.1) as bar:  # closed on an error too: the error's line starts a line of its own
+        for t in todo:
+            write_tar(out / tar_name(t), _members_of(formula, [order[p] for p in mine[t]], blobs, bar))
     return samples, {tar_name(t): file_digest(out / tar_name(t)) for t in sorted(mine)}
+
+
+def _is_whole(path: Path, recorded_digest: str | None) -> bool:
+    """A tar that exists (written whole or not at all), with the bytes a card lists for it if any."""
+    from fdsl.data.writer import file_digest
+
+    return path.exists() and (recorded_digest is None or file_digest(path) == recorded_digest)
 
 
 def _members_of(formula: Formula, tasks: list[tuple[int, int]], blobs, bar) -> Iterable[tuple[str, bytes]]:
@@ -131,25 +153,37 @@ def split_name(name: str) -> tuple[str, str]:
     return (f"{folder}/{stem}" if folder else stem), dot + rest
 
 
-def index_tar(path: Path, image_suffix: str) -> list[tuple[str, int, int, int]]:
-    """(key, offset, size of the ``image_suffix`` member, label) of each sample in the tar at ``path``."""
+def index_tar(path: Path, image_suffix: str, *, categories: int) -> list[tuple[str, int, int, int]]:
+    """(key, offset, size of the ``image_suffix`` member, label) of each sample in the tar at
+    ``path``; a label must be a category, ``0 .. categories - 1``."""
     samples: dict[str, dict[str, Any]] = {}
     try:
-        with tarfile.open(path) as tar:
+        with tarfile.open(path, "r:") as tar:  # plain tars only, as fdsl and webdataset write them
             for member in tar:
                 key, suffix = split_name(member.name)
                 entry = samples.setdefault(key, {})
                 if suffix == image_suffix:
                     entry["at"] = (member.offset_data, member.size)
                 elif suffix == LABEL_SUFFIX:
-                    entry["label"] = int(tar.extractfile(member).read())
-    except (tarfile.TarError, OSError, ValueError) as error:
-        raise FdslError(f"shard {str(path)!r} cannot be read as a WebDataset tar ({error}); "
+                    entry["label"] = read_label(tar.extractfile(member).read(), path, key, categories)
+    except (tarfile.TarError, OSError, EOFError) as error:
+        raise FdslError(f"shard {str(path)!r} cannot be read as a WebDataset tar ({' '.join(str(error).split())}); "
                         "check it with `fdsl verify`") from None
     incomplete = [key for key, entry in samples.items() if "at" not in entry or "label" not in entry]
     check(not incomplete, f"shard {str(path)!r}: sample {incomplete[:1]} lacks its {image_suffix} or "
                           f"{LABEL_SUFFIX} member")
     return [(key, *entry["at"], entry["label"]) for key, entry in samples.items()]
+
+
+def read_label(data: bytes, path: Path, key: str, categories: int) -> int:
+    """The category in a ``.cls`` member: an ASCII integer in ``0 .. categories - 1``."""
+    text = data.decode("ascii", errors="replace").strip()
+    check(text.isdigit() or (text.startswith("-") and text[1:].isdigit()),
+          f"shard {str(path)!r}: the {LABEL_SUFFIX} member of sample {key!r} is {text[:20]!r}, not an integer")
+    label = int(text)
+    check(0 <= label < categories, f"shard {str(path)!r}: sample {key!r} has label {label} ({LABEL_SUFFIX}), but "
+                                   f"its dataset card has {categories} categories (0..{categories - 1})")
+    return label
 
 
 class TarImageDataset(Dataset):
@@ -173,12 +207,8 @@ class TarImageDataset(Dataset):
         with open(self.tars[tar], "rb") as handle:
             handle.seek(offset)
             data = handle.read(size)
-        try:
-            with Image.open(io.BytesIO(data)) as image:
-                return image.convert("RGB")
-        except (OSError, ValueError, SyntaxError, UnidentifiedImageError) as error:
-            raise FdslError(f"image at byte {offset} of {self.tars[tar]!r} cannot be read ({error}); "
-                            "check the dataset with `fdsl verify`") from None
+        return read_rgb(io.BytesIO(data), what=f"image at byte {offset} of", name=self.tars[tar],
+                        hint="; check the dataset with `fdsl verify`")
 
     def __getitem__(self, index: int):
         image = self.image(index)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import fdsl
-from fdsl.atomic import TMP_GLOB, write_text_atomic
+from fdsl.atomic import TMP_GLOB, write_bytes_atomic, write_text_atomic
 from fdsl.data.processes import ProgressBar, pool_start_method
 from fdsl.errors import FdslError, check
 from fdsl.formulas.base import Formula
@@ -156,21 +156,30 @@ def shard_card_name(shard: Shard) -> str:
     return CARD_NAME if shard.is_whole else f"dataset_card.shard-{shard.index}-of-{shard.count}.json"
 
 
-def write_category_files(formula: Formula, categories: list, out: Path, data_format: str) -> dict[str, str]:
-    """The categories in the family's own files, with the dataset; relative path -> sha256. Beside
-    shards they go to ``categories/``; a folder layout gets them as one ``categories.tar`` (a
+def category_files(formula: Formula, categories: list, data_format: str) -> dict[str, bytes]:
+    """The categories in the family's own files, to store with the dataset (relative path -> bytes):
+    beside shards in ``categories/``; a folder layout gets them as one ``categories.tar`` (a
     sub-folder would be an empty class to torchvision's ImageFolder)."""
-    if data_format == "wds":
-        directory = out / CATEGORY_DIR
-        formula.write_categories(categories, directory)
-        return {str(p.relative_to(out)): file_digest(p) for p in sorted(directory.rglob("*")) if p.is_file()}
-    from fdsl.data.wds import write_tar
+    from fdsl.data.wds import tar_bytes
 
     with tempfile.TemporaryDirectory() as staging:
         formula.write_categories(categories, Path(staging))
-        files = sorted(p for p in Path(staging).rglob("*") if p.is_file())
-        write_tar(out / CATEGORY_TAR, [(str(p.relative_to(staging)), p.read_bytes()) for p in files])
-    return {CATEGORY_TAR: file_digest(out / CATEGORY_TAR)}
+        files = {str(p.relative_to(staging)): p.read_bytes() for p in sorted(Path(staging).rglob("*")) if p.is_file()}
+    if data_format == "wds":
+        return {f"{CATEGORY_DIR}/{name}": data for name, data in files.items()}
+    return {CATEGORY_TAR: tar_bytes(files.items())}
+
+
+def render_configuration(formula: Formula, *, seed: int, categories: int, instances: int, data_format: str,
+                         shard_size: int, category_digests: dict[str, str] | None = None) -> dict[str, Any]:
+    """What decides the bytes of a render, as its card records it (:func:`fdsl.data.cards.configuration_of`);
+    without ``category_digests`` (before the categories are known) all but the category files."""
+    configuration = {"family": formula.name, "format": data_format, "config": formula.config.to_dict(),
+                     "seed": seed, "categories": categories, "instances_per_category": instances,
+                     "shard_size": shard_size if data_format == "wds" else None}
+    if category_digests is not None:
+        configuration["category_files"] = category_digests
+    return configuration
 
 
 def render_dataset(
@@ -188,14 +197,25 @@ def render_dataset(
     shard_size: int = 1000,
 ) -> dict[str, Any]:
     """Render ``instances`` samples of every category into ``out`` as ``data_format`` (``wds``:
-    ``shard_size`` samples per tar); returns the dataset card (of this shard)."""
+    ``shard_size`` samples per tar); returns the dataset card (of this shard). A folder that holds
+    a render of another configuration is refused before anything is written; the same one resumes."""
+    from fdsl.data.cards import check_output_configuration, remove_render_record, write_render_record
+
     out = Path(out)
     check_instances(formula, instances)
     check(workers >= 1, f"workers = {workers}; allowed: >= 1")
     check_format(data_format, shard_size)
     check_writable(out)
+    stored = category_files(formula, categories, data_format)
+    files = {name: hashlib.sha256(data).hexdigest() for name, data in stored.items()}
+    configuration = render_configuration(formula, seed=seed, categories=len(categories), instances=instances,
+                                         data_format=data_format, shard_size=shard_size, category_digests=files)
+    check_output_configuration(out, configuration)
     out.mkdir(parents=True, exist_ok=True)
-    files = write_category_files(formula, categories, out, data_format)
+    write_render_record(out, configuration)
+    for name, data in stored.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(out / name, data)
     if data_format == "wds":
         from fdsl.data.wds import render_tars
 
@@ -230,32 +250,39 @@ def render_dataset(
         from fdsl.data.cards import merge_when_complete
 
         merge_when_complete(out, shard.count)
+    remove_render_record(out)
     return card
 
 
 def render_folders(formula: Formula, categories: list, out: Path, *, seed: int, instances: int, workers: int,
                    shard: Shard, progress: bool) -> tuple[int, dict[str, str]]:
-    """The folder layout: (samples of this shard, relative path -> sha256 of each of their files)."""
+    """The folder layout: (samples of this shard, relative path -> sha256 of each of their files). A
+    sample is rendered unless all its files exist, with the bytes a card lists where one does."""
+    from fdsl.data.cards import recorded_digests
+
     for category in range(len(categories)):
         (out / f"{category:05d}").mkdir(parents=True, exist_ok=True)
     _remove_stale_tmp(out)
     tasks = plan_tasks(len(categories), instances, shard)
+    recorded = recorded_digests(out)
     files: dict[str, str] = {}
     todo = []
     for category, instance in tasks:
         names = formula.kind.file_names(formula.sample_stem(category, instance))
         paths = [out / f"{category:05d}" / name for name in names]
-        if all(path.exists() for path in paths):
-            files.update({f"{category:05d}/{path.name}": file_digest(path) for path in paths})
+        found = {f"{category:05d}/{path.name}": file_digest(path) for path in paths if path.exists()}
+        if len(found) == len(paths) and all(recorded.get(name, digest) == digest for name, digest in found.items()):
+            files.update(found)
         else:
             todo.append((category, instance))
 
-    bar = ProgressBar(total=len(tasks), initial=len(tasks) - len(todo), unit="sample", disable=not progress, smoothing=0.1)
-    for category, written in pool_map(_render_one, todo, workers=workers, initializer=_init_worker,
-                                      initargs=(formula, categories, seed, out)):
-        files.update({f"{category:05d}/{name}": digest for name, digest in written.items()})
-        bar.update()
-    bar.close()
+    # closed on an error too, so that the error's line starts a line of its own
+    with ProgressBar(total=len(tasks), initial=len(tasks) - len(todo), unit="sample", disable=not progress,
+                     smoothing=0.1) as bar:
+        for category, written in pool_map(_render_one, todo, workers=workers, initializer=_init_worker,
+                                          initargs=(formula, categories, seed, out)):
+            files.update({f"{category:05d}/{name}": digest for name, digest in written.items()})
+            bar.update()
     return len(tasks), files
 
 

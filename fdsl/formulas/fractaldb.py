@@ -8,6 +8,13 @@ Source: Kataoka et al., "Pre-training without Natural Images", ACCV 2020 / IJCV 
 - Instances: 25 parameter variations (interval K = 0.4 in the released FractalDB-1k) x 10 patch
   draws x 4 flips = 1,000 per category, rendered at 362 px with 200,000 points, 3x3 patches,
   grey value 127 ("patch_gray").
+- Patches land as the official ``draw_patch`` lands them (``patch_mode="official"``, official code
+  ``fractal_renderer/ifs_function.py``): the orbit stretched to [pad, size - pad], each point
+  pasting its whole 3x3 mask, zeros included, one pixel right of and below its pixel, the last
+  point to touch a pixel deciding it (the released images are speckled), then the image flipped
+  top-bottom before the four flips, so flip k is the official flip k. ``patch_mode="union"`` ORs
+  the masks centred on the points instead (solid shapes): fdsl's rendering before issue 27, kept
+  to reproduce data rendered with it. Graded shading counts every hit in either mode.
 - Naming of the released data: ``00000_00_count_0_flip0.png`` (category, variation, patch draw, flip).
 
 Instance index i maps to flip = i % 4, variation = (i // 4) % 25, draw = i // 100, so that any
@@ -23,6 +30,7 @@ import numpy as np
 from fdsl.config_fields import choices
 from fdsl.errors import check
 from fdsl.formulas import ifs2d
+from fdsl.formulas.ifs2d import PATCH_MODES
 from fdsl.formulas.base import Formula, FormulaConfig, check_choice, check_range
 from fdsl.formulas.ifs_csv import IFS2D_CSV, read_category_csvs, write_category_csvs
 from fdsl.registry import register
@@ -39,6 +47,7 @@ class FractalDBConfig(FormulaConfig):
     size: int = 362
     points: int = 200_000
     render_mode: str = dataclasses.field(default="patch", metadata=choices(RENDER_MODES))
+    patch_mode: str = dataclasses.field(default="official", metadata=choices(PATCH_MODES))
     color: str = dataclasses.field(default="gray", metadata=choices(COLORS))
     graded: bool = False
     gray_value: int = 127
@@ -59,6 +68,7 @@ class FractalDBConfig(FormulaConfig):
         check(self.points >= 1, f"points = {self.points}; allowed: >= 1")
         check(self.search_points >= 1, f"search_points = {self.search_points}; allowed: >= 1")
         check_choice("render_mode", self.render_mode, RENDER_MODES)
+        check_choice("patch_mode", self.patch_mode, PATCH_MODES)
         check_choice("color", self.color, COLORS)
         check_choice("sampler", self.sampler, SAMPLERS)
         check_range("fill_rate", self.fill_rate, 0.0, 1.0, low_open=True)
@@ -153,4 +163,5 @@ class FractalDB(Formula):
             graded=c.graded,
             gray_value=c.gray_value,
             flip=which_flip,
+            patch_mode=c.patch_mode,
         )

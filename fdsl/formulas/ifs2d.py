@@ -6,7 +6,9 @@ Sources:
   maps w_i(x) = [[a, b], [c, d]] x + [e, f] with a..f ~ U(-1, 1), N ~ U{2..7}, selection
   probability p_i = |det A_i| / sum_j |det A_j|; chaos game from (0, 0), start point kept;
   the points' bounding box stretched to the image in x and y separately with 6 px padding;
-  3x3 patch rendering with one of the 511 non-empty binary masks per point.
+  3x3 patch rendering with one of the 511 non-empty binary masks per point. How a patch lands
+  and the colours follow the official code, hirokatsukataoka16/FractalDB-Pretrained-ResNet-PyTorch,
+  ``fractal_renderer/ifs_function.py`` (``draw_patch``, ``convert_color``): see ``render_ifs``.
 - Anderson & Farrell, "Improved Fractal Pre-training", WACV 2022: A = U diag(s1, s2) V with
   random rotations/reflections U, V, 0 <= s2 <= s1 <= 1 and sum_i (s1 + 2 s2) ~ U((5+N)/2, (6+N)/2).
 
@@ -23,7 +25,16 @@ from typing import NamedTuple
 import numpy as np
 
 from fdsl.kernels.chaos2d import chaos_game, log_ratios
-from fdsl.kernels.points2d import count_filled, paint_binary, stamp_counts, stamp_masks
+from fdsl.kernels.points2d import (
+    KEY_SHIFT,
+    count_filled,
+    paint_binary,
+    paint_latest,
+    paint_latest_rgb,
+    stamp_counts,
+    stamp_latest,
+    stamp_masks,
+)
 from fdsl.seeding import kernel_seed
 
 
@@ -184,6 +195,11 @@ def flip_image(image: np.ndarray, which: int) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
+#: How binary patches land: "official", each point's whole 3x3 block over what was there (the
+#: released, speckled images); "union", the masks ORed (solid shapes; fdsl's rendering before issue 27).
+PATCH_MODES = ("official", "union")
+
+
 def render_ifs(
     maps: np.ndarray,
     probabilities: np.ndarray,
@@ -197,16 +213,24 @@ def render_ifs(
     graded: bool,
     gray_value: int,
     flip: int = 0,
+    patch_mode: str = "official",
 ) -> np.ndarray:
     """Draw the attractor: uint8 (size, size) grey or (size, size, 3) colour, black background,
     flipped by ``flip`` (see ``flip_image``).
 
     Binary mode paints every hit pixel ``gray_value`` (FractalDB's "patch_gray" uses 127);
-    graded mode scales brightness with log hit density up to 255. Colour mode cycles the hue with
-    the point's index along the orbit.
+    graded mode scales brightness with log hit density up to 255 (every hit of every patch counts,
+    whatever ``patch_mode``). Colour mode cycles the hue with the point's index along the orbit.
+
+    Patches in the "official" ``patch_mode`` (not graded) are the official ``draw_patch``: the
+    official stretch, each point's whole 3x3 block pasted one pixel right of and below its pixel
+    in orbit order, the last writer winning, then the official top-bottom flip before ``flip``; in
+    colour, the official colours (``official_colours``) instead of the hue average.
     """
     orbit_seed, patch_seed = kernel_seed(rng), kernel_seed(rng)
     points = orbit(maps, probabilities, n_points, orbit_seed)
+    if patch and not graded and patch_mode == "official":
+        return _paste_official(points, size, pad, patch_seed, color, gray_value, flip)
     if not color and not graded:  # FractalDB's released mode: only "hit or not" matters
         masks = np.zeros((size + 2, size + 2), dtype=np.uint16)
         stamp_masks(*points, size, pad, patch, patch_seed, masks)
@@ -225,6 +249,51 @@ def render_ifs(
         return flip_image(level, flip)
     hue = np.divide(hue_sum, counts, out=np.zeros_like(hue_sum), where=counts > 0)
     return flip_image((_hsv_to_rgb(hue) * level[..., None] + 0.5).astype(np.uint8), flip)
+
+
+def _paste_official(
+    points: Orbit, size: int, pad: int, seed: np.uint64, color: bool, gray_value: int, flip: int
+) -> np.ndarray:
+    """The official patch image (see ``stamp_latest``): the last point over each pixel decides it;
+    patches past the far edges are cut off as PIL clips them; flipped top-bottom as ``draw_patch``
+    does, then by ``flip``."""
+    fits_int32 = points.kept < 1 << (31 - KEY_SHIFT)  # point numbers << KEY_SHIFT stay positive
+    keys = np.zeros((size + 4, size + 4), dtype=np.int32 if fits_int32 else np.int64)
+    stamp_latest(*points, size, pad, seed, keys)
+    if color:
+        image = np.empty((size, size, 3), dtype=np.uint8)
+        paint_latest_rgb(keys, official_colours(), flip, image)
+    else:
+        image = np.empty((size, size), dtype=np.uint8)
+        paint_latest(keys, gray_value, flip, image)
+    return image
+
+
+@functools.lru_cache(maxsize=1)
+def official_colours(n_hues: int = 128) -> np.ndarray:
+    """The official colour mode's colours, (n_hues, 3) uint8, read-only: point k takes row k % n_hues
+    (``convert_color(k, 128)`` in ``ifs_function.py``).
+
+    Hue 2 pi (k / n_hues), saturation and intensity 0.75, six sectors; each channel is truncated
+    from value x 255. The channels are in the order the official function returns them (its
+    comment says BGR), which is the order they land in the RGB patch. The arithmetic is the
+    official expressions' (IEEE double operations only, so the same bytes on every CPU).
+    """
+    colours = np.empty((n_hues, 3), dtype=np.uint8)
+    saturation = intensity = 0.75
+    for k in range(n_hues):
+        hue = 2.0 * math.pi * (float(k) / float(n_hues))
+        sector = math.floor((3.0 / math.pi) * hue)
+        full = int(intensity * 255.0)
+        low = int(intensity * (1.0 - saturation) * 255.0)
+        falling = int(intensity * (1.0 - saturation * ((3.0 / math.pi) * hue - sector)) * 255.0)
+        rising = int(intensity * (1.0 - saturation * ((1.0 - (3.0 / math.pi) * hue) + sector)) * 255.0)
+        colours[k] = (
+            (low, rising, full), (low, full, falling), (rising, full, low),
+            (full, falling, low), (full, low, rising), (falling, low, full),
+        )[sector]
+    colours.flags.writeable = False
+    return colours
 
 
 @functools.lru_cache(maxsize=1024)

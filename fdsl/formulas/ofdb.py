@@ -7,11 +7,13 @@ per category by a single one and makes up for it with heavy augmentation and lon
 
 - ``ofdb`` (2D-OFDB): FractalDB's category search (N ~ U{2..7}, a..f ~ U(-1, 1), filling rate
   >= 0.2 at 512 px with 100,000 points), then one 362 px, 200,000-point, 3x3-patch grey (127)
-  render of the *identity* variation. The official ``make_2dofdb.py`` renders the first row of
-  ``weights_0.4.csv`` instead, i.e. FractalDB variation 0, which multiplies every map's a by
-  1 - 2K = 0.2: a bug. ``official_row0=True`` reproduces it, only to re-create the released 2D-OFDB.
-  A category's image is FractalDB's identity render with the same generator, so 2D-OFDB-1k
-  categories searched from a seed are FractalDB-1k's categories from that seed.
+  render of the *identity* variation, its patches pasted as FractalDB's official ones are
+  (``patch_mode``, see :mod:`fdsl.formulas.fractaldb`; OFDB's ``ifs_function.py`` has the same
+  ``draw_patch``). The official ``make_2dofdb.py`` renders the first row of ``weights_0.4.csv``
+  instead, i.e. FractalDB variation 0, which multiplies every map's a by 1 - 2K = 0.2: a bug.
+  ``official_row0=True`` reproduces it, only to re-create the released 2D-OFDB. A category's
+  image is FractalDB's identity render with the same generator, so 2D-OFDB-1k categories searched
+  from a seed are FractalDB-1k's categories from that seed.
 - ``ofdb3d`` (3D-OFDB): the 3-D category search of MV-FractalDB (:mod:`fdsl.formulas.ifs3d`,
   Var > 0.05 per axis, 10,000 points); one 3-D model per category (the identity variation, the
   official ``instance.py`` keeps only ``weights[0:1]``), rendered from 12 azimuths 30 degrees
@@ -44,6 +46,7 @@ class OFDBConfig(FormulaConfig):
     size: int = 362
     points: int = 200_000
     render_mode: str = "patch"
+    patch_mode: str = "official"
     color: str = "gray"
     graded: bool = False
     gray_value: int = 127

@@ -44,8 +44,9 @@ def datasets(config, phase: str, *, progress: bool = False) -> Data:
     if phase != PRETRAIN:
         return Data(*seg_folder_datasets(data, train_transform=train_transform, val_transform=val_transform))
     if data.data_dir is not None:
-        return Data(*rendered_mask_datasets(data.data_dir, data.val_instances, train_transform=train_transform,
-                                            val_transform=val_transform))
+        return Data(*rendered_mask_datasets(data.data_dir, data.val_instances, family=data.family,
+                                            train_transform=train_transform, val_transform=val_transform,
+                                            progress=progress))
     scenes, held_out, _ = formula_datasets(data, train_transform=train_transform, val_transform=val_transform,
                                            progress=progress)
     return Data(MaskPairs(scenes), MaskPairs(held_out) if held_out is not None else None,
