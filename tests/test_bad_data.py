@@ -15,7 +15,7 @@ import pytest
 import torch
 from conftest import tree_snapshot
 from PIL import Image
-from train_helpers import TINY_FINETUNE, TINY_PRETRAIN, make_image_folder, write_yaml
+from train_helpers import TINY_FINETUNE, TINY_PRETRAIN, make_image_folder, save_run_weights, write_yaml
 
 from fdsl.data.cards import RENDER_RECORD, configuration_of, read_card
 from fdsl.data.config import RealDataConfig
@@ -224,18 +224,12 @@ def seg_weights(tmp_path_factory):
     """Untrained segmentation weights for 3 classes, saved as a run saves them."""
     from test_segmentation import TINY_MODEL, tiny_seg_finetune
 
-    from fdsl.train.config import to_dict
-    from fdsl.train.segmentation.models import create_seg_model
-    from fdsl.train.segmentation.objective import save_weights
+    from fdsl.tasks.segmentation.models import create_seg_model
 
     out = tmp_path_factory.mktemp("seg-weights") / "w"
     config = tiny_seg_finetune(out)
-    meta = {"task": "finetune", "epoch": 1, "metrics": {"epoch": 1, "train_loss": 1.0, "val_loss": 1.0,
-                                                        "val_miou": 1.0, "val_pixel_acc": 1.0},
-            "config": to_dict(config)}
-    save_weights(create_seg_model(TINY_MODEL, num_classes=3), out, label_names=["0", "1", "2"], config=config,
-                 meta=meta)
-    return out
+    return save_run_weights("segmentation", "finetune", create_seg_model(TINY_MODEL, num_classes=3), out,
+                            config=config, label_names=["0", "1", "2"], metrics={"val_miou": 1.0, "val_pixel_acc": 1.0})
 
 
 @pytest.mark.parametrize("split", ["train", "val"])
@@ -272,12 +266,12 @@ def test_two_label_files_of_one_stem_are_refused(tmp_path, run_cli, seg_weights)
 
 
 def test_a_rendered_scene_folder_of_another_family_is_refused(tmp_path):
-    from fdsl.data.rendered_masks import rendered_mask_datasets
+    from fdsl.data.datasets import rendered_card
 
     assert run_render(tmp_path / "scenes", "segrcdb", "--size", "64", "--classes", "3", "--instances-per-image", "2",
                       "--max-contours", "3") == 0
     with pytest.raises(FdslError, match="holds a segrcdb render .* but data.family is 'other'"):
-        rendered_mask_datasets(str(tmp_path / "scenes"), 1, family="other")
+        rendered_card(tmp_path / "scenes", "other")
 
 
 def run_render(out: Path, family: str, *flags: str) -> int:
@@ -292,16 +286,12 @@ def point_weights(tmp_path_factory):
     """Untrained point-cloud weights for classes class0, class1, saved as a run saves them."""
     from test_points_training import TINY_MODEL, tiny_points_finetune
 
-    from fdsl.train.config import to_dict
-    from fdsl.train.points.models import create_point_model
-    from fdsl.train.points.objective import save_weights
+    from fdsl.tasks.points.models import create_point_model
 
     out = tmp_path_factory.mktemp("point-weights") / "w"
     config = tiny_points_finetune(out)
     model = create_point_model(TINY_MODEL["name"], num_classes=2, **TINY_MODEL["kwargs"])
-    save_weights(model, out, label_names=["class0", "class1"], config=config,
-                 meta={"task": "finetune", "config": to_dict(config)})
-    return out
+    return save_run_weights("points", "finetune", model, out, config=config, label_names=["class0", "class1"])
 
 
 def test_a_zero_byte_npy_is_named(tmp_path, run_cli, point_weights):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from train_helpers import save_run_weights
 
 from fdsl.data.segfolders import SegFolderConfig, seg_folder_datasets
 from fdsl.errors import FdslError
@@ -248,15 +249,12 @@ def test_segmentation_weights_load_whole_but_a_new_class_layer(tmp_path):
     from fdsl.train.checkpoint import load_weights
     from fdsl.tasks.segmentation.config import SegFinetuneConfig
     from fdsl.tasks.segmentation.models import HEAD_PREFIX, create_seg_model, load_init, model_config_of
-    from fdsl.tasks.segmentation.objective import save_weights
 
     pretrained = create_seg_model(TINY_MODEL, num_classes=255)
     config = SegFinetuneConfig(model=TINY_MODEL, augment=SegAugmentConfig(size=(64, 96)))
-    meta = {"task": "pretrain", "epoch": 2, "metrics": {"epoch": 2, "train_loss": 1.0, "val_miou": 5.0,
-                                                        "val_pixel_acc": 50.0, "val_loss": 2.0},
-            "config": {"train": {"epochs": 2}, "data": {"family": "segrcdb", "categories": 1, "instances": 8,
-                                                        "seed": 0}}}
-    save_weights(pretrained, tmp_path / "seg", label_names=[str(i) for i in range(255)], config=config, meta=meta)
+    save_run_weights("segmentation", "pretrain", pretrained, tmp_path / "seg", config=config,
+                     label_names=[str(i) for i in range(255)], metrics={"val_miou": 5.0, "val_pixel_acc": 50.0},
+                     data={"family": "segrcdb", "categories": 1, "instances": 8, "seed": 0})
     assert sorted(p.name for p in (tmp_path / "seg").iterdir()) == ["README.md", "config.json", "model.safetensors"]
     saved = json.loads((tmp_path / "seg" / "config.json").read_text())
     assert (saved["architecture"], saved["encoder"], saved["num_classes"], saved["input_size"]) == ("fpn", "resnet18",
@@ -412,26 +410,25 @@ def test_torchrun_two_processes_pretrain_on_segrcdb_on_the_fly(tmp_path):
 def test_pretrain_from_a_rendered_folder_reads_the_same_scenes(tmp_path):
     from fdsl.cli import main
     from fdsl.data.datasets import formula_datasets
-    from fdsl.data.rendered_masks import rendered_mask_datasets
-    from fdsl.tasks.segmentation import pretrain
+    from fdsl.train.run import pretrain
 
     formula = TINY_SEG_PRETRAIN["data"]["formula"]
     options = [f"--{key.replace('_', '-')}={value}" for key, value in formula.items()]
     assert main(["render", "segrcdb", "--categories", "1", "--instances", "12", *options, "-o",
                  str(tmp_path / "scenes")]) == 0
     config = tiny_seg_pretrain({"data": {"data_dir": str(tmp_path / "scenes"), "instances": 10, "val_instances": 2}})
-    train, val, names = rendered_mask_datasets(str(tmp_path / "scenes"), 2, family="segrcdb")
-    assert (len(train), len(val), len(names)) == (10, 2, 8)
+    train, val, _ = formula_datasets(config.data)  # through the image+mask kind, as on the fly
+    assert (len(train), len(val)) == (10, 2)
     fly, _, _ = formula_datasets(tiny_seg_pretrain().data)
     for index in (0, 7):
-        disk_item, fly_item = train[index], fly[index][0]
+        disk_item, fly_item = train[index][0], fly[index][0]
         assert np.array_equal(np.array(disk_item["mask"]), np.array(fly_item["mask"]))
         assert np.array_equal(np.array(disk_item["image"]), np.array(fly_item["image"]))
     result = pretrain(config, tmp_path / "run")
     assert result.last["val_miou"] is not None
 
     (tmp_path / "scenes" / "00000" / "00000_00003.mask.png").unlink()
-    message = one_line_error(lambda: rendered_mask_datasets(str(tmp_path / "scenes"), 2, family="segrcdb"))
+    message = one_line_error(lambda: formula_datasets(config.data))
     assert "00000_00003.mask.png" in message and "is missing" in message
 
 

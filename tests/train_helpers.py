@@ -69,3 +69,19 @@ def interrupt_epoch(monkeypatch, epoch: int, run) -> None:
     with pytest.raises(KeyboardInterrupt):
         run()
     monkeypatch.setattr(trainer, "train_one_epoch", real)
+
+
+def save_run_weights(task: str, phase: str, model, out: Path, *, config, label_names: list[str],
+                     metrics: dict | None = None, data: dict | None = None) -> Path:
+    """``model`` saved in ``out`` as a run of ``task`` and ``phase`` saves it (its config.json names both)."""
+    from fdsl.configs import to_dict
+    from fdsl.tasks import get_task
+    from fdsl.train.checkpoint import save_weights
+
+    values = to_dict(config)
+    if data is not None:
+        values["data"] = data
+    row = {"epoch": 1, "train_loss": 1.0, "val_loss": 1.0, **(metrics or {})}
+    meta = {"task": task, "phase": phase, "epoch": 1, "metrics": row, "config": values}
+    save_weights(get_task(task), model, out, label_names=label_names, config=config, meta=meta)
+    return out

@@ -1,19 +1,16 @@
-"""Point-cloud data: a point-cloud family's categories (PC-FractalDB on the fly) for pre-training, a
-folder of real objects (ModelNet10) for fine-tuning; each object normalised into the unit sphere,
+"""Point-cloud data: a point-cloud family's categories (PC-FractalDB on the fly or from a render) for
+pre-training, a folder of real objects (ModelNet10) for fine-tuning; each object normalised into the unit sphere,
 resampled to ``augment.points`` points and augmented (:mod:`.augment`)."""
 from __future__ import annotations
 
 from fdsl.data.datasets import formula_datasets
 from fdsl.data.pointfolders import PointFolder, PointSamples, check_point_files, scan_point_folder, split_point_files
-from fdsl.errors import check
 from fdsl.tasks import PRETRAIN, Data
 from fdsl.tasks.points.augment import build_point_augment
 
 
 def datasets(config, phase: str, *, progress: bool = False) -> Data:
-    if phase == PRETRAIN:
-        check(config.data.data_dir is None, "point-cloud pre-training renders its data on the fly; unset "
-                                            "data.data_dir (a rendered folder can be fine-tuned on as a point folder)")
+    if phase == PRETRAIN:  # on the fly, or from a render (folder or shards) of the family
         train, val, classes = formula_datasets(config.data, progress=progress)
         return Data(*point_samples(train, val, config), classes)
     data = config.data

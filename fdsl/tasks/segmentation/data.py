@@ -1,12 +1,11 @@
-"""Segmentation's data: SegRCDB scenes on the fly or from a rendered folder (pre-training; the mask is
-the target, the scene's category no label), and image/label folders (fine-tuning), through the
-paired transforms (:mod:`.transforms`). Every label map is read when the dataset is built."""
+"""Segmentation's data: SegRCDB scenes on the fly or from a render, folder or shards (pre-training; the
+mask is the target, the scene's category no label), and image/label folders (fine-tuning), through
+the paired transforms (:mod:`.transforms`). Every label map is read when the dataset is built."""
 from __future__ import annotations
 
 from torch.utils.data import Dataset
 
 from fdsl.data.datasets import formula_datasets
-from fdsl.data.rendered_masks import rendered_mask_datasets
 from fdsl.data.segfolders import seg_folder_datasets
 from fdsl.errors import check
 from fdsl.tasks import PRETRAIN, Data
@@ -43,10 +42,6 @@ def datasets(config, phase: str, *, progress: bool = False) -> Data:
     data = config.data
     if phase != PRETRAIN:
         return Data(*seg_folder_datasets(data, train_transform=train_transform, val_transform=val_transform))
-    if data.data_dir is not None:
-        return Data(*rendered_mask_datasets(data.data_dir, data.val_instances, family=data.family,
-                                            train_transform=train_transform, val_transform=val_transform,
-                                            progress=progress))
     scenes, held_out, _ = formula_datasets(data, train_transform=train_transform, val_transform=val_transform,
                                            progress=progress)
     return Data(MaskPairs(scenes), MaskPairs(held_out) if held_out is not None else None,
