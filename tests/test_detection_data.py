@@ -140,7 +140,7 @@ def test_edges_just_outside_the_image_are_clipped(tmp_path):
 
 # --- COCO JSON ---------------------------------------------------------------------------------------------
 def test_coco_boxes_masks_crowd_and_categories(tmp_path):
-    data = read_coco(coco_files(tmp_path, coco_document()))
+    data = read_coco(coco_files(tmp_path, coco_document()), labels="masks")
     assert data.classes == (BACKGROUND, "person", "car") and data.has_masks  # sorted by category id
     first, second = data.images
     assert (first.image_id, second.image_id, first.path) == (7, 9, tmp_path / "train" / "a.png")
@@ -152,7 +152,7 @@ def test_coco_boxes_masks_crowd_and_categories(tmp_path):
     crowd = mask_api.decode(first.crowd_masks[0])
     assert crowd.sum() == 20 and crowd[:, 20].sum() == 10 and crowd[:, 21].sum() == 10
     assert first.mask_array().sum() == pytest.approx(50, abs=15)
-    boxes_only = read_coco(tmp_path / "annotations" / "instances_train.json", labels="boxes")
+    boxes_only = read_coco(tmp_path / "annotations" / "instances_train.json")
     assert not boxes_only.has_masks and boxes_only.images[0].masks is None
 
 
@@ -164,7 +164,7 @@ def test_compressed_and_list_rles_give_the_same_mask(tmp_path):
     as_string = {"size": [20, 40], "counts": compressed["counts"].decode()}
     document = coco_document()
     document["annotations"][1]["segmentation"] = as_string
-    data = read_coco(coco_files(tmp_path, document))
+    data = read_coco(coco_files(tmp_path, document), labels="masks")
     assert np.array_equal(mask_api.decode(data.images[0].crowd_masks[0]), mask)
 
 
@@ -188,7 +188,7 @@ def test_a_missing_image_is_skipped_on_request(tmp_path):
 
 # --- options ---------------------------------------------------------------------------------------------------
 def test_a_class_subset_relabels_drops_other_objects_and_keeps_emptied_images(tmp_path):
-    data = read_coco(coco_files(tmp_path, coco_document()))
+    data = read_coco(coco_files(tmp_path, coco_document()), labels="masks")
     cars = select_classes(data, ["car"])
     assert cars.classes == (BACKGROUND, "car")
     assert [image.labels.tolist() for image in cars.images] == [[1], []]
@@ -286,7 +286,7 @@ BAD_COCO = {
     "rle of another size": (annotation(1, segmentation={"size": [10, 40], "counts": [400]}), "RLE size"),
     "rle counts short": (annotation(1, segmentation={"size": [20, 40], "counts": [400, 10]}), "sum to 410"),
     "rle string malformed": (annotation(1, segmentation={"size": [20, 40], "counts": "\x7f0"}), "malformed RLE"),
-    "masks on some only": (annotation(2, segmentation=[]), "annotation id 3 has no segmentation but others"),
+    "masks missing": (annotation(2, segmentation=[]), r"annotation id 3 has no segmentation \(1 of 3"),
 }
 
 
@@ -294,7 +294,7 @@ BAD_COCO = {
 def test_bad_coco_files_are_named(tmp_path, document, message):
     path = coco_files(tmp_path, document)
     with pytest.raises(FdslError, match=message) as error:
-        read_coco(path)
+        read_coco(path, labels="masks")
     assert "instances_train.json" in str(error.value) and "\n" not in str(error.value)
 
 
@@ -363,7 +363,7 @@ def mutated_coco(draw) -> dict:
 
 def parse_document_or_fail(document, image_dir: Path) -> None:
     try:
-        parse_coco(document, Path("fuzz.json"), image_dir)
+        parse_coco(document, Path("fuzz.json"), image_dir, labels="masks")
     except FdslError as error:
         assert "fuzz.json" in str(error)
 

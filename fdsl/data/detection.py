@@ -13,7 +13,7 @@ the object classes are labels 1..K, so a detector is built with ``num_classes=le
   decoded with pycocotools' mask API; category ids sorted ascending become labels 1..K with their
   names. ``iscrowd`` regions are left out of the training targets and kept apart as crowd
   (:attr:`DetectionImage.crowd_boxes`, ...), which the COCO evaluation ignores as COCO does.
-  Masks are used when every annotation has a segmentation; with none, the data is boxes only.
+  Masks are read on request (``labels="masks"``), when every annotation has a segmentation.
 - YOLO folders (Ultralytics' text labels, ``<stem>.txt`` beside ``<stem>.jpg``): box lines
   ``class cx cy w h`` and polygon lines ``class x1 y1 x2 y2 ...``, normalised by the image's width
   and height. Class ids are the keys of the layout's YAML ``names`` (a list or an id -> name map);
@@ -397,12 +397,12 @@ def check_orphans(label_files: dict[str, Path], image_stems: set[str], images: P
 
 
 # --- COCO JSON ----------------------------------------------------------------------------------------
-def read_coco(annotation_file: str | Path, image_dir: str | Path | None = None, *, labels: str = "masks",
+def read_coco(annotation_file: str | Path, image_dir: str | Path | None = None, *, labels: str = "boxes",
               orphan_labels: str = "error") -> DetectionData:
     """A COCO ``instances_*.json`` and its image folder (default: ``<root>/<split>/`` for
-    ``<root>/annotations/instances_<split>.json``, else the JSON's folder). ``labels="boxes"``
-    ignores the segmentations. ``orphan_labels="skip"`` leaves out image entries whose file is
-    missing (with their annotations) instead of failing."""
+    ``<root>/annotations/instances_<split>.json``, else the JSON's folder). ``labels="masks"`` reads
+    the segmentations too (every annotation needs one). ``orphan_labels="skip"`` leaves out image
+    entries whose file is missing (with their annotations) instead of failing."""
     path = Path(annotation_file)
     check(labels in LABEL_KINDS, f"unknown labels {labels!r}; valid: {', '.join(LABEL_KINDS)}")
     check(orphan_labels in ORPHAN_LABELS, f"unknown orphan_labels {orphan_labels!r}; valid: {', '.join(ORPHAN_LABELS)}")
@@ -422,7 +422,7 @@ def default_image_dir(annotation_file: Path) -> Path:
     return parent
 
 
-def parse_coco(document: Any, path: Path, image_dir: Path, *, labels: str = "masks",
+def parse_coco(document: Any, path: Path, image_dir: Path, *, labels: str = "boxes",
                orphan_labels: str = "error") -> DetectionData:
     """The :class:`DetectionData` of a parsed COCO JSON ``document`` (read from ``path``), its
     images in ``image_dir``. Every structural fault is an error naming the file and the entry."""
@@ -439,7 +439,9 @@ def parse_coco(document: Any, path: Path, image_dir: Path, *, labels: str = "mas
     check(bool(categories), f"COCO annotation file {str(path)!r} has no categories")
     category_labels = {category_id: label for label, category_id in enumerate(sorted(categories), start=1)}
     annotations = [coco_annotation(a, i, fail) for i, a in enumerate(document["annotations"])]
-    with_masks = labels == "masks" and coco_has_masks(annotations, path)
+    with_masks = labels == "masks"
+    if with_masks:
+        check_coco_masks(annotations, path)
     instances = {image_id: Instances() for image_id in images}
     for index, annotation in enumerate(annotations):
         where = f"COCO annotation file {str(path)!r} annotations[{index}] (id {annotation['id']})"
@@ -512,13 +514,12 @@ def coco_annotation(entry: Any, index: int, fail) -> dict:
             "bbox": [float(v) for v in bbox], "iscrowd": int(crowd), "segmentation": segmentation}
 
 
-def coco_has_masks(annotations: list[dict], path: Path) -> bool:
-    """Whether every annotation has a segmentation (masks), none does (boxes only); a mix is an error."""
+def check_coco_masks(annotations: list[dict], path: Path) -> None:
+    """Masks are read only when every annotation has a segmentation."""
     without = [a["id"] for a in annotations if not a["segmentation"]]
-    if len(without) in (0, len(annotations)):
-        return not without and bool(annotations)
-    raise FdslError(f"COCO annotation file {str(path)!r}: annotation id {without[0]} has no segmentation but others "
-                    "have one; give every annotation a mask, or read boxes only (labels 'boxes')")
+    check(not without, f"COCO annotation file {str(path)!r}: annotation id {without[0] if without else 0} has no "
+                       f"segmentation ({len(without)} of {len(annotations)} have none); read boxes only (labels "
+                       "'boxes')")
 
 
 def coco_mask(segmentation: list | dict, width: int, height: int, where: str) -> dict:
