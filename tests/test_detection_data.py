@@ -223,6 +223,15 @@ def test_a_run_reads_splits_and_selects_through_its_config(tmp_path):
         split_holdout(train, 1.0)
 
 
+def test_a_json_dataset_is_read_as_coco(tmp_path):
+    path = coco_files(tmp_path, coco_document())
+    train, held = detection_splits(DetectionDataConfig(dataset=str(path), labels="masks", holdout=0.5))
+    assert [i.image_id for i in train.images] == [7] and [i.image_id for i in held.images] == [9]
+    assert train.has_masks and DetectionDataConfig(dataset=str(path)).data_format == "coco"
+    with pytest.raises(FdslError, match="data.empty_images = 'maybe'; valid: keep, drop"):
+        detection_splits(DetectionDataConfig(dataset=str(path), empty_images="maybe"))
+
+
 # --- bad input: one line naming the file ---------------------------------------------------------------------
 BAD_YOLO = {
     "box outside the image": ("boxes", "0 0.9 0.5 0.5 0.5\n", "a.txt' line 1: box .* lies outside the 40x20 image"),
