@@ -49,6 +49,27 @@ PINNED: dict[str, dict] = {
             "1/999 64x64 uint8 50f6596264de4874ba2f5977dc7dfccc4224ab58ad06e88d7866755a1b22cd7b",
         ],
     },
+    "fractaldb-scenes": {
+        "config": {"classes": 4, "max_objects": 4, "search_points": 10000, "search_size": 128, "size": 64},
+        "images": [
+            "0/0 64x64 uint8 e74773ac362c1ce91c7878c48779a9699542075533a875295a7105f7604f5da8"
+            " + 64x64 uint8 66907a17b7b6f903409f00056fe1d4b158dcc008083121554ba47b8b5ff4a592"
+            " + 2 int64 814dd7b9784d57c15b9c2972e9b4fd6cf7e164f8162a934bdb2452a413dab1f7"
+            " + 2x4 float32 73fc75758e304ffd6fd4a735785bd7aee35d7fc57e082bb8049c875c930df9f3",
+            "0/999 64x64 uint8 76fe4f9699bf724be451ba1c83c46785c18d6f469421424dc5da94ccccf3e47d"
+            " + 64x64 uint8 c7cb63f2e76e89510b353a47f304efd227378b922159ce365b1fe1094ce9da41"
+            " + 4 int64 61cf0779682923ad84576de9bd059eff1ff0ae3a5f60b3d8d65e9bb777c5c938"
+            " + 4x4 float32 ce2730815a5926b10261b2b29b7989868d4abfa19edb6a9340816844a9f80839",
+            "1/0 64x64 uint8 61a6a8791fe22190a43b7b46256189c7c58df9a200e4fc92bb6a0a5e96c12a01"
+            " + 64x64 uint8 a293611ebacd18b01d1fdd72feceeeec68de6777f0acacb40f222dc1ccd60704"
+            " + 4 int64 ffa2a1fed3dfc7dc4f5a1c2c17e5909910a238bda6bc178dcfebc859b35ad264"
+            " + 4x4 float32 9000e7b2f926b376b092221ad892392f83038d1d1fc0e89c15d1a5fe4199da77",
+            "1/999 64x64 uint8 d808f83172af49eefdb5fb4a170f8a2f67062e2fbfa5fecabd176e7cffabd5d5"
+            " + 64x64 uint8 84da5d79690ae3037ac41178bd06ecacd002a9626fa8d3f187142f6c3ead32e7"
+            " + 3 int64 0f004f117335020e1d19c25b8767278bf1edb2fa6ff3fac943d843b6003d0eb5"
+            " + 3x4 float32 4e34766f9b19c082bbb188b602031d821592463995f28c16d8687d3f88944d62",
+        ],
+    },
     "mixture": {
         "config": {"families": "fractaldb:3,exfractaldb:3", "member_config": "quick", "size": 32},
         "images": [

@@ -24,6 +24,7 @@ from fdsl.formulas.base import Formula, FormulaConfig
 from fdsl.registry import get_formula, register, unregister
 from fdsl.samples.base import SampleKind, check_array, decode_npy, encode_npy
 from fdsl.samples.image import IMAGE
+from fdsl.samples.image_instances import IMAGE_INSTANCES, ImageInstances, mask_extents
 from fdsl.samples.image_mask import IGNORE, IMAGE_MASK, ImageMask
 from fdsl.samples.point_cloud import LABELLED_POINT_CLOUD, POINT_CLOUD, PointCloud
 from fdsl.samples.scene import SCENE, Scene
@@ -80,8 +81,19 @@ def toy_points(rng: np.random.Generator, length: int) -> np.ndarray:
     return rng.normal(size=(length, 3)).astype(np.float32)
 
 
+def toy_instances(rng: np.random.Generator, length: int) -> ImageInstances:
+    """Two rectangles at random places, the second over the first."""
+    instance_map = np.zeros((length, length), np.uint8)
+    for k in (1, 2):
+        top, left = rng.integers(0, length // 2, size=2)
+        instance_map[top: top + length // 3, left: left + length // 3] = k
+    classes = rng.integers(0, 5, 2)
+    return ImageInstances(instance_map * 90, instance_map, classes, mask_extents(instance_map, 2))
+
+
 SAMPLERS = {
     "image": toy_image,
+    "image+instances": toy_instances,
     "image+mask": lambda rng, n: ImageMask(toy_image(rng, n), rng.choice([0, 1, 2, IGNORE], (n, n)).astype(np.uint8)),
     "point cloud": lambda rng, n: PointCloud(toy_points(rng, n)),
     "labelled point cloud": lambda rng, n: PointCloud(toy_points(rng, n), rng.integers(0, 4, n)),
@@ -90,7 +102,7 @@ SAMPLERS = {
                                   np.array([0, 1], np.int64)),
     "signal": lambda rng, n: np.cumsum(rng.normal(size=n)).astype(np.float32),
 }
-KINDS = {"image": IMAGE, "image+mask": IMAGE_MASK, "point cloud": POINT_CLOUD,
+KINDS = {"image": IMAGE, "image+instances": IMAGE_INSTANCES, "image+mask": IMAGE_MASK, "point cloud": POINT_CLOUD,
          "labelled point cloud": LABELLED_POINT_CLOUD, "scene": SCENE, "signal": SignalKind()}
 
 
@@ -209,6 +221,14 @@ def test_a_family_can_be_unregistered_only_once():
     (SCENE, Scene(np.zeros((5, 3), np.float32), np.zeros(5, np.int64), np.zeros((1, 6), np.float32),
                   np.zeros(1, np.int64)), "expected 7 columns"),
     (SCENE, np.zeros((5, 3), np.float32), "expected Scene"),
+    (IMAGE_INSTANCES, ImageInstances(np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.uint8), np.zeros(1, np.int64),
+                                     np.zeros((1, 4), np.float32)), "an instance has no pixel"),
+    (IMAGE_INSTANCES, ImageInstances(np.zeros((8, 8), np.uint8), np.ones((8, 8), np.uint8), np.zeros(1, np.int64),
+                                     np.array([[0, 0, 8, 7]], np.float32)), "not the extents"),
+    (IMAGE_INSTANCES, ImageInstances(np.zeros((8, 8), np.uint8), np.full((8, 8), 2, np.uint8), np.zeros(1, np.int64),
+                                     np.array([[0, 0, 8, 8]], np.float32)), "holds id 2 but there are 1 instances"),
+    (IMAGE_INSTANCES, ImageInstances(np.zeros((8, 8), np.uint8), np.ones((8, 9), np.uint8), np.zeros(1, np.int64),
+                                     np.array([[0, 0, 9, 8]], np.float32)), "expected the image's"),
 ])
 def test_bad_samples_are_named(kind, sample, message, tmp_path):
     with pytest.raises(FdslError, match=message):
@@ -240,3 +260,16 @@ def test_scene_tile_draws_box_outlines_from_above():
     empty = Scene(points, np.zeros(2, np.int64), np.zeros((0, 7), np.float32), np.zeros(0, np.int64))
     SCENE.validate(empty)
     assert SCENE.tile(empty, 41).any(axis=-1).sum() == 2  # no boxes: the two points only
+
+
+def test_instances_tile_tints_each_object_and_outlines_its_box():
+    instance_map = np.zeros((32, 32), np.uint8)
+    instance_map[4:12, 4:20] = 1
+    sample = ImageInstances(np.where(instance_map > 0, 200, 0).astype(np.uint8), instance_map, np.array([3]),
+                            mask_extents(instance_map, 1))
+    tile = IMAGE_INSTANCES.tile(sample, 32)
+    assert (tile[20:, 20:] == 0).all()  # background: black, as the image
+    assert not (tile[6:10, 6:18] == 200).all(axis=-1).any()  # the object: tinted
+    assert (tile[4, 4:20] == tile[11, 4:20]).all() and tile[4, 4:20].any()  # its box: one colour, top and bottom
+    item = IMAGE_INSTANCES.training_item(sample)
+    assert item["labels"].tolist() == [4] and item["masks"].shape == (1, 32, 32)

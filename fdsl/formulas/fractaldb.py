@@ -147,6 +147,12 @@ class FractalDB(Formula):
         return f"{category:05d}_{variation:02d}_count_{draw}_flip{which_flip}"
 
     def render(self, params: np.ndarray, instance: int, rng: np.random.Generator) -> np.ndarray:
+        return self.render_at(params, instance, rng, size=self.config.size, points=self.config.points)
+
+    def render_at(self, params: np.ndarray, instance: int, rng: np.random.Generator, *, size: int,
+                  points: int) -> np.ndarray:
+        """Instance ``instance`` at another size and point count than the config's (the objects of
+        :mod:`fdsl.formulas.fractaldb_scenes`); ``render`` is this at the config's."""
         c = self.config
         variation, _, which_flip = self.decompose(instance)
         with np.errstate(over="ignore", invalid="ignore"):  # huge parameters: the kernel drops what escapes
@@ -155,9 +161,9 @@ class FractalDB(Formula):
             maps,
             params[:, 6],
             rng,
-            size=c.size,
-            n_points=c.points,
-            pad=effective_padding(c.padding, c.size),
+            size=size,
+            n_points=points,
+            pad=effective_padding(c.padding, size),
             patch=c.render_mode == "patch",
             color=c.color == "color",
             graded=c.graded,
