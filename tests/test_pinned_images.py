@@ -141,6 +141,15 @@ PINNED: dict[str, dict] = {
             "1/999 64x64 uint8 8688cf942570f547c2022fb5f7c334e7d724037cb0725349533aa8d1fca896a4",
         ],
     },
+    "vpn": {
+        "config": {"size": 16, "frames": 4},
+        "images": [
+            "0/0 4x16x16 uint8 f916c75f6a77ee87da3a341f124fe0649aaf8d2f1b3e1b3a20442ec63c2533ed",
+            "0/999 4x16x16 uint8 8d9b79558939d9150f9bc6cd0353a86aa75b43042d314b30c4c3bbf19f968ebe",
+            "1/0 4x16x16 uint8 8bfa278eeaee6b53d191fc0bf89b703ae4a172c9f5c2b171f81b0602402d76d7",
+            "1/999 4x16x16 uint8 3609a194b184749d881614f8e411388a9be81892dfdc2387e5304393bb64e007",
+        ],
+    },
 }
 
 
