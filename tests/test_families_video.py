@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import math
 import tarfile
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from fdsl.errors import FdslError
+from fdsl.formulas import vpn
 from fdsl.kernels import perlin_noise3 as pn3
 from fdsl.registry import get_formula
 from fdsl.samples.video import MP4_VIDEO, VIDEO, encode_mp4, strip_indices, yuv420_planes
@@ -94,13 +96,26 @@ def test_frequencies_replace_the_variants_axis():
     assert only_time.category_count == 16 and only_time.search_category(0, 15)["frequency_x"] == 16.0
 
 
-def test_clips_are_grey_uint8_and_stretched_over_the_whole_clip():
+def test_clips_are_grey_uint8_with_one_grey_mapping_for_all():
     formula = get_formula("vpn", size=24, frames=6)
     clip = clip_of(formula, 5)
     assert clip.shape == (6, 24, 24) and clip.dtype == np.uint8 and clip.flags.c_contiguous
-    assert clip.min() == 0 and clip.max() == 255
     assert not np.array_equal(clip, clip_of(formula, 5, instance=1))  # another noise offset
     assert np.array_equal(clip, clip_of(formula, 5))
+    noise = np.array([[-1.0, -0.6, 0.0], [1e-9, 0.6, 1.0]])  # 3 sd of the fBm: 0.53
+    gain = vpn.grey_gain(3, 0.5)
+    assert vpn.to_grey(noise, gain).tolist() == [[0, 0, 128], [128, 255, 255]]
+    assert vpn.to_grey(np.array([3 * pn3.fbm_std(3, 0.5)]), gain)[0] == 255  # +3 sd: the top of the range
+    assert gain == 127.5 / (3 * pn3.NOISE3_STD * math.sqrt(1 + 0.25 + 0.0625) / 1.75)
+
+
+def test_contrast_does_not_tell_the_speed():
+    """Stretching each clip to its min and max gave fast clips less contrast per frame: not any more."""
+    formula = get_formula("vpn", size=32, frames=16, spatial_frequencies=[2], temporal_frequencies=[0.5, 4])
+    slow, fast = ([clip_of(formula, c, i).astype(float) for i in range(6)] for c in (0, 1))
+    contrast = [np.mean([c.std(axis=(1, 2)).mean() for c in clips]) for clips in (slow, fast)]
+    assert abs(contrast[1] / contrast[0] - 1) < 0.12
+    assert 120 < np.mean(fast) < 136 and np.mean([(c == 0).mean() + (c == 255).mean() for c in fast]) < 0.01
 
 
 def mean_change(clips: list[np.ndarray], axis: int) -> float:

@@ -144,10 +144,10 @@ PINNED: dict[str, dict] = {
     "vpn": {
         "config": {"size": 16, "frames": 4},
         "images": [
-            "0/0 4x16x16 uint8 f916c75f6a77ee87da3a341f124fe0649aaf8d2f1b3e1b3a20442ec63c2533ed",
-            "0/999 4x16x16 uint8 8d9b79558939d9150f9bc6cd0353a86aa75b43042d314b30c4c3bbf19f968ebe",
-            "1/0 4x16x16 uint8 8bfa278eeaee6b53d191fc0bf89b703ae4a172c9f5c2b171f81b0602402d76d7",
-            "1/999 4x16x16 uint8 3609a194b184749d881614f8e411388a9be81892dfdc2387e5304393bb64e007",
+            "0/0 4x16x16 uint8 7c7550ed95d2782d730c3b220a397f17acd50f86d44b6fceeabed53e7e6b64ac",
+            "0/999 4x16x16 uint8 cdc99f466e1f3e7f3194f8b5e15f7c853c3963469cdd54bc82542babc5250579",
+            "1/0 4x16x16 uint8 96a51b0f6692c5eff77e013d15406d9027e648b0d9f2cbbaf169cf022ecd33e9",
+            "1/999 4x16x16 uint8 982d385f847ced19d59f632efc5dc6501cf6eab18f8544b4a409c3e302c2e1fd",
         ],
     },
 }

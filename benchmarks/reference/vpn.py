@@ -1,6 +1,6 @@
 """Video Perlin Noise clips rendered the obvious way: one Python fBm call per voxel, each octave one
 call of Perlin's improved noise written as his 2002 reference ``ImprovedNoise`` writes it (nested
-lerps, the branching ``grad``), then the min-max stretch to 0..255. No official VPN code exists
+lerps, the branching ``grad``), then fdsl's fixed grey mapping (``floor(v x gain + 128)``, clipped). No official VPN code exists
 (Kataoka et al., WACV 2022); this follows fdsl's definition in fdsl/formulas/vpn.py: pixel and frame
 centres sample the noise, ``frequency_x`` / ``frequency_y`` lattice cells span the frame and
 ``frequency_t`` the clip, a random offset in the 256-unit period per instance and axis.
@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from fdsl.formulas.vpn import grey_gain
 from fdsl.kernels.perlin_noise import PERIOD, PERLIN_PERMUTATION
 
 FAMILY = "vpn"
@@ -65,8 +66,6 @@ def render(formula, params: dict, instance: int, rng: np.random.Generator) -> np
     values = [[[fbm(ox + (col + 0.5) * step_x, oy + (row + 0.5) * step_y, ot + (k + 0.5) * step_t,
                     c.octaves, c.persistence, c.lacunarity)
                 for col in range(c.size)] for row in range(c.size)] for k in range(c.frames)]
-    flat = [v for frame in values for row in frame for v in row]
-    low, high = min(flat), max(flat)
-    scale = 255.0 / (high - low) if high > low else 0.0
-    return np.array([[[int((v - low) * scale + 0.5) for v in row] for row in frame] for frame in values],
-                    dtype=np.uint8)
+    gain = grey_gain(c.octaves, c.persistence)
+    return np.array([[[min(max(math.floor(v * gain + 128.0), 0), 255) for v in row] for row in frame]
+                     for frame in values], dtype=np.uint8)

@@ -26,8 +26,12 @@ a clip of 32 frames shows the motion of 16 at twice the frame rate.
 
 The clip is fBm (:mod:`fdsl.kernels.perlin_noise3`, Perlin's improved noise of 2002): ``octaves``
 octaves, each ``lacunarity`` times finer in x, y and t and weighted ``persistence`` times less,
-read at pixel and frame centres; the whole clip is stretched to 0..255 (one min and max per
-clip, so brightness does not jump between frames). An instance is the same setting at another
+read at pixel and frame centres. Grey levels come from one fixed mapping, the same for every clip:
+0 noise is grey 128 and +-3 standard deviations of the fBm span 0..255 (clipped beyond, about 0.1%
+of voxels). Stretching each clip to its own min and max, as the 2-D ``perlin`` family does per
+image, would tie contrast to speed: a fast clip's extremes come from many independent frames, so
+each frame got about a fifth less contrast (per-frame std 36 against 44 grey levels, measured on
+the corners of the low grid) and a network could tell speed from contrast alone. An instance is the same setting at another
 random offset in the noise's 256 x 256 x 256 period, drawn from the instance's generator.
 Defaults (ours): 16 frames of 112 x 112, the clip size of the 3D ResNets the paper trains
 (kenshohara/3D-ResNets-PyTorch's defaults), 3 octaves, persistence 0.5, lacunarity 2. The
@@ -45,8 +49,7 @@ from fdsl.config_fields import choices
 from fdsl.errors import FdslError, check
 from fdsl.formulas.base import FormulaConfig, check_choice, check_range
 from fdsl.formulas.grid import GridFormula, ParameterGrid
-from fdsl.formulas.perlin import stretch_to_bytes
-from fdsl.kernels.perlin_noise3 import PERIOD, fractal_noise_clip
+from fdsl.kernels.perlin_noise3 import PERIOD, fbm_std, fractal_noise_clip
 from fdsl.numeric import to_number
 from fdsl.registry import register
 from fdsl.samples.video import MP4_VIDEO, VIDEO
@@ -57,6 +60,9 @@ VARIANTS = {
     "high": ((4.0, 8.0, 12.0, 16.0), (2.0, 4.0, 8.0, 16.0)),
 }
 FREQUENCY_FIELDS = ("spatial_frequencies", "temporal_frequencies")
+#: Grey 0..255 spans +-CONTRAST_SD standard deviations of the fBm; about 0.1% of the voxels lie
+#: beyond and are clipped.
+CONTRAST_SD = 3.0
 
 
 @dataclasses.dataclass
@@ -130,4 +136,14 @@ class VPN(GridFormula):
             c.frames, c.size, c.size, frequency=(params["frequency_x"], params["frequency_y"], params["frequency_t"]),
             octaves=c.octaves, persistence=c.persistence, lacunarity=c.lacunarity,
             offset=(offset[0], offset[1], offset[2]))
-        return stretch_to_bytes(noise)
+        return to_grey(noise, grey_gain(c.octaves, c.persistence))
+
+
+def grey_gain(octaves: int, persistence: float) -> float:
+    """Grey levels per unit of noise: +-CONTRAST_SD standard deviations of the fBm span 0..255."""
+    return 127.5 / (CONTRAST_SD * fbm_std(octaves, persistence))
+
+
+def to_grey(noise: np.ndarray, gain: float) -> np.ndarray:
+    """floor(noise x gain + 128), clipped to 0..255: one fixed mapping for every clip (see the module docstring)."""
+    return np.clip(np.floor(noise * gain + 128.0), 0.0, 255.0).astype(np.uint8)

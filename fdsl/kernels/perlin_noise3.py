@@ -16,6 +16,8 @@ a clip's values are the same bits on any x86-64 CPU (numba never fuses a multipl
 """
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
@@ -33,6 +35,9 @@ GRAD3_X = np.ascontiguousarray(GRAD3[:, 0])
 GRAD3_Y = np.ascontiguousarray(GRAD3[:, 1])
 GRAD3_Z = np.ascontiguousarray(GRAD3[:, 2])
 _P = PERLIN_PERMUTATION
+#: Standard deviation of the noise at uniform points (measured here over 4e6 points of [0, 256)^3;
+#: mean -0.0002, largest |value| 0.9997).
+NOISE3_STD = 0.2703
 
 
 @numba.njit(cache=True, inline="always")
@@ -156,6 +161,13 @@ def perlin3(x, y, z) -> np.ndarray:
     out = np.empty(xs.size)
     _noise3_array(*(np.ascontiguousarray(v).ravel() for v in (xs, ys, zs)), out)
     return out.reshape(xs.shape)
+
+
+def fbm_std(octaves: int, persistence: float) -> float:
+    """The standard deviation of :func:`fbm3_clip`'s values: the octaves are nearly independent, so
+    NOISE3_STD sqrt(sum p^2o) / sum p^o (measured within 0.2% for 1 to 5 octaves, persistence 0.5 and 0.8)."""
+    weights = [persistence ** o for o in range(octaves)]
+    return NOISE3_STD * math.sqrt(sum(w * w for w in weights)) / sum(weights)
 
 
 def fractal_noise_clip(
