@@ -24,7 +24,7 @@ from fdsl.kernels import perlin_noise3 as pn3
 from fdsl.registry import get_formula
 from fdsl.samples.video import MP4_VIDEO, VIDEO, encode_mp4, strip_indices, yuv420_planes
 from fdsl.seeding import RENDER, derive_rng
-from fdsl.viz.animation import clip_grid, save_animation
+from fdsl.viz.animation import clip_grid, formula_animation, save_animation
 from fdsl.viz.gallery import LABEL_WIDTH, STRIP_GAP
 
 from conftest import tree_snapshot
@@ -290,11 +290,18 @@ def test_tile_is_a_strip_of_frames_from_first_to_last():
 
 @pytest.mark.parametrize("suffix", [".gif", ".webp"])
 def test_animations_play_every_frame(tmp_path, suffix):
-    clip = clip_of(get_formula("vpn", size=24, frames=6), 7)
+    formula = get_formula("vpn", size=24, frames=6)
+    clip = clip_of(formula, 7)
     save_animation(clip, tmp_path / f"clip{suffix}")
-    grid = clip_grid([[clip, clip_of(get_formula("vpn", size=24, frames=6), 8)], [clip]], 16)
+    grid = clip_grid([[clip, clip_of(formula, 8)], [clip]], 16)
     assert grid.shape == (6, 2 * 16 + 2, 2 * 16 + 2, 3)
+    assert np.array_equal(grid[:, 18:, :16], grid[:, :16, :16])  # row 2 is clip 7 again
     save_animation(grid, tmp_path / f"grid{suffix}", frame_rate=4)
+    categories = [formula.search_category(0, c) for c in range(3)]
+    gallery = formula_animation(formula, categories, seed=0, instances=[0, 4], tile=20)
+    assert gallery.shape == (6, 3 * 22 - 2, LABEL_WIDTH + 2 * 22 - 2, 3)
+    assert np.array_equal(gallery[:, 22:42, LABEL_WIDTH + 22:], clip_grid([[clip_of(formula, 1, 4)]], 20))
+    assert gallery[:, :, :LABEL_WIDTH].max() > 200  # the row labels
     with Image.open(tmp_path / f"clip{suffix}") as picture:
         assert (picture.n_frames, picture.size) == (6, (24, 24))
         picture.seek(5)
@@ -306,7 +313,23 @@ def test_animations_play_every_frame(tmp_path, suffix):
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"clip{suffix}", f"grid{suffix}"]
 
 
-def test_animation_of_an_unknown_format_is_refused(tmp_path):
-    with pytest.raises(FdslError, match=r"unknown suffix; allowed: \.gif, \.webp"):
-        save_animation(np.zeros((2, 8, 8), np.uint8), tmp_path / "clip.mp4")
+def test_lossy_webp_is_smaller_and_close(tmp_path):
+    clip = clip_of(get_formula("vpn", size=48, frames=4), 7)
+    save_animation(clip, tmp_path / "exact.webp")
+    save_animation(clip, tmp_path / "lossy.webp", quality=80)
+    assert (tmp_path / "lossy.webp").stat().st_size < (tmp_path / "exact.webp").stat().st_size / 2
+    with Image.open(tmp_path / "lossy.webp") as picture:
+        picture.seek(3)
+        assert np.abs(np.asarray(picture.convert("L"), dtype=float) - clip[3]).mean() < 4
+
+
+@pytest.mark.parametrize("name, options, message", [
+    ("clip.mp4", {}, r"unknown suffix; allowed: \.gif, \.webp"),
+    ("clip.gif", {"quality": 80}, "quality = 80; allowed: 1..100, for WebP only"),
+    ("clip.webp", {"quality": 0}, "quality = 0; allowed"),
+    ("clip.gif", {"frame_rate": 0}, "frame_rate = 0; allowed: >= 1"),
+])
+def test_bad_animations_are_refused(tmp_path, name, options, message):
+    with pytest.raises(FdslError, match=message):
+        save_animation(np.zeros((2, 8, 8), np.uint8), tmp_path / name, **options)
     assert not list(tmp_path.iterdir())
