@@ -164,6 +164,12 @@ def test_bad_options_name_the_value(option, value, needles):
     assert "\n" not in message and all(needle in message for needle in needles), message
 
 
+def test_a_clip_too_large_to_make_is_refused():
+    get_formula("vpn", size=4096, frames=16)  # 2^28 voxels: the largest
+    with pytest.raises(FdslError, match=r"frames x size x size = 285,212,672; allowed: <= 268,435,456"):
+        get_formula("vpn", size=4096, frames=17)
+
+
 @pytest.mark.parametrize("argv, needles", [
     (["render", "vpn", "--frames", "0"], ["frames = 0", "allowed"]),
     (["render", "vpn", "--spatial-frequencies", "1", "-2"], ["holds -2.0", "(0, 256]"]),
@@ -186,6 +192,7 @@ def test_more_categories_than_the_grid_is_one_error(tmp_path, run_cli):
     code, _, err = run_cli("render", "vpn", "--categories", "65", "--instances", "1", "-o", tmp_path / "out")
     errors = [line for line in err.replace("\r", "\n").splitlines() if "error" in line]  # beside the search's bar
     assert code == 2 and len(errors) == 1 and "VPN-low has 64 categories" in errors[0]
+    assert "or give more --spatial-frequencies or --temporal-frequencies" in errors[0]
     assert not (tmp_path / "out").exists()
 
 

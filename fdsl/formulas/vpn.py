@@ -17,12 +17,15 @@ are per frame size and per clip, so ``size`` and ``frames`` change the sampling,
 a clip of 32 frames shows the motion of 16 at twice the frame rate.
 
 - ``variant=low`` (the default, the paper's better one): spatial {1, 2, 3, 4} x spatial x temporal
-  {0.5, 1, 2, 4} = 64 categories; from a texture of one blob per frame changing over the whole
-  clip to one of four blobs per frame that changes every few frames.
+  {0.5, 1, 2, 4} = 64 categories; from one cell per frame, changing over the whole clip, to 4 x 4
+  cells per frame, replaced every 2 frames or so.
 - ``variant=high``: spatial {4, 8, 12, 16} x temporal {2, 4, 8, 16} = 64 categories: fine grain,
-  up to a new texture every frame.
+  up to a new texture every frame (the two variants share spatial 4 and temporal 2 and 4).
 - ``spatial_frequencies`` / ``temporal_frequencies`` replace the variant's values of that axis
   (any number of distinct values > 0, at most 256: the noise repeats every 256 cells).
+
+Four values per axis, spaced so that neighbours look different (docs/RESULTS.md measures it), keep
+the classes few enough for a CPU study; the page's names suggest 24 values per spatial axis.
 
 The clip is fBm (:mod:`fdsl.kernels.perlin_noise3`, Perlin's improved noise of 2002): ``octaves``
 octaves, each ``lacunarity`` times finer in x, y and t and weighted ``persistence`` times less,
@@ -30,12 +33,15 @@ read at pixel and frame centres. Grey levels come from one fixed mapping, the sa
 0 noise is grey 128 and +-3 standard deviations of the fBm span 0..255 (clipped beyond, about 0.1%
 of voxels). Stretching each clip to its own min and max, as the 2-D ``perlin`` family does per
 image, would tie contrast to speed: a fast clip's extremes come from many independent frames, so
-each frame got about a fifth less contrast (per-frame std 36 to 38 grey levels at 4 cells per clip,
-40 to 45 at 0.5, on the corners of the low grid) and a network could tell speed from contrast alone. An instance is the same setting at another
-random offset in the noise's 256 x 256 x 256 period, drawn from the instance's generator.
-Defaults (ours): 16 frames of 112 x 112, the clip size of the 3D ResNets the paper trains
-(kenshohara/3D-ResNets-PyTorch's defaults), 3 octaves, persistence 0.5, lacunarity 2. The
-``.npy`` holds the clip; ``--mp4`` adds an H.264 viewing copy (:mod:`fdsl.samples.video`).
+each frame got about a fifth less contrast (per-frame std 36 to 38 grey levels at 4 cells per
+clip, 40 to 45 at 0.5, on the corners of the low grid) and a network could tell speed from
+contrast alone. An instance is the same setting at another random offset in the noise's
+256 x 256 x 256 period, drawn from the instance's generator.
+
+Defaults (ours): 16 frames of 112 x 112, the default clip of kenshohara/3D-ResNets-PyTorch (whose
+training the paper's curve resembles; the paper's own clip size is unpublished), small enough for
+a narrow 3-D network on a CPU; 3 octaves, persistence 0.5, lacunarity 2. The ``.npy`` holds the
+clip; ``--mp4`` adds an H.264 viewing copy (:mod:`fdsl.samples.video`).
 """
 from __future__ import annotations
 
@@ -63,6 +69,8 @@ FREQUENCY_FIELDS = ("spatial_frequencies", "temporal_frequencies")
 #: Grey 0..255 spans +-CONTRAST_SD standard deviations of the fBm; about 0.1% of the voxels lie
 #: beyond and are clipped.
 CONTRAST_SD = 3.0
+#: The largest clip (2 GiB of float64 noise while it is made).
+MAX_VOXELS = 2**28
 
 
 @dataclasses.dataclass
@@ -90,6 +98,9 @@ class VPNConfig(FormulaConfig):
     def validate(self) -> None:
         check(8 <= self.size <= 4096, f"size = {self.size}; allowed: 8..4096")
         check(2 <= self.frames <= 4096, f"frames = {self.frames}; allowed: 2..4096 (a clip needs two frames to move)")
+        voxels = self.frames * self.size * self.size
+        check(voxels <= MAX_VOXELS, f"frames x size x size = {voxels:,}; allowed: <= {MAX_VOXELS:,} "
+                                    "(the noise takes 8 bytes a voxel while a clip is made)")
         check_choice("variant", self.variant, tuple(VARIANTS))
         for name in FREQUENCY_FIELDS:
             check_frequencies(name, getattr(self, name))
@@ -126,7 +137,8 @@ class VPN(GridFormula):
         spatial, temporal = self.config.axes()
         custom = self.config.spatial_frequencies or self.config.temporal_frequencies
         label = f"VPN-{self.config.variant}" + (" (custom frequencies)" if custom else "")
-        self.grid = ParameterGrid(label, {"frequency_x": spatial, "frequency_y": spatial, "frequency_t": temporal})
+        self.grid = ParameterGrid(label, {"frequency_x": spatial, "frequency_y": spatial, "frequency_t": temporal},
+                                  remedy="give more --spatial-frequencies or --temporal-frequencies")
         self.kind = MP4_VIDEO if self.config.mp4 else VIDEO
 
     def render(self, params: dict[str, Any], instance: int, rng: np.random.Generator) -> np.ndarray:
