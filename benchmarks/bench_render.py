@@ -16,7 +16,7 @@ process (``*_wall`` in the JSON: per wall-clock second), since the machine may b
   processes, also extrapolated to 1,000;
 - render: ``formula.sample`` over ``--images`` (category, instance) pairs, round-robin over those
   categories, instances spread over the family's range; "+ PNG" also encodes and writes each
-  sample's files (PNG for images) as the writer does, through the family's sample kind;
+  sample's files (PNG for images, .npy for clips) as the writer does, through the family's sample kind;
 - reference: the family's module in ``benchmarks/reference/`` on ``--reference-images`` of the
   same pairs (on categories spread over the benchmarked ones), and the speed-up over it of fdsl
   on the same images (rendered repeatedly, about ``--images`` renders in all);
@@ -266,7 +266,7 @@ def verdict(check: dict[str, Any], quick: bool) -> str:
 
 # --- report -------------------------------------------------------------------------------------
 def describe(config: dict[str, Any]) -> str:
-    keys = ("size", "points", "render_mode", "color")
+    keys = ("size", "frames", "points", "render_mode", "color")
     return " ".join(f"{k}={config[k]}" for k in keys if k in config) or "-"
 
 

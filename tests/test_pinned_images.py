@@ -162,6 +162,15 @@ PINNED: dict[str, dict] = {
             "1/999 64x64 uint8 8688cf942570f547c2022fb5f7c334e7d724037cb0725349533aa8d1fca896a4",
         ],
     },
+    "vpn": {
+        "config": {"size": 16, "frames": 4},
+        "images": [
+            "0/0 4x16x16 uint8 7c7550ed95d2782d730c3b220a397f17acd50f86d44b6fceeabed53e7e6b64ac",
+            "0/999 4x16x16 uint8 cdc99f466e1f3e7f3194f8b5e15f7c853c3963469cdd54bc82542babc5250579",
+            "1/0 4x16x16 uint8 96a51b0f6692c5eff77e013d15406d9027e648b0d9f2cbbaf169cf022ecd33e9",
+            "1/999 4x16x16 uint8 982d385f847ced19d59f632efc5dc6501cf6eab18f8544b4a409c3e302c2e1fd",
+        ],
+    },
 }
 
 

@@ -28,7 +28,8 @@ from fdsl.samples.image_instances import IMAGE_INSTANCES, ImageInstances, mask_e
 from fdsl.samples.image_mask import IGNORE, IMAGE_MASK, ImageMask
 from fdsl.samples.point_cloud import LABELLED_POINT_CLOUD, POINT_CLOUD, PointCloud
 from fdsl.samples.scene import SCENE, Scene
-from fdsl.viz.gallery import GAP, LABEL_WIDTH, formula_gallery
+from fdsl.samples.video import MP4_VIDEO, VIDEO
+from fdsl.viz.gallery import GAP, LABEL_WIDTH, STRIP_GAP, formula_gallery
 
 SEED = 3
 TILE = 24
@@ -101,9 +102,12 @@ SAMPLERS = {
                                   np.array([[0, 0, 0, 1, 2, 1, 0.3], [1, -1, 0, 0.5, 0.5, 1, 0]], np.float32),
                                   np.array([0, 1], np.int64)),
     "signal": lambda rng, n: np.cumsum(rng.normal(size=n)).astype(np.float32),
+    "video": lambda rng, n: rng.integers(0, 256, (5, n, n), dtype=np.uint8),
+    "mp4 video": lambda rng, n: rng.integers(0, 256, (3, n, n + 1, 3), dtype=np.uint8),
 }
 KINDS = {"image": IMAGE, "image+instances": IMAGE_INSTANCES, "image+mask": IMAGE_MASK, "point cloud": POINT_CLOUD,
-         "labelled point cloud": LABELLED_POINT_CLOUD, "scene": SCENE, "signal": SignalKind()}
+         "labelled point cloud": LABELLED_POINT_CLOUD, "scene": SCENE, "signal": SignalKind(),
+         "video": VIDEO, "mp4 video": MP4_VIDEO}
 
 
 def toy_family(label: str) -> type[Formula]:
@@ -133,6 +137,12 @@ def toy(request):
 
 def same_sample(kind: SampleKind, a: Any, b: Any) -> bool:
     return b"".join(kind.encode(a)) == b"".join(kind.encode(b))
+
+
+def gallery_width(tile: np.ndarray, columns: int) -> int:
+    """The width of a gallery of ``columns`` tiles like ``tile``: strips (wider than tall) stand further apart."""
+    gap = GAP if tile.shape[1] == tile.shape[0] else STRIP_GAP
+    return LABEL_WIDTH + columns * (tile.shape[1] + gap)
 
 
 # --- every kind, through the library ------------------------------------------------------------
@@ -167,9 +177,9 @@ def test_dataset_items_and_gallery_tiles(toy):
     assert type(item) is type(expected)
     assert np.array_equal(np.asarray(item), np.asarray(expected))
     gallery = formula_gallery(toy, categories, seed=SEED, instances=[0, 2], tile=TILE)
-    assert gallery.size == (LABEL_WIDTH + 2 * (TILE + GAP), 2 * (TILE + GAP))
     tile = toy.kind.tile(toy.sample(categories[0], SEED, 0, 0), TILE)
-    assert tile.shape == (TILE, TILE, 3) and tile.dtype == np.uint8 and tile.max() > tile.min()
+    assert gallery.size == (gallery_width(tile, 2), 2 * (TILE + GAP))
+    assert tile.shape[0] == TILE and tile.shape[2] == 3 and tile.dtype == np.uint8 and tile.max() > tile.min()
 
 
 def test_cli_renders_and_shows_a_family_of_any_kind(toy, tmp_path, run_cli):
@@ -182,7 +192,8 @@ def test_cli_renders_and_shows_a_family_of_any_kind(toy, tmp_path, run_cli):
     code, _, err = run_cli("show", toy.name, "--categories", "2", "--instances", "2", "--tile", "16",
                            "-o", tmp_path / "show.png")
     assert code == 0, err
-    assert Image.open(tmp_path / "show.png").size == (LABEL_WIDTH + 2 * 18, 2 * 18)
+    tile = toy.kind.tile(get_formula(toy.name, length=16).sample(toy.search_category(0, 0), 0, 0, 0), 16)
+    assert Image.open(tmp_path / "show.png").size == (gallery_width(tile, 2), 2 * 18)
 
 
 def test_webdataset_tars_hold_the_files_of_any_kind(toy, tmp_path):
@@ -229,6 +240,10 @@ def test_a_family_can_be_unregistered_only_once():
                                      np.array([[0, 0, 8, 8]], np.float32)), "holds id 2 but there are 1 instances"),
     (IMAGE_INSTANCES, ImageInstances(np.zeros((8, 8), np.uint8), np.ones((8, 9), np.uint8), np.zeros(1, np.int64),
                                      np.array([[0, 0, 9, 8]], np.float32)), "expected the image's"),
+    (VIDEO, np.zeros((8, 8), np.uint8), r"shape \(8, 8\); expected 3 or 4 dimensions"),
+    (VIDEO, np.zeros((4, 8, 8, 4), np.uint8), r"expected \(T, H, W\) or \(T, H, W, 3\)"),
+    (VIDEO, np.zeros((0, 8, 8), np.uint8), "expected at least one frame"),
+    (MP4_VIDEO, np.zeros((4, 8, 8), np.int16), "dtype int16; expected uint8"),
 ])
 def test_bad_samples_are_named(kind, sample, message, tmp_path):
     with pytest.raises(FdslError, match=message):

@@ -18,12 +18,13 @@ from fdsl.formulas.base import Formula
 class ParameterGrid:
     """The product of named axes; ``cell(i)`` is a dict ``{"cell": i, axis: value, ...}``.
 
-    ``label`` names the grid in messages (e.g. "Perlin-100").
+    ``label`` names the grid in messages (e.g. "Perlin-100"); ``remedy`` says how to get more cells.
     """
 
-    def __init__(self, label: str, axes: dict[str, tuple]):
+    def __init__(self, label: str, axes: dict[str, tuple], remedy: str = "choose the larger variant"):
         self.label = label
         self.axes = axes
+        self.remedy = remedy
 
     def __len__(self) -> int:
         return math.prod(len(values) for values in self.axes.values())
@@ -32,7 +33,7 @@ class ParameterGrid:
         check(
             0 <= index < len(self),
             f"category {index} does not exist: {self.label} has {len(self)} categories (0..{len(self) - 1}); "
-            "ask for fewer categories or choose the larger variant",
+            f"ask for fewer categories or {self.remedy}",
         )
         values_at: dict[str, Any] = {}
         rest = int(index)

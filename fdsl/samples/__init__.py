@@ -14,4 +14,6 @@ training item and draw a sample, so a new modality is a new module here and noth
   (``<stem>.npy``, ``<stem>.labels.npy``).
 - :mod:`fdsl.samples.scene`: points, per-point instance ids, boxes (K, 7: centre xyz, size xyz,
   yaw) and box classes (``<stem>.npy``, ``.instances.npy``, ``.boxes.npy``, ``.box_classes.npy``).
+- :mod:`fdsl.samples.video`: a clip, uint8 (T, H, W) or (T, H, W, 3) (``<stem>.npy``, and an
+  optional H.264 viewing copy ``<stem>.mp4``); its gallery tile is a strip of frames.
 """

@@ -43,7 +43,8 @@ class SampleKind(ABC):
 
     @abstractmethod
     def tile(self, sample: Any, size: int) -> np.ndarray:
-        """A gallery tile: uint8 (size, size, 3)."""
+        """A gallery tile: uint8 (size, width, 3); square (width = size) unless the kind shows
+        several pictures side by side (a clip's frames)."""
 
     def card_fields(self, formula: Any) -> dict[str, Any]:
         """Extra dataset-card entries describing the family's samples (default: none)."""
