@@ -11,6 +11,11 @@ pre-training recipe shared by every variant, and the variants, each a set of con
       fractaldb: {}
       perlin: {data.family: perlin, data.formula: {size: 32}, data.categories: 100}
 
+A variant may name another ``task`` for its pre-training (a detection study's classification
+backbones: ``fractaldb: {task: classification, model.name: resnet18, ...}``); it then starts from that
+task's preset (its ``preset``, else the study's ``pretrain.preset``), and the study's ``pretrain.set``,
+written for the study's task, does not apply to it.
+
 Each variant is pre-trained once (``out/pretrain/<name>``), then :func:`fdsl.experiments.compare.compare`
 fine-tunes scratch and every variant once per seed (``out/compare``). Every score is measured on
 images held out of the real training split. The report adds to compare's table the gap to scratch
@@ -57,8 +62,12 @@ class StudyConfig:
     jobs: int = 1
     finetune: Recipe = dataclasses.field(default_factory=Recipe)
     pretrain: Recipe = dataclasses.field(default_factory=Recipe)
-    #: Variant name -> overrides of the shared pre-training recipe (may hold ``preset``).
+    #: Variant name -> overrides of the shared pre-training recipe (may hold ``preset``, and ``task``:
+    #: the task that pre-trains it, by default the study's).
     variants: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+    def variant_task(self, name: str) -> str:
+        return str(self.variants[name].get("task", self.task))
 
 
 def expand(overrides: dict[str, Any], cls: type) -> dict[str, Any]:
@@ -99,7 +108,8 @@ def parse_study(values: dict[str, Any]) -> StudyConfig:
     jobs = to_number(values.get("jobs", 1), int, "jobs")
     check(jobs >= 1, f"jobs = {jobs!r}; allowed: an integer >= 1")
     task = str(values.get("task", "classification"))
-    get_task(task)  # an unknown task fails here, in one line
+    for name in [task, *(str(v["task"]) for v in variants.values() if isinstance(v, dict) and "task" in v)]:
+        get_task(name)  # an unknown task fails here, in one line
     return StudyConfig(task=task, seeds=seeds, data=values.get("data"), jobs=jobs,
                        finetune=_recipe(values.get("finetune", {}), "finetune"),
                        pretrain=_recipe(values.get("pretrain", {}), "pretrain"),
@@ -111,15 +121,16 @@ def load_study(path: str | Path) -> StudyConfig:
 
 
 def pretrain_configs(study: StudyConfig, workers: int | None = None) -> dict[str, Any]:
-    """The resolved pre-training config of every variant (validated before anything runs)."""
-    task = get_task(study.task)
+    """The resolved pre-training config of every variant (validated before anything runs), by its task."""
     loader = {"train": {"workers": workers}} if workers is not None else {}
     configs = {}
     for name, overrides in study.variants.items():
         overrides = dict(overrides)
+        task = get_task(str(overrides.pop("task", study.task)))
         preset = str(overrides.pop("preset", study.pretrain.preset))
         base = task.preset(PRETRAIN, preset)
-        configs[name] = resolve(base, expand(study.pretrain.set, type(base)), expand(overrides, type(base)), loader)
+        shared = expand(study.pretrain.set, type(base)) if task.name == study.task else {}
+        configs[name] = resolve(base, shared, expand(overrides, type(base)), loader)
     return configs
 
 
@@ -144,8 +155,8 @@ def run_study(study: StudyConfig, out: str | Path, *, workers: int | None = None
     ft_config = finetune_config(study, workers)
     task.check_finetune_data(ft_config.data)  # a bad fine-tuning dataset fails now, not after the pre-training
     names = list(pre_configs)
-    pretrain = runner(task, PRETRAIN)
-    results = run_all([Run(pretrain, pre_configs[name], out / "pretrain" / name) for name in names], study.jobs)
+    results = run_all([Run(runner(get_task(study.variant_task(name)), PRETRAIN), pre_configs[name],
+                           out / "pretrain" / name) for name in names], study.jobs)
     pretraining = {name: summarize_pretraining(pre_configs[name], result) for name, result in zip(names, results)}
     comparison = compare(ft_config, [str(out / "pretrain" / n / "last") for n in names], seeds=study.seeds,
                          out=out / "compare", labels=names, jobs=study.jobs, task=task)
