@@ -334,3 +334,55 @@ def test_torchrun_two_processes_finetune_and_score_every_held_out_image(tmp_path
     alone = evaluate_weights(get_task("detection"), out / "last", DetectionEvalDataConfig(dataset=str(shapes_root)),
                              workers=0)
     assert alone["images"] == 3 and f"{alone['box_ap']:.6g}" == f"{float(row['val_box_ap']):.6g}"
+
+
+@pytest.mark.slow
+def test_a_study_compares_a_classification_backbone_and_scene_pretraining_and_draws_predictions(fdsl, tmp_path,  # noqa: F811
+                                                                                                shapes_root):
+    study = {
+        "task": "detection", "seeds": [0], "data": str(shapes_root),
+        "finetune": {"preset": "cpu-small", "set": {"model": TINY_MODEL, "train": {**TINY_LOOP, "epochs": 1},
+                                                    "data.holdout": 0.3, "data.image_size": 64,
+                                                    "data.orphan_labels": "error"}},
+        "pretrain": {"preset": "cpu-small", "set": {**TINY_PRETRAIN, "train": {**TINY_LOOP, "epochs": 1}}},
+        "variants": {"scenes": {}, "fractaldb": {"task": "classification", "model.name": "resnet18",
+                                                 "model.kwargs": TINY_BACKBONE, "train.epochs": 1,
+                                                 "data.formula": {"size": 32, "points": 1000, "search_size": 64,
+                                                                  "search_points": 3000},
+                                                 "data.categories": 3, "data.instances": 8, "data.val_instances": 2,
+                                                 "augment.img_size": 32, "train.workers": 0}},
+    }
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(study))
+    code, out, err = fdsl("study", path, "-o", tmp_path / "s")
+    assert code == 0, err
+    rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")]
+    assert rows == ["init", "scratch", "scenes", "fractaldb"] and "fine-tuned box AP (%)" in out
+    assert "top-1" in out and "box AP" in out  # each pre-training's held-out score, by its own task
+    page = (tmp_path / "s" / "report.html").read_text()
+    assert "predictions on validation images beside the truth" in page
+
+
+@pytest.mark.slow
+def test_pretraining_from_a_render_reads_the_scenes_it_renders_on_the_fly(fdsl, tmp_path):  # noqa: F811
+    from fdsl.data.datasets import formula_datasets
+    from fdsl.train.run import pretrain
+
+    options = [f"--{key.replace('_', '-')}={value}" for key, value in TINY_PRETRAIN["data"]["formula"].items()]
+    code, _, err = fdsl("render", "fractaldb-scenes", "--categories", "1", "--instances", "12", *options,
+                        "-o", tmp_path / "scenes")
+    assert code == 0, err
+    config = tiny_scenes_pretrain({"data": {"data_dir": str(tmp_path / "scenes"), "instances": 10, "val_instances": 2}})
+    rendered, _, _ = formula_datasets(config.data)
+    fly, _, _ = formula_datasets(tiny_scenes_pretrain({"data": {"instances": 10, "val_instances": 2}}).data)
+    for index in (0, 7):
+        a, b = rendered[index][0], fly[index][0]
+        assert all(torch.equal(a[key], b[key]) for key in ("image", "boxes", "labels", "masks"))
+    result = pretrain(dataclasses_replace_epochs(config, 1), tmp_path / "run")
+    assert result.last["val_box_ap"] >= 0
+
+
+def dataclasses_replace_epochs(config, epochs: int):
+    import dataclasses
+
+    return dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=epochs))

@@ -5,9 +5,10 @@ FPN over a timm backbone), the paired augmentation, the pre-training (formula sc
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
-from fdsl.config_fields import belongs_to, cli, field_hints
+from fdsl.config_fields import FLAG, HELP, belongs_to, cli, field_hints
 from fdsl.configs import RunConfig, Section
 from fdsl.data.config import DetectionDataConfig, FormulaDataConfig
 from fdsl.errors import check
@@ -135,9 +136,16 @@ class DetFinetuneConfig(RunConfig):
 
 
 def _evaluation_fields() -> list[tuple[str, Any, dataclasses.Field]]:
-    """The fields of :class:`DetectionDataConfig`, each optional with the default None."""
+    """The fields of :class:`DetectionDataConfig`, each optional with the default None (its flag says so)."""
     hints = field_hints(DetectionDataConfig)
-    return [(f.name, hints[f.name] | None, dataclasses.field(default=None, metadata=f.metadata))
+
+    def unset_means_the_run(metadata) -> dict:
+        if HELP not in metadata or metadata[FLAG] == "--dataset":
+            return dict(metadata)
+        shown = re.split(r"[;(] ?default", metadata[HELP])[0].rstrip()
+        return {**metadata, HELP: shown + " (unset: as the weights' fine-tuning)"}
+
+    return [(f.name, hints[f.name] | None, dataclasses.field(default=None, metadata=unset_means_the_run(f.metadata)))
             for f in dataclasses.fields(DetectionDataConfig)]
 
 

@@ -25,7 +25,7 @@ CPU_BACKBONE = {"channels": [16, 32, 64, 128], "stem_width": 16}
 #: Fewer proposals and sampled RoIs than torchvision's defaults (2000/1000 proposals, 512 RoIs):
 #: scenes and COCO128 images hold a few to a few tens of objects.
 CPU_DETECTOR = {"rpn_pre_nms_top_n_train": 600, "rpn_post_nms_top_n_train": 300, "rpn_pre_nms_top_n_test": 300,
-                "rpn_post_nms_top_n_test": 150, "box_batch_size_per_image": 128}
+                "rpn_post_nms_top_n_test": 150, "box_batch_size_per_image": 64}
 
 
 def cpu_model() -> DetModelConfig:
