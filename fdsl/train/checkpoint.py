@@ -4,18 +4,14 @@ A run folder::
 
     config.yaml          the resolved config (YAML)
     metrics.csv          one row per epoch; tb/ holds the same scalars for TensorBoard
-    last/, best/         weights: model.safetensors + config.json in timm's format, and a model
-                         card README.md (a weights folder uploads to a model hub as it is)
+    last/, best/         weights: model.safetensors, the task's config.json (what rebuilds the model,
+                         and under ``fdsl`` the run's task, phase, config, epoch and metrics) and a
+                         model card README.md (a weights folder uploads to a model hub as it is)
     state.pt             everything needed to resume (tensors and numbers only)
     summary.json         final and best metrics
 
-``last/`` and ``best/`` load in plain timm, without fdsl::
-
-    timm.create_model("local-dir:runs/x/last", pretrained=True)
-    timm.create_model(arch, pretrained=True, num_classes=n, **model_args,
-                      pretrained_cfg_overlay=dict(file="runs/x/last/model.safetensors", num_classes=n))
-
-(``arch``, ``n`` and ``model_args`` are in ``config.json``.)
+Classification's config.json is timm's, so its ``last/`` and ``best/`` load in plain timm
+(``timm.create_model("local-dir:runs/x/last", pretrained=True)``); each task's card says how to load its own.
 """
 from __future__ import annotations
 
