@@ -29,7 +29,9 @@ import torch
 from torch import nn
 
 from fdsl.errors import FdslError, check
+from fdsl.experiments.jobs import LOG_FILE
 from fdsl.atomic import atomic_path, write_text_atomic
+from fdsl.outputs import check_output, input_folders
 from fdsl.train.config import AugmentConfig, complete, dump_yaml, from_dict, load_yaml, merged, to_dict
 from fdsl.train.distributed import barrier, is_primary
 
@@ -38,6 +40,10 @@ MODEL_CONFIG_FILE = "config.json"
 RUN_CONFIG_FILE = "config.yaml"
 STATE_FILE = "state.pt"
 SUMMARY_FILE = "summary.json"
+METRICS_FILE = "metrics.csv"
+TENSORBOARD_DIR = "tb"
+#: Everything a run writes in its folder (a child run of ``compare --jobs N`` its log too).
+RUN_ENTRIES = (RUN_CONFIG_FILE, METRICS_FILE, TENSORBOARD_DIR, "last", "best", STATE_FILE, SUMMARY_FILE, LOG_FILE)
 
 
 # --- weights ----------------------------------------------------------------------------------------
@@ -179,15 +185,22 @@ def preview_names(names: list[str]) -> str:
     return ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
 
 
+def check_run_folder(out: Path, config: Any) -> None:
+    """The run folder ``out`` can be written and lies apart from the folders ``config`` reads
+    (:func:`fdsl.outputs.check_output`): before anything is read or written."""
+    check_output(out, inputs=input_folders(config), writes=RUN_ENTRIES)
+
+
 def prepare_run(out: Path, config: Any, *, resume: bool) -> dict[str, Any] | None:
     """Check the run folder; returns the training state to resume, if any. Nothing is written
-    until training starts (:func:`write_run_config`), so that bad data or a bad model name found
-    on the way leaves no half-made run behind.
+    until the first epoch ends (:mod:`fdsl.train.run_folder`), so that bad data or a bad model
+    name found on the way leaves no half-made run behind.
 
     Without ``resume`` the folder must not hold a run yet. With it, the run goes on from
     ``state.pt`` when there is one (else it starts), and only with the same config: a resumed run
     must end exactly where the uninterrupted run would.
     """
+    check_run_folder(out, config)
     config_path, state_path = out / RUN_CONFIG_FILE, out / STATE_FILE
     state = None
     if config_path.exists():

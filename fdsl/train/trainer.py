@@ -35,7 +35,7 @@ from fdsl.train.tasks import Objective
 log = logging.getLogger(__name__)
 
 TRAIN_STREAM, INIT_STREAM = "train", "init"
-METRICS_FILE = "metrics.csv"
+METRICS_FILE = checkpoint.METRICS_FILE
 
 
 def metric_columns(objective: Objective) -> tuple[str, ...]:
