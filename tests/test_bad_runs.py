@@ -2,6 +2,8 @@
 file or value, exit status 2, no traceback, and nothing written or changed."""
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 import pytest
@@ -185,3 +187,118 @@ def test_a_study_or_demo_inside_its_data_fails_before_any_run(run_cli, data, tmp
     code, _, err = run_cli("demo", "--data", data["images"], "-o", data["images"] / "demo")
     one_line_error(code, err, f"output {str(data['images'] / 'demo')!r} is inside the --data folder")
     assert tree_snapshot(data["images"]) == before
+
+
+# --- errors and faults during a run: nothing left that blocks the same command -----------------------
+def last_line_error(code: int, err: str, *needles: str) -> str:
+    """An error found while training: progress lines may come first, then one line, exit status 2."""
+    assert code == 2 and "Traceback" not in err, err
+    errors = [line for line in err.splitlines() if line.startswith("fdsl: error: ")]
+    assert len(errors) == 1 and err.strip().splitlines()[-1] == errors[0], err
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+    return errors[0]
+
+
+def fail_to_write(monkeypatch, name: str, code: int = errno.ENOSPC, after: int = 0) -> None:
+    """The run folder's file ``name`` cannot be written (after ``after`` successful writes): its
+    atomic rename raises as a full disk (or a read-only file system) would; the temporary is then
+    removed as after any failed write."""
+    real, seen = os.replace, {"n": 0}
+
+    def replace(source, target, *args, **kwargs):
+        if Path(target).name == name:
+            seen["n"] += 1
+            if seen["n"] > after:
+                raise OSError(code, os.strerror(code))
+        return real(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+
+
+@pytest.fixture
+def images(data, tmp_path):
+    import shutil
+
+    return shutil.copytree(data["images"], tmp_path / "images")
+
+
+@pytest.mark.slow
+def test_an_unreadable_image_met_in_the_first_epoch_leaves_no_run_folder(run_cli, data, images, tmp_path):
+    bad = images / "class1" / "003.png"
+    png = bad.read_bytes()
+    bad.write_bytes(png[:100])
+    args = ("finetune", "--config", data["ft"], "--dataset", images, "-o", tmp_path / "runs" / "ft")
+    last_line_error(*run_cli(*args)[::2], str(bad))
+    assert not (tmp_path / "runs").exists()  # the folders made for the run went with it
+    bad.write_bytes(png)
+    code, out, err = run_cli(*args)  # the same command, once the data is fixed
+    assert code == 0 and "fine-tuned for 1 epochs" in out, err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["config.yaml", "model.safetensors", "README.md", "state.pt", "metrics.csv",
+                                  "summary.json"])
+def test_a_full_disk_at_the_first_save_leaves_nothing(run_cli, data, tmp_path, monkeypatch, name):
+    fail_to_write(monkeypatch, name)
+    args = commands(data, tmp_path / "run")["finetune"]
+    if name == "summary.json":  # after the last epoch: the epochs are kept
+        last_line_error(*run_cli(*args)[::2], f"cannot write {str(tmp_path / 'run' / name)!r}: No space left on "
+                                               f"device; {str(tmp_path / 'run')!r} keeps epoch 1 to resume")
+        return
+    last_line_error(*run_cli(*args)[::2], f"cannot write '{tmp_path / 'run'}", f"{name}': No space left on device; "
+                                                                                "nothing of the run was kept")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["pretrain", "segmentation", "points"])
+def test_a_full_disk_or_read_only_file_system_in_every_task(run_cli, data, tmp_path, monkeypatch, task):
+    fail_to_write(monkeypatch, "state.pt", errno.EROFS)
+    last_line_error(*run_cli(*commands(data, tmp_path / "run")[task])[::2],
+                    f"cannot write {str(tmp_path / 'run' / 'state.pt')!r}: Read-only file system; nothing of the run "
+                    "was kept")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_full_disk_after_the_first_epoch_keeps_it_to_resume(run_cli, data, tmp_path, monkeypatch):
+    fail_to_write(monkeypatch, "state.pt", after=1)
+    args = [*commands(data, tmp_path / "run")["finetune"], "--epochs", "2"]
+    last_line_error(*run_cli(*args)[::2], f"cannot write {str(tmp_path / 'run' / 'state.pt')!r}: No space left on "
+                                          f"device; {str(tmp_path / 'run')!r} keeps epoch 1 to resume")
+    assert len((tmp_path / "run" / "metrics.csv").read_text().splitlines()) == 2  # the header and epoch 1
+    monkeypatch.undo()
+    code, out, err = run_cli(*args, "--resume")
+    assert code == 0 and "fine-tuned for 2 epochs" in out, err
+
+
+@pytest.mark.slow
+def test_a_failed_run_in_compare_or_study_leaves_nothing_and_the_same_command_goes_on(run_cli, data, tmp_path,
+                                                                                       monkeypatch):
+    fail_to_write(monkeypatch, "state.pt", after=1)  # the first run saves; the second cannot
+    compare = [*commands(data, tmp_path / "cmp")["compare"][:-3], "0", "1", "-o", tmp_path / "cmp"]
+    last_line_error(*run_cli(*compare)[::2], str(tmp_path / "cmp" / "scratch" / "seed1" / "state.pt"))
+    assert sorted(p.name for p in (tmp_path / "cmp" / "scratch").iterdir()) == ["seed0"]
+    monkeypatch.undo()
+    code, out, err = run_cli(*compare)
+    assert code == 0 and "| scratch |" in out, err
+
+    fail_to_write(monkeypatch, "model.safetensors")
+    study = write_yaml(tmp_path / "study.yaml", {
+        "seeds": [0], "data": str(data["images"]), "variants": {"a": {}},
+        "finetune": {"set": {**TINY_FINETUNE, "train.epochs": 1}},
+        "pretrain": {"set": {**TINY_PRETRAIN, "train.epochs": 1}}})
+    last_line_error(*run_cli("study", study, "-o", tmp_path / "study")[::2],
+                    str(tmp_path / "study" / "pretrain" / "a" / "last" / "model.safetensors"))
+    assert not (tmp_path / "study").exists()
+
+
+@pytest.mark.slow
+def test_a_failed_child_run_of_compare_jobs_leaves_only_its_log(run_cli, data, images, tmp_path):
+    (images / "class1" / "003.png").write_bytes(b"not an image")
+    compare = ["compare", "--config", data["ft"], "--dataset", images, "--seeds", "0", "--jobs", "2", "-o",
+               tmp_path / "cmp"]
+    last_line_error(*run_cli(*compare)[::2], "failed", "003.png")
+    leftovers = {str(p.relative_to(tmp_path / "cmp")) for p in (tmp_path / "cmp").rglob("*") if p.is_file()}
+    assert leftovers == {"scratch/seed0/log.txt"}  # the failure's report, which blocks nothing

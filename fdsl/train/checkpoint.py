@@ -30,7 +30,7 @@ from torch import nn
 
 from fdsl.errors import FdslError, check
 from fdsl.experiments.jobs import LOG_FILE
-from fdsl.atomic import atomic_path, write_text_atomic
+from fdsl.atomic import atomic_path, write_bytes_atomic, write_text_atomic
 from fdsl.outputs import check_output, input_folders
 from fdsl.train.config import AugmentConfig, complete, dump_yaml, from_dict, load_yaml, merged, to_dict
 from fdsl.train.distributed import barrier, is_primary
@@ -55,13 +55,9 @@ def save_weights(model: nn.Module, directory: Path, *, label_names: list[str], a
     and into the card (:mod:`fdsl.train.model_card`)."""
     from fdsl.train.model_card import CARD_FILE, licence_of, model_card
 
-    import safetensors.torch
     from timm.models._hub import save_config_for_hf
 
-    directory.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(directory / WEIGHTS_FILE) as tmp:
-        safetensors.torch.save_file(tensors, str(tmp), metadata={"format": "pt"})
+    write_tensors(directory, model)
     size = augment.img_size
     data_config = {"input_size": (3, size, size), "interpolation": augment.interpolation, "mean": augment.mean,
                    "std": augment.std, "crop_pct": augment.eval_crop_pct, "crop_mode": "center"}
@@ -72,6 +68,17 @@ def save_weights(model: nn.Module, directory: Path, *, label_names: list[str], a
     card = model_card(json.loads((directory / MODEL_CONFIG_FILE).read_text()), meta, directory,
                       parameters=sum(p.numel() for p in model.parameters()))
     write_text_atomic(directory / CARD_FILE, card)
+
+
+def write_tensors(directory: Path, model: nn.Module) -> None:
+    """``directory/model.safetensors`` (the folder made if needed), atomically. The bytes are
+    written by Python, so a full disk is an OSError like any other failed write (safetensors' own
+    writer raises its SafetensorError instead)."""
+    import safetensors.torch
+
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    write_bytes_atomic(directory / WEIGHTS_FILE, safetensors.torch.save(tensors, metadata={"format": "pt"}))
 
 
 @dataclasses.dataclass
@@ -130,8 +137,10 @@ def load_weights(path: str | Path) -> Weights:
 # --- training state ---------------------------------------------------------------------------------
 def save_state(path: Path, state: dict[str, Any]) -> None:
     """Tensors, numbers, strings, lists and dicts only, so that :func:`load_state` needs no pickle."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    # Through a Python file: torch.save to a path fails on a full disk with a RuntimeError that says
+    # neither the file nor the reason.
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        torch.save(state, handle)
 
 
 def load_state(path: Path) -> dict[str, Any]:
