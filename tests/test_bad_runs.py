@@ -302,3 +302,89 @@ def test_a_failed_child_run_of_compare_jobs_leaves_only_its_log(run_cli, data, i
     last_line_error(*run_cli(*compare)[::2], "failed", "003.png")
     leftovers = {str(p.relative_to(tmp_path / "cmp")) for p in (tmp_path / "cmp").rglob("*") if p.is_file()}
     assert leftovers == {"scratch/seed0/log.txt"}  # the failure's report, which blocks nothing
+
+
+# --- Ctrl-C, and messages that named the wrong remedy ---------------------------------------------------
+def interrupt_in_epoch(monkeypatch, epoch: int) -> None:
+    """Ctrl-C in training epoch ``epoch`` (1-based, counted from this call on)."""
+    from fdsl.train import trainer
+
+    real, calls = trainer.train_one_epoch, {"n": 0}
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == epoch:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "train_one_epoch", interrupted)
+
+
+def interrupted_line(code: int, err: str) -> str:
+    assert code == 130 and "Traceback" not in err, err
+    return err.strip().splitlines()[-1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["finetune", "pretrain"])
+def test_ctrl_c_says_what_continues_the_run(run_cli, data, tmp_path, monkeypatch, task):
+    out = tmp_path / "run"
+    args = [*commands(data, out)[task], "--epochs", "2"]
+    interrupt_in_epoch(monkeypatch, 1)
+    assert interrupted_line(*run_cli(*args)[::2]) == (
+        f"fdsl: interrupted: the run in {str(out)!r} had not finished its first epoch and left nothing; run the same "
+        "command again to continue")
+    assert not out.exists()
+    interrupt_in_epoch(monkeypatch, 2)
+    assert interrupted_line(*run_cli(*args)[::2]) == (
+        f"fdsl: interrupted: {str(out)!r} keeps epoch 1; add --resume to the same command to continue")
+    one_line_error(*run_cli(*args)[::2], "already holds a run; pass --resume")
+    interrupt_in_epoch(monkeypatch, 1)  # interrupted again, now with --resume: the same command goes on
+    assert interrupted_line(*run_cli(*args, "--resume")[::2]) == (
+        f"fdsl: interrupted: {str(out)!r} keeps epoch 1; run the same command again to continue")
+    monkeypatch.undo()
+    code, out_text, err = run_cli(*args, "--resume")
+    assert code == 0 and "for 2 epochs" in out_text, err
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_compare_says_to_run_it_again(run_cli, data, tmp_path, monkeypatch):
+    interrupt_in_epoch(monkeypatch, 2)
+    args = [*commands(data, tmp_path / "cmp")["compare"], "--epochs", "2"]
+    assert interrupted_line(*run_cli(*args)[::2]) == (
+        f"fdsl: interrupted: {str(tmp_path / 'cmp' / 'scratch' / 'seed0')!r} keeps epoch 1; run the same command "
+        "again to continue")
+
+
+@pytest.fixture(scope="module")
+def finetuned(data, tmp_path_factory):
+    """A finished one-epoch fine-tuning run on ``data["images"]`` (classes class0..class2)."""
+    from fdsl.cli import main
+
+    out = tmp_path_factory.mktemp("finetuned") / "run"
+    assert main([str(a) for a in commands(data, out)["finetune"]]) == 0
+    return out
+
+
+@pytest.mark.slow
+def test_evaluate_on_other_classes_says_what_to_do(run_cli, finetuned, images):
+    for number, folder in enumerate(sorted(images.iterdir())):
+        folder.rename(images / f"animal{number}")
+    code, _, err = run_cli("evaluate", finetuned / "best", "--dataset", images, "--workers", "0")
+    line = one_line_error(code, err, "was trained on 3 classes (class0, class1, class2) but the dataset has 3 "
+                                     "(animal0, animal1, animal2); score them on a dataset with their classes, or "
+                                     "fine-tune them on this one first (fdsl finetune --init CHECKPOINT --new-head)")
+    assert "pass --new-head" not in line
+
+
+@pytest.mark.slow
+def test_resume_with_another_task_names_the_runs_task(run_cli, data, finetuned):
+    out = finetuned
+    before = tree_snapshot(out)
+    for task in ("segmentation", "points"):
+        one_line_error(*run_cli(*commands(data, out)[task], "--resume")[::2],
+                       f"cannot resume {str(out)!r} as a {task} fine-tuning run: it holds a classification fine-tuning "
+                       "run (resume it with fdsl finetune --task classification --resume), or choose another --out")
+    one_line_error(*run_cli(*commands(data, out)["pretrain"], "--resume")[::2],
+                   "as a classification pre-training run: it holds a classification fine-tuning run")
+    assert tree_snapshot(out) == before

@@ -19,6 +19,7 @@ A run folder::
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import pickle
@@ -180,7 +181,45 @@ def saved_config(out: Path, cls: type) -> Any:
     try:
         return complete(from_dict(cls, merged(cls(), load_yaml(path))))
     except FdslError as error:
+        other = other_run_kind(path, cls)
+        if other is not None:
+            raise FdslError(f"cannot resume {str(out)!r} as a {run_kind(cls)} run: it holds a {other}, or choose "
+                            "another --out") from None
         raise FdslError(f"the config of the run in {str(out)!r} no longer reads: {error}") from None
+
+
+def run_kinds() -> list[tuple[str, str, type]]:
+    """(task, phase, config class) of every kind of run."""
+    from fdsl.train.tasks import get_task, list_tasks
+
+    kinds = []
+    for name in list_tasks():
+        with contextlib.suppress(FdslError):  # a task that is not installed
+            task = get_task(name)
+            kinds += [(name, "pre-training", task.pretrain_config), (name, "fine-tuning", task.finetune_config)]
+    return kinds
+
+
+def run_kind(cls: type) -> str:
+    return next((f"{task} {phase}" for task, phase, kind in run_kinds() if kind is cls), cls.__name__)
+
+
+def other_run_kind(path: Path, cls: type) -> str | None:
+    """What run of another kind than ``cls`` wrote the config.yaml ``path``, and how to resume it; None
+    when none reads it. Run folders do not record their task: the config classes of the tasks and
+    phases take different keys, and this is the one whose keys the file has."""
+    values = load_yaml(path)
+    for task, phase, kind in run_kinds():
+        if kind is cls:
+            continue
+        try:
+            config = from_dict(kind, merged(kind(), values))
+        except FdslError:
+            continue
+        command = f"fdsl pretrain --family {config.data.family}" if phase == "pre-training" else \
+            f"fdsl finetune --task {task}"
+        return f"{task} {phase} run (resume it with {command} --resume)"
+    return None
 
 
 def is_finished(out: Path, config: Any) -> bool:
