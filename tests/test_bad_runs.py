@@ -237,6 +237,35 @@ def test_an_unreadable_image_met_in_the_first_epoch_leaves_no_run_folder(run_cli
 
 
 @pytest.mark.slow
+def test_a_corrupt_rendered_image_met_in_pretraining_leaves_no_run_folder(run_cli, data, tmp_path):
+    formula = TINY_PRETRAIN["data"]["formula"]
+    options = [f"--{key.replace('_', '-')}={value}" for key, value in formula.items()]
+    assert run_cli("render", "fractaldb", "--categories", "3", "--instances", "10", *options, "-o",
+                   tmp_path / "rendered")[0] == 0
+    bad = sorted((tmp_path / "rendered" / "00001").glob("*.png"))[0]
+    bad.write_bytes(bad.read_bytes()[:200])
+    code, _, err = run_cli("pretrain", "--config", data["pre"], "--data-dir", tmp_path / "rendered", "-o",
+                           tmp_path / "run")
+    last_line_error(code, err, bad.name)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_a_point_that_overflows_float32_leaves_no_run_folder(run_cli, data, tmp_path):
+    import shutil
+
+    import numpy as np
+
+    points = shutil.copytree(data["points"], tmp_path / "points")
+    cloud = np.load(points / "class0" / "000.npy").astype(np.float64)
+    cloud[0, 0] = 1e39  # finite in float64, inf in float32
+    np.save(points / "class0" / "000.npy", cloud)
+    code, _, err = run_cli(*commands(data, tmp_path / "run")["points"][:-3], points, "-o", tmp_path / "run")
+    last_line_error(code, err)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["config.yaml", "model.safetensors", "README.md", "state.pt", "metrics.csv",
                                   "summary.json"])
 def test_a_full_disk_at_the_first_save_leaves_nothing(run_cli, data, tmp_path, monkeypatch, name):
