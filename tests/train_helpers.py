@@ -69,3 +69,13 @@ def interrupt_epoch(monkeypatch, epoch: int, run) -> None:
     with pytest.raises(KeyboardInterrupt):
         run()
     monkeypatch.setattr(trainer, "train_one_epoch", real)
+
+
+def one_line_error(code: int, err: str, *needles: str) -> str:
+    """Exit status 2 and one line on stderr, ``fdsl: error: ...`` holding every needle; returns the line."""
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("fdsl: error: "), lines[0]
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]

@@ -32,6 +32,7 @@ def run_demo(out: Path, *, workers: int | None = None, data: str | None = None,
     """Run the demo into ``out`` (pretrain/, compare/, gallery.png); returns its report."""
     from fdsl.experiments.compare import compare
     from fdsl.experiments.launch import pretrain_distributed
+    from fdsl.outputs import check_output
     from fdsl.train.config import resolve
     from fdsl.train.distributed import configure_logging
     from fdsl.train.presets import finetune_preset, pretrain_preset
@@ -46,6 +47,7 @@ def run_demo(out: Path, *, workers: int | None = None, data: str | None = None,
     data = data or default_real_data()
     loader = {"train": {"workers": workers}} if workers is not None else {}
     pre_config = resolve(pretrain_preset(recipe.pretrain), loader)
+    check_output(out, inputs={"--data": data}, writes=("pretrain", "compare", "data", "gallery.png", "report.html"))
     save_gallery(pre_config.data, out / "gallery.png")
 
     log.info("1/2 pre-training (%s preset) on %s categories x %s instances rendered on the fly, %d process(es)",

@@ -19,6 +19,7 @@ A run folder::
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import pickle
@@ -29,7 +30,9 @@ import torch
 from torch import nn
 
 from fdsl.errors import FdslError, check
-from fdsl.atomic import atomic_path, write_text_atomic
+from fdsl.experiments.jobs import LOG_FILE
+from fdsl.atomic import atomic_path, write_bytes_atomic, write_text_atomic
+from fdsl.outputs import check_output, input_folders
 from fdsl.train.config import AugmentConfig, complete, dump_yaml, from_dict, load_yaml, merged, to_dict
 from fdsl.train.distributed import barrier, is_primary
 
@@ -38,6 +41,10 @@ MODEL_CONFIG_FILE = "config.json"
 RUN_CONFIG_FILE = "config.yaml"
 STATE_FILE = "state.pt"
 SUMMARY_FILE = "summary.json"
+METRICS_FILE = "metrics.csv"
+TENSORBOARD_DIR = "tb"
+#: Everything a run writes in its folder (a child run of ``compare --jobs N`` its log too).
+RUN_ENTRIES = (RUN_CONFIG_FILE, METRICS_FILE, TENSORBOARD_DIR, "last", "best", STATE_FILE, SUMMARY_FILE, LOG_FILE)
 
 
 # --- weights ----------------------------------------------------------------------------------------
@@ -49,13 +56,9 @@ def save_weights(model: nn.Module, directory: Path, *, label_names: list[str], a
     and into the card (:mod:`fdsl.train.model_card`)."""
     from fdsl.train.model_card import CARD_FILE, licence_of, model_card
 
-    import safetensors.torch
     from timm.models._hub import save_config_for_hf
 
-    directory.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(directory / WEIGHTS_FILE) as tmp:
-        safetensors.torch.save_file(tensors, str(tmp), metadata={"format": "pt"})
+    write_tensors(directory, model)
     size = augment.img_size
     data_config = {"input_size": (3, size, size), "interpolation": augment.interpolation, "mean": augment.mean,
                    "std": augment.std, "crop_pct": augment.eval_crop_pct, "crop_mode": "center"}
@@ -66,6 +69,17 @@ def save_weights(model: nn.Module, directory: Path, *, label_names: list[str], a
     card = model_card(json.loads((directory / MODEL_CONFIG_FILE).read_text()), meta, directory,
                       parameters=sum(p.numel() for p in model.parameters()))
     write_text_atomic(directory / CARD_FILE, card)
+
+
+def write_tensors(directory: Path, model: nn.Module) -> None:
+    """``directory/model.safetensors`` (the folder made if needed), atomically. The bytes are
+    written by Python, so a full disk is an OSError like any other failed write (safetensors' own
+    writer raises its SafetensorError instead)."""
+    import safetensors.torch
+
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    write_bytes_atomic(directory / WEIGHTS_FILE, safetensors.torch.save(tensors, metadata={"format": "pt"}))
 
 
 @dataclasses.dataclass
@@ -124,8 +138,10 @@ def load_weights(path: str | Path) -> Weights:
 # --- training state ---------------------------------------------------------------------------------
 def save_state(path: Path, state: dict[str, Any]) -> None:
     """Tensors, numbers, strings, lists and dicts only, so that :func:`load_state` needs no pickle."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    # Through a Python file: torch.save to a path fails on a full disk with a RuntimeError that says
+    # neither the file nor the reason.
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        torch.save(state, handle)
 
 
 def load_state(path: Path) -> dict[str, Any]:
@@ -165,7 +181,45 @@ def saved_config(out: Path, cls: type) -> Any:
     try:
         return complete(from_dict(cls, merged(cls(), load_yaml(path))))
     except FdslError as error:
+        other = other_run_kind(path, cls)
+        if other is not None:
+            raise FdslError(f"cannot resume {str(out)!r} as a {run_kind(cls)} run: it holds a {other}, or choose "
+                            "another --out") from None
         raise FdslError(f"the config of the run in {str(out)!r} no longer reads: {error}") from None
+
+
+def run_kinds() -> list[tuple[str, str, type]]:
+    """(task, phase, config class) of every kind of run."""
+    from fdsl.train.tasks import get_task, list_tasks
+
+    kinds = []
+    for name in list_tasks():
+        with contextlib.suppress(FdslError):  # a task that is not installed
+            task = get_task(name)
+            kinds += [(name, "pre-training", task.pretrain_config), (name, "fine-tuning", task.finetune_config)]
+    return kinds
+
+
+def run_kind(cls: type) -> str:
+    return next((f"{task} {phase}" for task, phase, kind in run_kinds() if kind is cls), cls.__name__)
+
+
+def other_run_kind(path: Path, cls: type) -> str | None:
+    """What run of another kind than ``cls`` wrote the config.yaml ``path``, and how to resume it; None
+    when none reads it. Run folders do not record their task: the config classes of the tasks and
+    phases take different keys, and this is the one whose keys the file has."""
+    values = load_yaml(path)
+    for task, phase, kind in run_kinds():
+        if kind is cls:
+            continue
+        try:
+            config = from_dict(kind, merged(kind(), values))
+        except FdslError:
+            continue
+        command = f"fdsl pretrain --family {config.data.family}" if phase == "pre-training" else \
+            f"fdsl finetune --task {task}"
+        return f"{task} {phase} run (resume it with {command} --resume)"
+    return None
 
 
 def is_finished(out: Path, config: Any) -> bool:
@@ -179,15 +233,22 @@ def preview_names(names: list[str]) -> str:
     return ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
 
 
+def check_run_folder(out: Path, config: Any) -> None:
+    """The run folder ``out`` can be written and lies apart from the folders ``config`` reads
+    (:func:`fdsl.outputs.check_output`): before anything is read or written."""
+    check_output(out, inputs=input_folders(config), writes=RUN_ENTRIES)
+
+
 def prepare_run(out: Path, config: Any, *, resume: bool) -> dict[str, Any] | None:
     """Check the run folder; returns the training state to resume, if any. Nothing is written
-    until training starts (:func:`write_run_config`), so that bad data or a bad model name found
-    on the way leaves no half-made run behind.
+    until the first epoch ends (:mod:`fdsl.train.run_folder`), so that bad data or a bad model
+    name found on the way leaves no half-made run behind.
 
     Without ``resume`` the folder must not hold a run yet. With it, the run goes on from
     ``state.pt`` when there is one (else it starts), and only with the same config: a resumed run
     must end exactly where the uninterrupted run would.
     """
+    check_run_folder(out, config)
     config_path, state_path = out / RUN_CONFIG_FILE, out / STATE_FILE
     state = None
     if config_path.exists():

@@ -64,14 +64,20 @@ def resolve_init(config: FinetuneConfig) -> tuple[FinetuneConfig, Weights | None
     return dataclasses.replace(config, model=model), weights
 
 
-def check_classes(weights: Weights, classes: list[str], *, new_head: bool) -> None:
+#: What to do when fine-tuning meets weights trained on other classes, and when evaluating does.
+NEW_HEAD_REMEDY = "pass --new-head to fine-tune with a new classifier"
+EVALUATE_REMEDY = ("score them on a dataset with their classes, or fine-tune them on this one first "
+                   "(fdsl finetune --init CHECKPOINT --new-head)")
+
+
+def check_classes(weights: Weights, classes: list[str], *, new_head: bool, remedy: str = NEW_HEAD_REMEDY) -> None:
     """Without ``new_head`` the checkpoint must have been trained on exactly these classes."""
     names = weights.label_names
     if new_head or names is None:
         return
     check(list(names) == list(classes),
           f"checkpoint {str(weights.path)!r} was trained on {len(names)} classes ({preview_names(names)}) but the "
-          f"dataset has {len(classes)} ({preview_names(classes)}); pass --new-head to fine-tune with a new classifier")
+          f"dataset has {len(classes)} ({preview_names(classes)}); {remedy}")
 
 
 def build_model(config: FinetuneConfig, weights: Weights | None, classes: list[str]) -> nn.Module:
@@ -113,7 +119,7 @@ def evaluate_checkpoint(path: str | Path, data: RealDataConfig, *, batch_size: i
     augment = AugmentConfig(img_size=int(cfg["input_size"][-1]), interpolation=cfg.get("interpolation", "bilinear"),
                             mean=tuple(cfg["mean"]), std=tuple(cfg["std"]), eval_crop_pct=cfg.get("crop_pct", 1.0))
     dataset = evaluation_dataset(data, transform=build_transforms(augment)[1])
-    check_classes(weights, dataset.classes, new_head=False)
+    check_classes(weights, dataset.classes, new_head=False, remedy=EVALUATE_REMEDY)
     kwargs = {k: v for k, v in (weights.config.get("model_args") or {}).items() if k != "num_classes"}
     model = create_model(ModelConfig(name=weights.config["architecture"], kwargs=kwargs),
                          num_classes=int(weights.config["num_classes"]))

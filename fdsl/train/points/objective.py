@@ -19,10 +19,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from fdsl.atomic import atomic_path, write_text_atomic
+from fdsl.atomic import write_text_atomic
 from fdsl.licensing import generated_data_license
 from fdsl.provenance import card_section
-from fdsl.train.checkpoint import MODEL_CONFIG_FILE, WEIGHTS_FILE
+from fdsl.train.checkpoint import MODEL_CONFIG_FILE, write_tensors
 from fdsl.train.distributed import reduce_sum
 from fdsl.train.engine import Precision
 
@@ -86,13 +86,8 @@ def weights_config(*, label_names: list[str], config, meta: dict[str, Any]) -> d
 def save_weights(model: nn.Module, directory: Path, *, label_names: list[str], config,
                  meta: dict[str, Any]) -> None:
     """``model.safetensors``, ``config.json`` and ``README.md`` in ``directory``, atomically."""
-    import safetensors.torch
-
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(directory / WEIGHTS_FILE) as tmp:
-        safetensors.torch.save_file(tensors, str(tmp), metadata={"format": "pt"})
+    write_tensors(directory, model)
     described = weights_config(label_names=label_names, config=config, meta=meta)
     write_text_atomic(directory / MODEL_CONFIG_FILE, json.dumps(described, indent=1, default=str))
     parameters = sum(p.numel() for p in model.parameters())

@@ -85,17 +85,12 @@ def save_weights(model: nn.Module, directory: Path, *, label_names: list[str], c
     std, and ``meta`` under ``fdsl``) and a model card, each written atomically."""
     import json
 
-    import safetensors.torch
-
-    from fdsl.atomic import atomic_path, write_text_atomic
-    from fdsl.train.checkpoint import MODEL_CONFIG_FILE, WEIGHTS_FILE
+    from fdsl.atomic import write_text_atomic
+    from fdsl.train.checkpoint import MODEL_CONFIG_FILE, write_tensors
     from fdsl.train.model_card import CARD_FILE
     from fdsl.train.segmentation.card import model_card
 
-    directory.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(directory / WEIGHTS_FILE) as tmp:
-        safetensors.torch.save_file(tensors, str(tmp), metadata={"format": "pt"})
+    write_tensors(directory, model)
     model_config = weights_config(config, label_names, meta)
     write_text_atomic(directory / MODEL_CONFIG_FILE, json.dumps(model_config, indent=1))
     parameters = sum(p.numel() for p in model.parameters())
