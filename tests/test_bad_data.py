@@ -376,19 +376,6 @@ def test_a_render_on_a_full_disk_ends_in_one_line(tmp_path, small_param_dir, run
     assert run_cli("verify", tmp_path / "r")[0] == 0
 
 
-def test_a_training_on_a_full_disk_ends_in_one_line(tmp_path, run_cli, monkeypatch):
-    import safetensors.torch
-
-    def full(*args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(safetensors.torch, "save_file", full)
-    images = make_image_folder(tmp_path / "images")
-    yaml = write_yaml(tmp_path / "ft.yaml", {**TINY_FINETUNE, "train": {**TINY_FINETUNE["train"], "epochs": 1}})
-    code, _, err = run_cli("finetune", "--config", yaml, "--dataset", images, "-o", tmp_path / "run")
-    one_line(code, err, "model.safetensors", "No space left on device")
-
-
 def test_a_full_disk_outside_the_atomic_writer_ends_in_one_line(tmp_path, run_cli, monkeypatch):
     def full(self, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(self))

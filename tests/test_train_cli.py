@@ -200,7 +200,7 @@ def test_classes_that_do_not_match_need_new_head(fdsl, setup, tmp_path):
     one_line_error(code, err, "was trained on 3 classes (00000, 00001, 00002) but the dataset has 3 "
                               "(class0, class1, class2); pass --new-head")
     code, _, err = fdsl("evaluate", setup["pre"] / "last", "--dataset", setup["images"])
-    one_line_error(code, err, "pass --new-head")
+    one_line_error(code, err, "or fine-tune them on this one first (fdsl finetune --init CHECKPOINT --new-head)")
 
 
 def test_image_folder_without_images(fdsl, setup, tmp_path):

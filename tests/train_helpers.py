@@ -85,3 +85,13 @@ def save_run_weights(task: str, phase: str, model, out: Path, *, config, label_n
     meta = {"task": task, "phase": phase, "epoch": 1, "metrics": row, "config": values}
     save_weights(get_task(task), model, out, label_names=label_names, config=config, meta=meta)
     return out
+
+
+def one_line_error(code: int, err: str, *needles: str) -> str:
+    """Exit status 2 and one line on stderr, ``fdsl: error: ...`` holding every needle; returns the line."""
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("fdsl: error: "), lines[0]
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
