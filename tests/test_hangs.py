@@ -91,12 +91,12 @@ def test_a_job_that_stops_writing_is_killed_and_reported(tmp_path):
 
 def test_a_failing_rank_of_the_launched_pretraining_is_one_error_line(tmp_path):
     from fdsl.errors import FdslError
-    from fdsl.experiments.launch import pretrain_distributed
+    from fdsl.experiments.launch import run_distributed
     from train_helpers import tiny_pretrain
 
     config = tiny_pretrain({"train": {"batch_size": 2000}})  # 1000 per rank: more than the training images
     with pytest.raises(FdslError) as caught:
-        pretrain_distributed(config, tmp_path / "run", processes=2)
+        run_distributed("classification", "pretrain", config, tmp_path / "run", processes=2)
     message = str(caught.value)
     assert message.startswith("distributed pre-training failed: rank ") and "batch size 1000" in message, message
     assert "\n" not in message and "resume" in message

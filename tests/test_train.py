@@ -19,7 +19,7 @@ from fdsl.tasks.classification.augment import build_transforms
 from fdsl.train.checkpoint import load_weights
 from fdsl.configs import parse_assignment, resolve
 from fdsl.tasks.classification.config import AugmentConfig, ModelConfig, PretrainConfig
-from fdsl.train.engine import NonFiniteLoss, train_one_epoch
+from fdsl.train.engine import NonFiniteLoss, SupervisedStep, train_one_epoch
 from fdsl.tasks import get_task
 from fdsl.tasks.classification.weights import build_model, resolve_init
 from fdsl.train.run import evaluate_weights, finetune
@@ -27,7 +27,7 @@ from fdsl.tasks.classification.models import create_model
 from fdsl.tasks.classification.presets import PRETRAIN_PRESETS, pretrain_preset
 from fdsl.train.run import pretrain
 
-RUN_FILES = {"config.yaml", "metrics.csv", "state.pt", "summary.json", "last", "best", "tb"}
+RUN_FILES = {"config.yaml", "metrics.csv", "run.json", "state.pt", "summary.json", "last", "best", "tb"}
 
 
 @pytest.fixture(scope="module")
@@ -214,7 +214,7 @@ def test_non_finite_loss_stops_with_a_clear_message():
     batches = [(torch.full((4, 3, 32, 32), float("nan")), torch.zeros(4, dtype=torch.long))]
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     with pytest.raises(NonFiniteLoss, match=r"loss is nan at epoch 1, step 1/1 .* lower optim\.lr"):
-        train_one_epoch(model, batches, optimizer, loss_fn=torch.nn.CrossEntropyLoss(),
+        train_one_epoch(model, batches, optimizer, step=SupervisedStep(torch.nn.CrossEntropyLoss()),
                         device=torch.device("cpu"), epoch=0)
     assert isinstance(NonFiniteLoss("x"), FdslError)  # the CLI ends it with one line, exit 2
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from train_helpers import TINY_FINETUNE, TINY_PRETRAIN, make_image_folder, tiny_finetune, tiny_pretrain, write_yaml
+from train_helpers import TINY_FINETUNE, TINY_PRETRAIN, make_image_folder, one_line_error, tiny_finetune, tiny_pretrain, write_yaml
 
 from fdsl.cli import main
 
@@ -34,14 +34,6 @@ def setup(tmp_path_factory):
     images = make_image_folder(root / "images")
     assert main(["pretrain", "--config", str(pre_yaml), "-o", str(root / "pre")]) == 0
     return {"root": root, "pre_yaml": pre_yaml, "ft_yaml": ft_yaml, "images": images, "pre": root / "pre"}
-
-
-def one_line_error(code: int, err: str, pattern: str) -> None:
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("fdsl: error: ")
-    assert pattern in lines[0], lines[0]
 
 
 def test_pretrain_finetune_evaluate(fdsl, setup, tmp_path):
@@ -114,7 +106,7 @@ def test_models_lists_valid_names(fdsl):
 
 def test_demo_runs_the_whole_story_on_a_tiny_recipe(fdsl, setup, tmp_path, monkeypatch):
     from fdsl.experiments import demo
-    from fdsl.train import presets
+    from fdsl.tasks.classification import presets
 
     monkeypatch.setitem(presets.PRETRAIN_PRESETS, "tiny", tiny_pretrain)
     monkeypatch.setitem(presets.FINETUNE_PRESETS, "tiny", lambda: tiny_finetune(setup["images"]))
@@ -158,7 +150,7 @@ def test_unknown_dataset_lists_the_valid_ones(fdsl, setup, tmp_path):
 
 def test_unknown_preset_and_config_key(fdsl, tmp_path):
     code, _, err = fdsl("pretrain", "--preset", "imagenet", "-o", tmp_path / "x")
-    one_line_error(code, err, "unknown pre-training preset 'imagenet'; valid: fractaldb-resnet50")
+    one_line_error(code, err, "unknown classification pre-training preset 'imagenet'; valid: fractaldb-resnet50")
     code, _, err = fdsl("pretrain", "--set", "optim.lrr=1", "-o", tmp_path / "x")
     one_line_error(code, err, "unknown config key 'optim.lrr'")
 
@@ -200,7 +192,7 @@ def test_classes_that_do_not_match_need_new_head(fdsl, setup, tmp_path):
     one_line_error(code, err, "was trained on 3 classes (00000, 00001, 00002) but the dataset has 3 "
                               "(class0, class1, class2); pass --new-head")
     code, _, err = fdsl("evaluate", setup["pre"] / "last", "--dataset", setup["images"])
-    one_line_error(code, err, "pass --new-head")
+    one_line_error(code, err, "or fine-tune them on this one first (fdsl finetune --init CHECKPOINT --new-head)")
 
 
 def test_image_folder_without_images(fdsl, setup, tmp_path):

@@ -154,6 +154,7 @@ def run_study(study: StudyConfig, out: str | Path, *, workers: int | None = None
     pre_configs = pretrain_configs(study, workers)
     ft_config = finetune_config(study, workers)
     task.check_finetune_data(ft_config.data)  # a bad fine-tuning dataset fails now, not after the pre-training
+    check_study_folders(study, out, pre_configs, ft_config)
     names = list(pre_configs)
     results = run_all([Run(runner(get_task(study.variant_task(name)), PRETRAIN), pre_configs[name],
                            out / "pretrain" / name) for name in names], study.jobs)
@@ -168,6 +169,21 @@ def run_study(study: StudyConfig, out: str | Path, *, workers: int | None = None
                 title=f"fine-tuned on {'/'.join(Path(ft_config.data.dataset).parts[-2:])}")
     write_page(out, out / "report.html", ft_config.data.dataset)
     return result
+
+
+def check_study_folders(study: StudyConfig, out: Path, pre_configs: dict[str, Any], ft_config) -> None:
+    """Every run folder of the study can be written apart from its data, before the first run."""
+    from fdsl.experiments.compare import SCRATCH, run_folder
+    from fdsl.outputs import check_output, input_folders
+    from fdsl.train.checkpoint import check_run_folder
+
+    for config in (ft_config, *pre_configs.values()):
+        check_output(out, inputs=input_folders(config))
+    for name, config in pre_configs.items():
+        check_run_folder(out / "pretrain" / name, config)
+    for label in (SCRATCH, *pre_configs):
+        for seed in study.seeds:
+            check_run_folder(run_folder(out / "compare", label, seed), ft_config)
 
 
 def summarize_pretraining(config, result) -> Pretraining:
