@@ -14,7 +14,7 @@ rates hold on a loaded machine) of:
   training engine applies mixup after moving the batch to the device (``engine.train_one_epoch``),
   so on a GPU this stage is not a loader worker's.
 - ``augment.on_device``: each backend's transform stopping at uint8 (crop, flips, RandAugment), the
-  uint8 batch collated, and the device stage (``fdsl.train.augment.device_stage``: float
+  uint8 batch collated, and the device stage (``fdsl.tasks.classification.augment.device_stage``: float
   conversion, normalisation and random erasing of the whole batch) timed on this CPU; on a GPU
   that stage runs on the device and costs no loader core.
 Per-core rate = images per CPU second of render + augment (+ collate); cores to feed one GPU =
@@ -45,8 +45,8 @@ from torchvision.transforms.v2 import functional as v2_functional
 from fdsl.atomic import write_text_atomic
 from fdsl.data.config import FormulaDataConfig
 from fdsl.data.datasets import formula_datasets
-from fdsl.train.augment import build_transforms, device_stage, mixup_and_loss
-from fdsl.train.presets import pretrain_preset
+from fdsl.tasks.classification.augment import build_transforms, device_stage, mixup_and_loss
+from fdsl.tasks.classification.presets import PRETRAIN_PRESETS
 
 RESULTS = Path(__file__).parent / "results"
 #: Assumed training rates (images/s) on one H100 in bf16: (low, high). Not measured here.
@@ -83,7 +83,7 @@ def per_image_cpu_seconds(transforms: dict[str, Callable], images: list, keep: i
 
 
 def bench_preset(name: str, images: int, categories: int, batch_rounds: int) -> dict:
-    config = pretrain_preset(name)
+    config = PRETRAIN_PRESETS[name]()
     augment = replace(config.augment, on_device=False)  # per image, the rows' baseline
     data = FormulaDataConfig(**{**config.data.__dict__, "categories": categories, "val_instances": 0})
     train_set, _, _ = formula_datasets(data)

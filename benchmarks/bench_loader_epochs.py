@@ -13,10 +13,10 @@ from torch.utils.data import DataLoader
 
 from fdsl.data.datasets import formula_datasets
 from fdsl.train import distributed
-from fdsl.train.augment import build_transforms
-from fdsl.train.config import resolve
+from fdsl.tasks.classification.augment import build_transforms
+from fdsl.configs import resolve
 from fdsl.train.loaders import TrainLoader
-from fdsl.train.presets import pretrain_preset
+from fdsl.tasks.classification.presets import PRETRAIN_PRESETS
 
 
 def epoch_times(loader, start_epoch, epochs: int) -> list[float]:
@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--categories", type=int, default=100)
     args = parser.parse_args()
-    config = resolve(pretrain_preset("cpu-small"), {"data": {"categories": args.categories}})
+    config = resolve(PRETRAIN_PRESETS["cpu-small"](), {"data": {"categories": args.categories}})
     train_transform, _ = build_transforms(config.augment)
     train_set, _, _ = formula_datasets(config.data, train_transform=train_transform)
     context = distributed.Context(0, 1, 0, torch.device("cpu"))

@@ -26,6 +26,9 @@ process (``*_wall`` in the JSON: per wall-clock second), since the machine may b
   same run, e.g. FractalDB's patches ORed (``patch_mode=union``, fdsl's kernel before issue 27)
   beside the official paste.
 
+Start-up is measured apart: the wall time of a ``fdsl render`` process that renders one tiny image
+(the fastest of 3), and whether it imported torch (rendering, searching, showing and verifying must not).
+
 Prints a table and writes JSON (``benchmarks/results/render.json``, ``render-quick.json`` with --quick).
 """
 from __future__ import annotations
@@ -334,6 +337,32 @@ def machine() -> dict[str, Any]:
     }
 
 
+#: What the start-up measurement runs: ``fdsl render`` of one tiny image, so nearly all of its time is
+#: the interpreter, the imports and the first call of each numba kernel (from numba's cache).
+STARTUP_COMMAND = ["render", "fractaldb", "--categories", "1", "--instances", "1", "--size", "32", "--points", "500",
+                   "--search-size", "32", "--search-points", "500"]
+STARTUP_PROBE = ("import sys, time; start = time.perf_counter(); from fdsl.cli import main; code = main(sys.argv[1:]); "
+                 "print(time.perf_counter() - start, code, 'torch' in sys.modules)")
+
+
+def startup(runs: int = 3) -> dict[str, Any]:
+    """Seconds a ``fdsl render`` process takes to render one tiny image (start-up, apart from the
+    per-image rates), the fastest of ``runs``; and whether that command imported torch (it must not)."""
+    import subprocess
+
+    times, torch_imported = [], set()
+    for run in range(runs):
+        with tempfile.TemporaryDirectory() as folder:
+            begin = time.perf_counter()
+            done = subprocess.run([sys.executable, "-c", STARTUP_PROBE, *STARTUP_COMMAND, "-o", f"{folder}/r"],
+                                  capture_output=True, text=True, check=True)
+            times.append(time.perf_counter() - begin)
+            in_process, code, imported = done.stdout.split()[-3:]
+            torch_imported.add(imported == "True")
+    return {"command": "fdsl " + " ".join(STARTUP_COMMAND), "process_s": round(min(times), 3),
+            "imports_torch": any(torch_imported)}
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--families", help="comma-separated families (default: every registered one)")
@@ -379,7 +408,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         result["targets_met"] = all_met(list(result["targets"].values()))
         results["families"][name] = result
     results["all_targets_met"] = all_met([c for r in results["families"].values() for c in r["targets"].values()])
+    results["startup"] = startup()
     print_table(results)
+    print(f"start-up: {results['startup']['process_s']:.2f} s for `{results['startup']['command']}` "
+          f"(imports torch: {results['startup']['imports_torch']})")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.out, json.dumps(results, indent=1) + "\n")
     print(f"wrote {args.out}")

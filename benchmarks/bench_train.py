@@ -41,10 +41,11 @@ from fdsl.atomic import write_text_atomic
 from fdsl.data.datasets import formula_datasets, load_categories
 from fdsl.data.writer import render_dataset
 from fdsl.registry import get_formula
-from fdsl.train.augment import build_transforms, mixup_and_loss
+from fdsl.tasks.classification.augment import build_transforms, mixup_and_loss
 from fdsl.train.engine import train_one_epoch
-from fdsl.train.models import count_parameters, create_model
-from fdsl.train.presets import pretrain_preset
+from fdsl.tasks.classification.models import create_model
+from fdsl.train.trainer import count_parameters
+from fdsl.tasks.classification.presets import PRETRAIN_PRESETS
 
 HERE = Path(__file__).resolve().parent
 
@@ -82,7 +83,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    config = pretrain_preset("cpu-small")
+    config = PRETRAIN_PRESETS["cpu-small"]()
     data = dataclasses.replace(config.data, categories=args.categories, instances=args.instances, val_instances=0)
     formula = get_formula(data.family, **data.formula)
     categories = load_categories(formula, data)

@@ -46,32 +46,21 @@ def formula_from_args(args: argparse.Namespace):
     return get_formula(args.family, **family_config(args))
 
 
-def peek_task(argv: list[str]) -> str | None:
-    """The task whose config decides the flags: the family's for ``fdsl pretrain`` (by its sample
-    kind), ``--task`` for ``finetune``, ``compare`` and ``evaluate``; None elsewhere."""
-    if argv and argv[0] == "pretrain":
-        from fdsl.cli_train import pretrain_family
-        from fdsl.train.tasks import task_of_family
-
-        family = pretrain_family(argv[1:])
-        return task_of_family(family).name if family is not None else None
-    if argv and argv[0] in ("finetune", "compare", "evaluate"):
-        from fdsl.cli_train import peek_task as task_option
-
-        return task_option(argv[1:])
-    return None
+#: The commands whose flags come from a training task's configs.
+TRAINING_COMMANDS = ("pretrain", "finetune", "compare", "evaluate")
 
 
-def peek_family(argv: list[str]) -> str | None:
-    """The family of a command line, to offer its options (and its --help): the one named right
-    after a family command, the one ``pretrain`` trains on."""
+def peek(argv: list[str]) -> tuple[str | None, str | None]:
+    """(family, task) of a command line, to offer their options (and their --help): the family named
+    right after a family command; for a training command its task and, for ``pretrain``, the family it
+    trains on (:func:`fdsl.cli_train.peek_training`)."""
     if len(argv) >= 2 and argv[0] in FAMILY_COMMANDS and not argv[1].startswith("-"):
-        return argv[1]
-    if argv and argv[0] == "pretrain":
-        from fdsl.cli_train import pretrain_family
+        return argv[1], None
+    if argv and argv[0] in TRAINING_COMMANDS:
+        from fdsl.cli_train import peek_training
 
-        return pretrain_family(argv[1:])
-    return None
+        return peek_training(argv[0], argv[1:])
+    return None, None
 
 
 # --- commands -------------------------------------------------------------------------------------
@@ -325,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = None
     try:
-        args = build_parser(peek_family(argv), peek_task(argv)).parse_args(argv)
+        args = build_parser(*peek(argv)).parse_args(argv)
         status = args.run(args) or 0
         sys.stdout.flush()  # here, so that a closed pipe is reported below and not at exit
     except FdslError as error:

@@ -1,26 +1,26 @@
-"""Formula families by name: ``@register("name")``, ``list_formulas()``, ``get_formula(name, **config)``,
-``unregister(name)``.
+"""Things registered by name, built-in or from other packages: formula families (``@register("name")``,
+``list_formulas()``, ``get_formula(name, **config)``, ``unregister(name)``) and training tasks
+(:mod:`fdsl.tasks`). The CLI, datasets, writers, runs, tests and benchmarks iterate over these
+registries and never name a family or a task.
 
-The CLI, datasets, writers, tests and benchmarks iterate over this registry and never name a family.
-
-Families from other packages (plugins) join through the ``fdsl.formulas`` entry-point group. The
-entry point's name is the plugin's name (shown in messages), its value a module whose import
-registers one or more families with ``@register``; in the plugin's ``pyproject.toml``::
+Other packages (plugins) join through an entry-point group: ``fdsl.formulas`` for families,
+``fdsl.tasks`` for tasks. The entry point's name is the plugin's name (shown in messages), its value
+a module whose import registers one or more entries; in the plugin's ``pyproject.toml``::
 
     [project.entry-points."fdsl.formulas"]
     stripes = "fdsl_stripes.families"
 
-Plugins load lazily, on the first call that needs the list of families (not on ``import fdsl``),
-after the built-in families, and then every command takes their families by name. A plugin that
-fails to import, or registers nothing, is reported in one warning line naming it and left out; a
-family name that is already taken (by a built-in family or another plugin) is an
-:class:`~fdsl.errors.FdslError` naming both owners.
+Plugins load lazily, on the first call that needs the list (not on ``import fdsl``), after the
+built-in entries, and then every command takes theirs by name. A plugin that fails to import, or
+registers nothing, is reported in one warning line naming it and left out; a name that is already
+taken (by a built-in entry or another plugin) is an :class:`~fdsl.errors.FdslError` naming both owners.
 """
 from __future__ import annotations
 
+import importlib
 import logging
 from importlib.metadata import EntryPoint, entry_points
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fdsl.errors import FdslError
 
@@ -29,53 +29,111 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: The entry-point group that third-party packages register their families under.
-ENTRY_POINT_GROUP = "fdsl.formulas"
 PLUGIN_PREFIX = "plugin "
-
-_FORMULAS: dict[str, type["Formula"]] = {}
-#: Who registered each family: its module, or "plugin 'name' (value)" for a plugin's.
-_ORIGINS: dict[str, str] = {}
-#: The plugin being imported right now (its families are recorded as its own).
+#: The plugin being imported right now, whichever registry imports it: a module may register families
+#: and tasks at once, and each is recorded as that plugin's.
 _loading: list[str] = []
-#: Entry points already loaded (or tried), as (name, value).
-_seen_plugins: set[tuple[str, str]] = set()
-_families_loaded = False
 
 
-class DuplicateFamilyError(FdslError):
-    """A family name registered twice; the message names both owners."""
+class DuplicateNameError(FdslError):
+    """A name registered twice; the message names both owners."""
 
 
-def register(name: str):
-    """Class decorator adding a :class:`~fdsl.formulas.base.Formula` subclass under ``name``."""
-
-    def add(cls):
-        origin = _loading[-1] if _loading else cls.__module__
-        if name in _FORMULAS:
-            raise DuplicateFamilyError(f"formula family {name!r} of {origin} is already registered by {_ORIGINS[name]}")
-        cls.name = name
-        _FORMULAS[name] = cls
-        _ORIGINS[name] = origin
-        return cls
-
-    return add
 
 
-def unregister(name: str) -> type["Formula"]:
-    """Remove the family ``name`` (a plugin's or a test's); returns its class."""
-    if name not in _FORMULAS:
-        raise FdslError(f"unknown formula family {name!r}; valid: {', '.join(sorted(_FORMULAS))}")
-    _ORIGINS.pop(name, None)
-    return _FORMULAS.pop(name)
+class Registry:
+    """Classes by name: the built-in ones (registered by importing ``builtins``), then the plugins of
+    the entry-point group ``group``."""
 
+    def __init__(self, what: str, group: str, builtins: tuple[str, ...]):
+        self.what, self.group, self.builtins = what, group, builtins
+        self.entries: dict[str, type] = {}
+        #: Who registered each entry: its module, or "plugin 'name' (value)" for a plugin's.
+        self.origins: dict[str, str] = {}
+        self.seen_plugins: set[tuple[str, str]] = set()
+        self.loaded = False
 
-def family_plugin(name: str) -> str | None:
-    """The plugin that registered the family ``name`` ("plugin 'p' (module, package d)"), or None
-    for a built-in family (or one registered by code that imported fdsl itself)."""
-    formula_class(name)
-    origin = _ORIGINS[name]
-    return origin if origin.startswith(PLUGIN_PREFIX) else None
+    def register(self, name: str):
+        """Class decorator adding ``cls`` under ``name`` (and setting ``cls.name``)."""
+
+        def add(cls):
+            origin = _loading[-1] if _loading else cls.__module__
+            if name in self.entries:
+                raise DuplicateNameError(f"{self.what} {name!r} of {origin} is already registered by "
+                                         f"{self.origins[name]}")
+            cls.name = name
+            self.entries[name] = cls
+            self.origins[name] = origin
+            return cls
+
+        return add
+
+    def unregister(self, name: str) -> type:
+        if name not in self.entries:
+            raise FdslError(f"unknown {self.what} {name!r}; valid: {', '.join(sorted(self.entries))}")
+        self.origins.pop(name, None)
+        return self.entries.pop(name)
+
+    def plugin_of(self, name: str) -> str | None:
+        """The plugin that registered ``name`` ("plugin 'p' (module, package d)"), or None for a
+        built-in entry (or one registered by code that imported fdsl itself)."""
+        self.get(name)
+        origin = self.origins[name]
+        return origin if origin.startswith(PLUGIN_PREFIX) else None
+
+    def load_plugin(self, entry_point: EntryPoint) -> list[str]:
+        """Import one plugin; returns what it registered. A failed import is a warning, not an error
+        (the other entries stay usable); a taken name is an error."""
+        description = plugin_description(entry_point)
+        before = set(self.entries)
+        _loading.append(description)
+        try:
+            entry_point.load()
+        except DuplicateNameError:
+            raise
+        except Exception as error:  # any failure of third-party code: reported on one line, not a traceback
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            log.warning("fdsl: warning: %s failed to load and is left out: %s%s", description, type(error).__name__,
+                        f": {reason}" if reason else "")
+            return []
+        finally:
+            _loading.pop()
+        added = sorted(set(self.entries) - before)
+        if not any(origin == description for origin in self.origins.values()):  # its import may have come first
+            log.warning("fdsl: warning: %s registered no %s (does its module use @register?)", description, self.what)
+        return added
+
+    def load_plugins(self) -> list[str]:
+        """Load every plugin of the group not loaded yet; returns the names they added."""
+        self.load_builtins()  # first: a plugin cannot take their names
+        added = []
+        for entry_point in sorted(entry_points(group=self.group), key=lambda ep: (ep.name, ep.value)):
+            key = (entry_point.name, entry_point.value)
+            if key not in self.seen_plugins:
+                self.seen_plugins.add(key)
+                added += self.load_plugin(entry_point)
+        return added
+
+    def load_builtins(self) -> None:
+        for module in self.builtins:
+            importlib.import_module(module)
+
+    def load(self) -> None:
+        """The built-in entries, then the plugins' (once per process)."""
+        self.load_builtins()
+        if not self.loaded:
+            self.loaded = True
+            self.load_plugins()
+
+    def names(self) -> list[str]:
+        self.load()
+        return sorted(self.entries)
+
+    def get(self, name: str) -> Any:
+        self.load()
+        if name not in self.entries:
+            raise FdslError(f"unknown {self.what} {name!r}; valid: {', '.join(sorted(self.entries))}")
+        return self.entries[name]
 
 
 def plugin_description(entry_point: EntryPoint) -> str:
@@ -84,63 +142,37 @@ def plugin_description(entry_point: EntryPoint) -> str:
     return f"{PLUGIN_PREFIX}{entry_point.name!r} ({entry_point.value}{package})"
 
 
-def load_plugin(entry_point: EntryPoint) -> list[str]:
-    """Import one plugin; returns the families it registered. A failed import is a warning, not an
-    error (the other families stay usable); a taken family name is an error."""
-    description = plugin_description(entry_point)
-    before = set(_FORMULAS)
-    _loading.append(description)
-    try:
-        entry_point.load()
-    except DuplicateFamilyError:
-        raise
-    except Exception as error:  # any failure of third-party code: reported on one line, not a traceback
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        log.warning("fdsl: warning: %s failed to load and is left out: %s%s", description, type(error).__name__,
-                    f": {reason}" if reason else "")
-        return []
-    finally:
-        _loading.pop()
-    added = sorted(set(_FORMULAS) - before)
-    if not added:
-        log.warning("fdsl: warning: %s registered no formula family (does its module use @register?)", description)
-    return added
+#: Formula families (importing ``fdsl.formulas`` registers every built-in one).
+FAMILIES = Registry("formula family", "fdsl.formulas", ("fdsl.formulas",))
+#: The entry-point group that third-party packages register their families under.
+ENTRY_POINT_GROUP = FAMILIES.group
+
+
+def register(name: str):
+    """Class decorator adding a :class:`~fdsl.formulas.base.Formula` subclass under ``name``."""
+    return FAMILIES.register(name)
+
+
+def unregister(name: str) -> type["Formula"]:
+    """Remove the family ``name`` (a plugin's or a test's); returns its class."""
+    return FAMILIES.unregister(name)
+
+
+def family_plugin(name: str) -> str | None:
+    return FAMILIES.plugin_of(name)
 
 
 def load_plugins() -> list[str]:
-    """Load every plugin of the ``fdsl.formulas`` entry-point group not loaded yet; returns the
-    families they added."""
-    import fdsl.formulas  # noqa: F401  (the built-in families first: a plugin cannot take their names)
-
-    added = []
-    for entry_point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: (ep.name, ep.value)):
-        key = (entry_point.name, entry_point.value)
-        if key not in _seen_plugins:
-            _seen_plugins.add(key)
-            added += load_plugin(entry_point)
-    return added
-
-
-def _load_families() -> None:
-    """The built-in families, then the plugins' (once per process)."""
-    global _families_loaded
-    import fdsl.formulas  # noqa: F401  (importing the package registers every built-in family)
-
-    if not _families_loaded:
-        _families_loaded = True
-        load_plugins()
+    """Load every family plugin not loaded yet; returns the families they added."""
+    return FAMILIES.load_plugins()
 
 
 def list_formulas() -> list[str]:
-    _load_families()
-    return sorted(_FORMULAS)
+    return FAMILIES.names()
 
 
 def formula_class(name: str) -> type["Formula"]:
-    _load_families()
-    if name not in _FORMULAS:
-        raise FdslError(f"unknown formula family {name!r}; valid: {', '.join(sorted(_FORMULAS))}")
-    return _FORMULAS[name]
+    return FAMILIES.get(name)
 
 
 def get_formula(name: str, **config) -> "Formula":

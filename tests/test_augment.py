@@ -13,10 +13,10 @@ from PIL import Image
 from torchvision.transforms.v2 import functional as F
 
 from fdsl.errors import FdslError
-from fdsl.train.augment import build_transforms, device_stage
-from fdsl.train.config import AugmentConfig
-from fdsl.train.presets import pretrain_preset
-from fdsl.train.pretrain import pretrain
+from fdsl.tasks.classification.augment import build_transforms, device_stage
+from fdsl.tasks.classification.config import AugmentConfig
+from fdsl.tasks.classification.presets import pretrain_preset
+from fdsl.train.run import pretrain
 from train_helpers import tiny_pretrain
 
 #: The DeiT recipe with per-image normalisation (the preset finishes batches on the device).
@@ -142,6 +142,7 @@ def test_the_device_stage_erases_each_image_of_the_batch(mode):
     assert device_stage(dataclasses.replace(augment, on_device=False), "cpu") is None
 
 
+@pytest.mark.slow  # trains a model
 def test_pretraining_with_on_device_equals_per_image_normalisation(tmp_path):
     # RandAugment in a worker process, normalisation moved to the batch: same images, same training
     layer = {"augment": {"auto_augment": "rand-m9-mstd0.5-inc1", "re_prob": 0.0}, "train": {"epochs": 1, "workers": 1}}

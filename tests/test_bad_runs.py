@@ -8,10 +8,15 @@ from pathlib import Path
 
 import pytest
 from conftest import tree_snapshot
-from train_helpers import TINY_FINETUNE, TINY_PRETRAIN, make_image_folder, one_line_error, write_yaml
+from train_helpers import (TINY_FINETUNE, TINY_POINT_MODEL, TINY_PRETRAIN, TINY_SEG_MODEL, make_image_folder,
+                           make_point_folder, make_seg_folder, one_line_error, write_yaml)
 
-from fdsl.train.config import merge, resolve
-from fdsl.train.presets import finetune_preset
+from fdsl.configs import merge, resolve
+from fdsl.tasks import FINETUNE, get_task
+
+
+def finetune_preset(name: str):
+    return get_task("classification").preset(FINETUNE, name)
 
 
 def print_config(run_cli, *argv) -> dict:
@@ -74,12 +79,8 @@ def test_infinite_and_nan_settings_are_refused(run_cli, tmp_path, flags, key):
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     """Tiny configs and data of every task: an ImageFolder, a segmentation root, a point folder."""
-    from test_points_training import TINY_MODEL as POINT_MODEL
-    from test_points_training import make_point_folder
-    from test_segmentation import TINY_SEG_PRETRAIN, make_seg_folder
-
     root = tmp_path_factory.mktemp("bad-runs")
-    seg_model = {"model": TINY_SEG_PRETRAIN["model"], "augment": {"size": [64, 64]}}
+    seg_model = {"model": TINY_SEG_MODEL, "augment": {"size": [64, 64]}}
     tiny_loop = {"epochs": 1, "batch_size": 4, "workers": 0, "threads": 1, "log_interval": 1000}
     return {
         "images": make_image_folder(root / "images"),
@@ -89,7 +90,7 @@ def data(tmp_path_factory):
         "pre": write_yaml(root / "pre.yaml", {**TINY_PRETRAIN, "train": {**TINY_PRETRAIN["train"], "epochs": 1}}),
         "seg_ft": write_yaml(root / "seg.yaml", {**seg_model, "train": tiny_loop,
                                                  "data": {"num_classes": 3, "void": 3, "class_names": []}}),
-        "points_ft": write_yaml(root / "points.yaml", {"model": POINT_MODEL, "augment": {"points": 32}, "train": tiny_loop,
+        "points_ft": write_yaml(root / "points.yaml", {"model": TINY_POINT_MODEL, "augment": {"points": 32}, "train": tiny_loop,
                                                        "data": {"holdout": 0.34}}),
     }
 
@@ -190,16 +191,6 @@ def test_a_study_or_demo_inside_its_data_fails_before_any_run(run_cli, data, tmp
 
 
 # --- errors and faults during a run: nothing left that blocks the same command -----------------------
-def last_line_error(code: int, err: str, *needles: str) -> str:
-    """An error found while training: progress lines may come first, then one line, exit status 2."""
-    assert code == 2 and "Traceback" not in err, err
-    errors = [line for line in err.splitlines() if line.startswith("fdsl: error: ")]
-    assert len(errors) == 1 and err.strip().splitlines()[-1] == errors[0], err
-    for needle in needles:
-        assert needle in errors[0], errors[0]
-    return errors[0]
-
-
 def fail_to_write(monkeypatch, name: str, code: int = errno.ENOSPC, after: int = 0) -> None:
     """The run folder's file ``name`` cannot be written (after ``after`` successful writes): its
     atomic rename raises as a full disk (or a read-only file system) would; the temporary is then
@@ -229,7 +220,7 @@ def test_an_unreadable_image_met_in_the_first_epoch_leaves_no_run_folder(run_cli
     png = bad.read_bytes()
     bad.write_bytes(png[:100])
     args = ("finetune", "--config", data["ft"], "--dataset", images, "-o", tmp_path / "runs" / "ft")
-    last_line_error(*run_cli(*args)[::2], str(bad))
+    one_line_error(*run_cli(*args)[::2], str(bad), after_progress=True)
     assert not (tmp_path / "runs").exists()  # the folders made for the run went with it
     bad.write_bytes(png)
     code, out, err = run_cli(*args)  # the same command, once the data is fixed
@@ -246,7 +237,7 @@ def test_a_corrupt_rendered_image_met_in_pretraining_leaves_no_run_folder(run_cl
     bad.write_bytes(bad.read_bytes()[:200])
     code, _, err = run_cli("pretrain", "--config", data["pre"], "--data-dir", tmp_path / "rendered", "-o",
                            tmp_path / "run")
-    last_line_error(code, err, bad.name)
+    one_line_error(code, err, bad.name, after_progress=True)
     assert not (tmp_path / "run").exists()
 
 
@@ -261,7 +252,7 @@ def test_a_point_that_overflows_float32_leaves_no_run_folder(run_cli, data, tmp_
     cloud[0, 0] = 1e39  # finite in float64, inf in float32
     np.save(points / "class0" / "000.npy", cloud)
     code, _, err = run_cli(*commands(data, tmp_path / "run")["points"][:-3], points, "-o", tmp_path / "run")
-    last_line_error(code, err)
+    one_line_error(code, err, after_progress=True)
     assert not (tmp_path / "run").exists()
 
 
@@ -272,11 +263,11 @@ def test_a_full_disk_at_the_first_save_leaves_nothing(run_cli, data, tmp_path, m
     fail_to_write(monkeypatch, name)
     args = commands(data, tmp_path / "run")["finetune"]
     if name == "summary.json":  # after the last epoch: the epochs are kept
-        last_line_error(*run_cli(*args)[::2], f"cannot write {str(tmp_path / 'run' / name)!r}: No space left on "
-                                               f"device; {str(tmp_path / 'run')!r} keeps epoch 1 to resume")
+        one_line_error(*run_cli(*args)[::2], f"cannot write {str(tmp_path / 'run' / name)!r}: No space left on "
+                                               f"device; {str(tmp_path / 'run')!r} keeps epoch 1 to resume", after_progress=True)
         return
-    last_line_error(*run_cli(*args)[::2], f"cannot write '{tmp_path / 'run'}", f"{name}': No space left on device; "
-                                                                                "nothing of the run was kept")
+    one_line_error(*run_cli(*args)[::2], f"cannot write '{tmp_path / 'run'}", f"{name}': No space left on device; "
+                                                                                "nothing of the run was kept", after_progress=True)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -284,9 +275,9 @@ def test_a_full_disk_at_the_first_save_leaves_nothing(run_cli, data, tmp_path, m
 @pytest.mark.parametrize("task", ["pretrain", "segmentation", "points"])
 def test_a_full_disk_or_read_only_file_system_in_every_task(run_cli, data, tmp_path, monkeypatch, task):
     fail_to_write(monkeypatch, "state.pt", errno.EROFS)
-    last_line_error(*run_cli(*commands(data, tmp_path / "run")[task])[::2],
+    one_line_error(*run_cli(*commands(data, tmp_path / "run")[task])[::2],
                     f"cannot write {str(tmp_path / 'run' / 'state.pt')!r}: Read-only file system; nothing of the run "
-                    "was kept")
+                    "was kept", after_progress=True)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -294,8 +285,8 @@ def test_a_full_disk_or_read_only_file_system_in_every_task(run_cli, data, tmp_p
 def test_a_full_disk_after_the_first_epoch_keeps_it_to_resume(run_cli, data, tmp_path, monkeypatch):
     fail_to_write(monkeypatch, "state.pt", after=1)
     args = [*commands(data, tmp_path / "run")["finetune"], "--epochs", "2"]
-    last_line_error(*run_cli(*args)[::2], f"cannot write {str(tmp_path / 'run' / 'state.pt')!r}: No space left on "
-                                          f"device; {str(tmp_path / 'run')!r} keeps epoch 1 to resume")
+    one_line_error(*run_cli(*args)[::2], f"cannot write {str(tmp_path / 'run' / 'state.pt')!r}: No space left on "
+                                          f"device; {str(tmp_path / 'run')!r} keeps epoch 1 to resume", after_progress=True)
     assert len((tmp_path / "run" / "metrics.csv").read_text().splitlines()) == 2  # the header and epoch 1
     monkeypatch.undo()
     code, out, err = run_cli(*args, "--resume")
@@ -307,7 +298,7 @@ def test_a_failed_run_in_compare_or_study_leaves_nothing_and_the_same_command_go
                                                                                        monkeypatch):
     fail_to_write(monkeypatch, "state.pt", after=1)  # the first run saves; the second cannot
     compare = [*commands(data, tmp_path / "cmp")["compare"][:-3], "0", "1", "-o", tmp_path / "cmp"]
-    last_line_error(*run_cli(*compare)[::2], str(tmp_path / "cmp" / "scratch" / "seed1" / "state.pt"))
+    one_line_error(*run_cli(*compare)[::2], str(tmp_path / "cmp" / "scratch" / "seed1" / "state.pt"), after_progress=True)
     assert sorted(p.name for p in (tmp_path / "cmp" / "scratch").iterdir()) == ["seed0"]
     monkeypatch.undo()
     code, out, err = run_cli(*compare)
@@ -318,8 +309,8 @@ def test_a_failed_run_in_compare_or_study_leaves_nothing_and_the_same_command_go
         "seeds": [0], "data": str(data["images"]), "variants": {"a": {}},
         "finetune": {"set": {**TINY_FINETUNE, "train.epochs": 1}},
         "pretrain": {"set": {**TINY_PRETRAIN, "train.epochs": 1}}})
-    last_line_error(*run_cli("study", study, "-o", tmp_path / "study")[::2],
-                    str(tmp_path / "study" / "pretrain" / "a" / "last" / "model.safetensors"))
+    one_line_error(*run_cli("study", study, "-o", tmp_path / "study")[::2],
+                    str(tmp_path / "study" / "pretrain" / "a" / "last" / "model.safetensors"), after_progress=True)
     assert not (tmp_path / "study").exists()
 
 
@@ -328,7 +319,7 @@ def test_a_failed_child_run_of_compare_jobs_leaves_only_its_log(run_cli, data, i
     (images / "class1" / "003.png").write_bytes(b"not an image")
     compare = ["compare", "--config", data["ft"], "--dataset", images, "--seeds", "0", "--jobs", "2", "-o",
                tmp_path / "cmp"]
-    last_line_error(*run_cli(*compare)[::2], "failed", "003.png")
+    one_line_error(*run_cli(*compare)[::2], "failed", "003.png", after_progress=True)
     leftovers = {str(p.relative_to(tmp_path / "cmp")) for p in (tmp_path / "cmp").rglob("*") if p.is_file()}
     assert leftovers == {"scratch/seed0/log.txt"}  # the failure's report, which blocks nothing
 

@@ -8,8 +8,8 @@ import yaml
 from fdsl.errors import FdslError
 from fdsl.numeric import to_number
 from fdsl.registry import get_formula
-from fdsl.train.config import parse_assignment, resolve
-from fdsl.train.presets import pretrain_preset
+from fdsl.configs import parse_assignment, resolve
+from fdsl.tasks.classification.presets import pretrain_preset
 from fdsl.experiments.study import parse_study
 
 YAML = """

@@ -87,8 +87,8 @@ def test_too_many_instances_for_the_family_is_one_clear_error():
 
 
 def test_workers_render_the_same_batches_as_the_main_process():
-    from fdsl.train.augment import build_transforms
-    from fdsl.train.config import AugmentConfig
+    from fdsl.tasks.classification.augment import build_transforms
+    from fdsl.tasks.classification.config import AugmentConfig
 
     _, evaluation = build_transforms(AugmentConfig(img_size=32))
     train, _, _ = formula_datasets(quick_data("fractaldb", instances=3), train_transform=evaluation)

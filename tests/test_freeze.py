@@ -9,10 +9,12 @@ from train_helpers import TINY_VIT, make_image_folder, tiny_finetune
 from fdsl.cli import main
 from fdsl.errors import FdslError
 from fdsl.train.checkpoint import load_state, load_weights
-from fdsl.train.config import ModelConfig
-from fdsl.train.finetune import build_model, finetune
-from fdsl.train.freeze import freeze_stages, stage_groups
-from fdsl.train.models import create_model
+from fdsl.tasks.classification.config import ModelConfig
+from fdsl.tasks.classification.weights import build_model
+from fdsl.train.run import finetune
+from fdsl.train.trainer import seed_init
+from fdsl.tasks.classification.freeze import freeze_stages, stage_groups
+from fdsl.tasks.classification.models import create_model
 
 TWO_BLOCKS = {"model": {"kwargs": {**TINY_VIT, "depth": 2}}, "train": {"epochs": 1}}
 
@@ -25,12 +27,14 @@ def images(tmp_path_factory):
 def changed_after_training(config, out) -> dict[str, bool]:
     """Parameter name -> whether fine-tuning changed it (against the init the same config builds)."""
     classes = ["class0", "class1", "class2"]
-    init = {k: v.clone() for k, v in build_model(config, None, classes).state_dict().items()}
+    seed_init(config.train.seed)  # as the run seeds its model
+    init = {k: v.clone() for k, v in build_model(config, classes, None).state_dict().items()}
     finetune(config, out)
     trained = load_weights(out / "last").state_dict
     return {name: not torch.equal(init[name], trained[name]) for name in init if "num_batches" not in name}
 
 
+@pytest.mark.slow  # trains a model
 def test_freeze_keeps_the_stem_and_first_blocks_at_their_init(images, tmp_path):
     config = tiny_finetune(images, TWO_BLOCKS, {"freeze": 1})
     changed = changed_after_training(config, tmp_path / "run")
@@ -42,6 +46,7 @@ def test_freeze_keeps_the_stem_and_first_blocks_at_their_init(images, tmp_path):
     assert in_optimizer == sum(1 for n in changed if n not in frozen)
 
 
+@pytest.mark.slow  # trains a model
 def test_linear_probe_changes_only_the_head(images, tmp_path):
     changed = changed_after_training(tiny_finetune(images, TWO_BLOCKS, {"linear_probe": True}), tmp_path / "run")
     assert changed["head.weight"] and changed["head.bias"]

@@ -27,7 +27,7 @@ from fdsl.formulas.ifs2d import density_levels
 from fdsl.provenance import CPU_KERNEL_PINS, cpu_flags, pin_cpu_kernels, provenance, version_differences
 from fdsl.registry import get_formula
 from fdsl.seeding import derive_rng
-from fdsl.train.presets import cpu_small_pretrain
+from fdsl.tasks.classification.presets import cpu_small_pretrain
 
 TESTS = Path(__file__).parent
 

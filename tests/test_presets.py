@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from fdsl.registry import get_formula
-from fdsl.train.config import FinetuneConfig, PretrainConfig, dump_yaml, resolve
-from fdsl.train.presets import FINETUNE_PRESETS, PRETRAIN_PRESETS, finetune_preset, pretrain_preset
+from fdsl.configs import dump_yaml, resolve
+from fdsl.tasks.classification.config import FinetuneConfig, PretrainConfig
+from fdsl.tasks.classification.presets import FINETUNE_PRESETS, PRETRAIN_PRESETS, finetune_preset, pretrain_preset
 
 # preset: (model, family or dataset, categories, epochs, optimiser, lr, lr_base_batch, batch per process)
 PAPER_PRETRAIN = {

@@ -17,7 +17,9 @@ from PIL import Image
 from fdsl.data.images import read_rgb
 from fdsl.data.pointfolders import read_points
 from fdsl.data.segfolders import SegFolderConfig, label_lookup, read_label
-from fdsl.data.wds import TarImageDataset, index_tar, tar_bytes
+from fdsl.data.rendered import RenderedSamples, Stored
+from fdsl.data.wds import index_tar, tar_bytes
+from fdsl.samples.image import IMAGE
 from fdsl.errors import FdslError
 
 FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -157,10 +159,10 @@ def test_a_spoiled_off_or_ply_file(kind, choice):
 
 # --- shard members ----------------------------------------------------------------------------------
 def index(path: Path):
-    samples = index_tar(path, ".png", categories=3)
-    dataset = TarImageDataset([path], [(0, offset, size) for _, offset, size, _ in samples],
+    samples = index_tar(path, (".png",), categories=3)
+    dataset = RenderedSamples(IMAGE, [Stored(str(path), spans=spans) for _, spans, _ in samples],
                               [label for *_, label in samples], ["0", "1", "2"])
-    return [dataset.image(k) for k in range(len(dataset))]
+    return [dataset.item(k) for k in range(len(dataset))]
 
 
 VALID_TAR = tar_bytes([("00000/a.cls", b"0"), ("00000/a.png", image_bytes(SMALL_PIXELS["PNG"], "PNG")),

@@ -15,16 +15,19 @@ from train_helpers import TINY_PRETRAIN, TINY_VIT, interrupt_epoch, make_image_f
 
 from fdsl.errors import FdslError
 from fdsl.train import trainer
-from fdsl.train.augment import build_transforms
+from fdsl.tasks.classification.augment import build_transforms
 from fdsl.train.checkpoint import load_weights
-from fdsl.train.config import AugmentConfig, ModelConfig, PretrainConfig, parse_assignment, resolve
-from fdsl.train.engine import NonFiniteLoss, train_one_epoch
-from fdsl.train.finetune import build_model, evaluate_checkpoint, finetune, resolve_init
-from fdsl.train.models import create_model
-from fdsl.train.presets import PRETRAIN_PRESETS, pretrain_preset
-from fdsl.train.pretrain import pretrain
+from fdsl.configs import parse_assignment, resolve
+from fdsl.tasks.classification.config import AugmentConfig, ModelConfig, PretrainConfig
+from fdsl.train.engine import NonFiniteLoss, SupervisedStep, train_one_epoch
+from fdsl.tasks import get_task
+from fdsl.tasks.classification.weights import build_model, resolve_init
+from fdsl.train.run import evaluate_weights, finetune
+from fdsl.tasks.classification.models import create_model
+from fdsl.tasks.classification.presets import PRETRAIN_PRESETS, pretrain_preset
+from fdsl.train.run import pretrain
 
-RUN_FILES = {"config.yaml", "metrics.csv", "state.pt", "summary.json", "last", "best", "tb"}
+RUN_FILES = {"config.yaml", "metrics.csv", "run.json", "state.pt", "summary.json", "last", "best", "tb"}
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +42,7 @@ def images(tmp_path_factory):
     return make_image_folder(tmp_path_factory.mktemp("images") / "train")
 
 
+@pytest.mark.slow  # trains a model
 def test_pretrain_writes_a_complete_run_folder(pretrained):
     result, out = pretrained
     assert {p.name for p in out.iterdir()} == RUN_FILES
@@ -52,6 +56,7 @@ def test_pretrain_writes_a_complete_run_folder(pretrained):
     assert len(list((out / "tb").iterdir())) == 1
 
 
+@pytest.mark.slow  # trains a model
 def test_pretrain_then_finetune_end_to_end(pretrained, images, tmp_path):
     _, run = pretrained
     config = tiny_finetune(images, {"init": str(run / "last"), "new_head": True})
@@ -62,41 +67,45 @@ def test_pretrain_then_finetune_end_to_end(pretrained, images, tmp_path):
     assert summary["best"]["val_top1"] == max(row["val_top1"] for row in result.history)
     best = load_weights(tmp_path / "ft" / "best")
     assert best.label_names == ["class0", "class1", "class2"]
-    scores = evaluate_checkpoint(tmp_path / "ft" / "best", config.data, workers=0)
+    scores = evaluate_weights(get_task("classification"), tmp_path / "ft" / "best", config.data, workers=0)
     assert scores["images"] == 6  # 25% of 8 per class, 3 classes
     assert scores["top1"] == pytest.approx(summary["best"]["val_top1"])
 
 
+@pytest.mark.slow  # trains a model
 def test_finetune_model_starts_from_the_checkpoint_with_a_new_head(pretrained, images):
     _, run = pretrained
     config, weights = resolve_init(tiny_finetune(images, {"init": str(run / "last"), "new_head": True}))
     assert config.model.name == "vit_tiny_patch16_224" and config.model.kwargs["embed_dim"] == 32
-    model = build_model(config, weights, ["a", "b"])
+    model = build_model(config, ["a", "b"], weights)
     state = model.state_dict()
     assert torch.equal(state["blocks.0.attn.qkv.weight"], weights.state_dict["blocks.0.attn.qkv.weight"])
     assert state["head.weight"].shape == (2, 32) and weights.state_dict["head.weight"].shape == (3, 32)
 
 
+@pytest.mark.slow  # trains a model
 def test_classes_that_differ_need_a_new_head(pretrained, images):
     _, run = pretrained
     config, weights = resolve_init(tiny_finetune(images, {"init": str(run / "last")}))
     with pytest.raises(FdslError, match="trained on 3 classes .* pass --new-head"):
-        build_model(config, weights, ["class0", "class1", "class2"])
+        build_model(config, ["class0", "class1", "class2"], weights)
 
 
+@pytest.mark.slow  # trains a model
 def test_vit_position_embeddings_follow_the_new_image_size(pretrained, images):
     from timm.layers import resample_abs_pos_embed
 
     _, run = pretrained
     config, weights = resolve_init(tiny_finetune(images, {"init": str(run / "last"), "new_head": True,
                                                          "augment": {"img_size": 48}}))
-    model = build_model(config, weights, ["a", "b"])
+    model = build_model(config, ["a", "b"], weights)
     old = weights.state_dict["pos_embed"]  # 1 class token + 4 x 4 patches
     assert old.shape == (1, 17, 32) and model.pos_embed.shape == (1, 37, 32)  # 1 + 6 x 6
     assert torch.allclose(model.pos_embed, resample_abs_pos_embed(old, new_size=[6, 6], num_prefix_tokens=1))
     assert model(torch.zeros(1, 3, 48, 48)).shape == (1, 2)
 
 
+@pytest.mark.slow  # trains a model
 def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path, monkeypatch):
     # Every random source at once: RandAugment and random erasing in a worker process, mixup and
     # cutmix (NumPy's global generator), drop-path (torch's), shuffling.
@@ -122,6 +131,7 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path, monk
     assert other.history[0]["train_loss"] != pytest.approx(whole.history[0]["train_loss"], rel=1e-5)
 
 
+@pytest.mark.slow  # trains a model
 def test_resume_refuses_a_changed_config_and_a_run_needs_resume(pretrained):
     _, run = pretrained
     with pytest.raises(FdslError, match="already holds a run; pass --resume"):
@@ -130,6 +140,7 @@ def test_resume_refuses_a_changed_config_and_a_run_needs_resume(pretrained):
         pretrain(tiny_pretrain({"optim": {"lr": 0.5}}), run, resume=True)
 
 
+@pytest.mark.slow  # trains a model
 def test_eval_interval_scores_some_epochs_and_the_last_without_changing_training(pretrained, tmp_path):
     every, _ = pretrained  # two epochs, scored after each
     sparse = pretrain(tiny_pretrain({"train": {"eval_interval": 5}}), tmp_path / "sparse")
@@ -139,6 +150,7 @@ def test_eval_interval_scores_some_epochs_and_the_last_without_changing_training
     assert (tmp_path / "sparse" / "best").is_dir()
 
 
+@pytest.mark.slow  # trains a model
 def test_a_config_key_added_since_a_run_was_saved_resumes_at_its_default(pretrained, tmp_path):
     import shutil
 
@@ -153,6 +165,7 @@ def test_a_config_key_added_since_a_run_was_saved_resumes_at_its_default(pretrai
         pretrain(tiny_pretrain({"train": {"eval_interval": 3}}), old, resume=True)
 
 
+@pytest.mark.slow  # trains a model
 def test_config_yaml_holds_every_family_option_and_an_older_partial_one_resumes(pretrained, tmp_path):
     import shutil
 
@@ -174,6 +187,7 @@ def test_config_yaml_holds_every_family_option_and_an_older_partial_one_resumes(
         pretrain(tiny_pretrain({"data": {"formula": {**partial, "interval": 0.1}}}), old, resume=True)
 
 
+@pytest.mark.slow  # trains a model
 def test_weights_load_in_plain_timm_without_fdsl(pretrained, tmp_path):
     _, run = pretrained
     model = create_model(ModelConfig(name="vit_tiny_patch16_224", kwargs=TINY_VIT), num_classes=3)
@@ -199,6 +213,7 @@ print("ok", n)
     assert done.stdout.split() == ["ok", "3"]
 
 
+@pytest.mark.slow  # trains a model
 def test_resnet_pretrains_too(tmp_path):
     result = pretrain(tiny_pretrain({"model": {"name": "resnet10t", "kwargs": {}}, "train": {"epochs": 1}}),
                       tmp_path / "r")
@@ -211,7 +226,7 @@ def test_non_finite_loss_stops_with_a_clear_message():
     batches = [(torch.full((4, 3, 32, 32), float("nan")), torch.zeros(4, dtype=torch.long))]
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     with pytest.raises(NonFiniteLoss, match=r"loss is nan at epoch 1, step 1/1 .* lower optim\.lr"):
-        train_one_epoch(model, batches, optimizer, loss_fn=torch.nn.CrossEntropyLoss(),
+        train_one_epoch(model, batches, optimizer, step=SupervisedStep(torch.nn.CrossEntropyLoss()),
                         device=torch.device("cpu"), epoch=0)
     assert isinstance(NonFiniteLoss("x"), FdslError)  # the CLI ends it with one line, exit 2
 

@@ -35,7 +35,7 @@ def formula_images(model: LoadedModel, *, count: int, family: str | None) -> tup
     from fdsl.data.config import FormulaDataConfig
     from fdsl.data.datasets import load_categories
     from fdsl.registry import get_formula
-    from fdsl.train.config import from_dict
+    from fdsl.configs import from_dict
 
     saved = model.meta.get("data") if isinstance(model.meta.get("data"), dict) else None
     data = from_dict(FormulaDataConfig, saved) if saved and family in (None, saved.get("family")) \

@@ -31,7 +31,6 @@ from fdsl.data.images import read_rgb
 from fdsl.errors import FdslError, check
 from fdsl.formulas.base import Formula
 from fdsl.registry import get_formula
-from fdsl.samples.image import IMAGE
 from fdsl.seeding import derive_rng
 
 log = logging.getLogger(__name__)
@@ -147,56 +146,29 @@ def rendered_card(root: Path, family: str, *, progress: bool = False) -> dict[st
 
 
 def _rendered_folder_datasets(data: FormulaDataConfig, train_transform, val_transform, *, progress: bool = False):
-    from fdsl.data.wds import SHARD_DIR
+    """A render of any sample kind (folder or shards) read back through its kind
+    (:mod:`fdsl.data.rendered`); a folder that no render made is read as an ImageFolder of images."""
+    from fdsl.data.rendered import rendered_datasets
+    from fdsl.registry import formula_class
 
     check(data.instances_per_epoch is None,
           "data.instances_per_epoch applies to data rendered on the fly, not to data.data_dir; unset it")
     root = Path(data.data_dir)
-    check(root.is_dir(), f"image folder {str(root)!r} does not exist or is not a directory")
-    if (root / SHARD_DIR).is_dir():
-        return tar_datasets(data, train_transform, val_transform, progress=progress)
+    check(root.is_dir(), f"data.data_dir {str(root)!r} does not exist or is not a directory")
     card = rendered_card(root, data.family, progress=progress)
+    if card is not None:
+        kind = formula_class(card["family"]).kind
+        check(kind.name in data.kinds, f"{str(root)!r} holds {kind.name} samples; this pre-training reads "
+                                       f"{' / '.join(data.kinds)} samples")
+        return rendered_datasets(root, card, kind, val_instances=data.val_instances, train_transform=train_transform,
+                                 val_transform=val_transform)
+    check("image" in data.kinds, f"{str(root)!r} holds no dataset card: only images can be read without one")
     folder = image_folder(root)
     train_idx, val_idx = split_per_class(folder.targets, lambda n: min(data.val_instances, n - 1))
     train = Split(folder, train_idx, train_transform)
     val = Split(folder, val_idx, val_transform) if data.val_instances else None
-    if card is None:  # a render's files are checked by their sha256 already
-        check_images(train, val)
+    check_images(train, val)
     return train, val, list(folder.classes)
-
-
-def tar_datasets(data: FormulaDataConfig, train_transform, val_transform, *, progress: bool = False):
-    """(train, validation or None, classes) from WebDataset shards (``fdsl render --format wds``), split
-    as the folder version of the same data: the samples are in ImageFolder's order, and validation
-    holds out the last ``val_instances`` of each category. Under torchrun each rank trains on the
-    samples of its own tars (``rank, rank + W, ...``); validation is shared out by the trainer."""
-    from fdsl.data.wds import SHARD_DIR, TarImageDataset, index_tar, rank_share
-    from fdsl.data.writer import CARD_NAME, Shard
-
-    root = Path(data.data_dir)
-    check((root / CARD_NAME).is_file(), f"{str(root)!r} holds shards but no {CARD_NAME}; if it was rendered with "
-                                        "--shard i/N, finish every shard or run `fdsl card merge`")
-    card = rendered_card(root, data.family, progress=progress)
-    check(card.get("kind") == "image", f"{str(root)!r} holds {card.get('kind')} samples; pre-training reads images")
-    tars = [root / name for name in card["files"] if name.startswith(f"{SHARD_DIR}/")]
-    locations, targets, tar_of = [], [], []
-    for t, path in enumerate(tars):
-        for _, offset, size, label in index_tar(path, IMAGE.suffixes[0], categories=card["categories"]):
-            locations.append((t, offset, size))
-            targets.append(label)
-            tar_of.append(t)
-    classes = [f"{c:05d}" for c in range(card["categories"])]
-    train_idx, val_idx = split_per_class(targets, lambda n: min(data.val_instances, n - 1))
-    process = Shard.from_torchrun()
-    if not process.is_whole:
-        train_idx = rank_share(train_idx, tar_of, process.index, process.count)
-
-    def subset(indices, transform, rank_local=False):
-        return TarImageDataset(tars, [locations[i] for i in indices], [targets[i] for i in indices], classes,
-                               transform, rank_local=rank_local)
-
-    val = subset(val_idx, val_transform) if data.val_instances else None
-    return subset(train_idx, train_transform, rank_local=not process.is_whole), val, classes
 
 
 # --- folders and real images ----------------------------------------------------------------------

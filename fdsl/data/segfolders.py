@@ -25,80 +25,22 @@ the dataset is built, so bad data stops the run before anything is written.
 """
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from torch.utils.data import Dataset
 
-from fdsl.config_fields import cli
+from fdsl.data.config import SegFolderConfig
 from fdsl.data.images import read_array, read_rgb
 from fdsl.errors import FdslError, check
 from fdsl.samples.image_mask import IGNORE
 
-#: The 11 classes of CamVid (SegNet version), in label order (README of ../shared/data/camvid).
-CAMVID_CLASSES = ("Sky", "Building", "Pole", "Road", "Pavement", "Tree", "SignSymbol", "Fence", "Car",
-                  "Pedestrian", "Bicyclist")
 #: Files that count as images or label maps (lower-case suffixes).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 TRAIN, VAL = "train", "val"
 #: :func:`label_lookup`'s mark of a file value that is no class, not ignored, not void.
 BAD = -1
-
-
-@dataclasses.dataclass
-class SegFolderConfig:
-    """Fine-tuning data: a root holding ``train/`` + ``trainannot/`` and ``val/`` + ``valannot/``."""
-
-    dataset: str = dataclasses.field(default="../shared/data/camvid", metadata=cli(
-        "--dataset", "root with train/, trainannot/, val/, valannot/ (CamVid's layout)"))
-    num_classes: int = dataclasses.field(default=11, metadata=cli(
-        "--num-classes", "classes of the label maps (file values 0..N-1, or 1..N with --reduce-zero-label)"))
-    #: A label value meaning "unlabelled": mapped to 255 and ignored (CamVid: 11). None: no such value.
-    void: int | None = dataclasses.field(default=11, metadata=cli(
-        "--void", "label value meaning unlabelled, ignored in loss and scores (CamVid: 11)"))
-    #: mmsegmentation's ADE20K option: label 0 is ignored and every other label k becomes k - 1.
-    reduce_zero_label: bool = dataclasses.field(default=False, metadata=cli(
-        "--reduce-zero-label", "ignore label 0 and shift the others down by one (ADE20K)"))
-    #: Class names in label order; empty: "0", "1", ...
-    class_names: tuple[str, ...] = ()
-    #: Train on the first N training images (sorted by file name); None: all of them.
-    train_limit: int | None = dataclasses.field(default=None, metadata=cli(
-        "--train-limit", "train on the first N training images (by file name)"))
-    #: Validate on the first N validation images; None: all of them.
-    val_limit: int | None = None
-
-    def validate(self) -> None:
-        check(1 <= self.num_classes <= IGNORE, f"data.num_classes = {self.num_classes}; allowed: 1..{IGNORE}")
-        check(self.void is None or 0 <= self.void < 256, f"data.void = {self.void}; allowed: 0..255 or null")
-        check(self.void is None or self.void not in self.class_values,
-              f"data.void = {self.void} is a class id (file values {self.class_values.start}.."
-              f"{self.class_values.stop - 1} are the {self.num_classes} classes); set data.void=null or an id "
-              "that is no class")
-        check(not self.class_names or len(self.class_names) == self.num_classes,
-              f"data.class_names has {len(self.class_names)} names but data.num_classes is {self.num_classes}")
-        for name in ("train_limit", "val_limit"):
-            value = getattr(self, name)
-            check(value is None or value >= 1, f"data.{name} = {value}; allowed: >= 1 or null")
-
-    def describe(self) -> str:
-        """What fine-tuning trains and scores on, in a few words (study and comparison reports)."""
-        train = f"the first {self.train_limit}" if self.train_limit else "all"
-        val = f"the first {self.val_limit}" if self.val_limit else "all"
-        ignored = ", ".join(filter(None, ["255", f"{self.void}" if self.void is not None else "",
-                                          "0 (reduce_zero_label)" if self.reduce_zero_label else ""]))
-        return (f"{self.dataset}, {train} training images (train/), {val} validation images (val/), "
-                f"{self.num_classes} classes, label {ignored} ignored")
-
-    @property
-    def class_values(self) -> range:
-        """The label-file values that are classes."""
-        return range(1, self.num_classes + 1) if self.reduce_zero_label else range(self.num_classes)
-
-    @property
-    def label_names(self) -> list[str]:
-        return list(self.class_names) if self.class_names else [str(c) for c in range(self.num_classes)]
 
 
 def label_lookup(data: SegFolderConfig) -> np.ndarray:

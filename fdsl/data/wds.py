@@ -1,5 +1,5 @@
 """WebDataset tar shards: written deterministically by ``fdsl render --format wds``, read back as
-a map-style dataset for pre-training.
+a map-style dataset for pre-training (:mod:`fdsl.data.rendered`).
 
 Layout (the webdataset conventions, https://github.com/webdataset/webdataset): ``out/shards/
 <index:06d>.tar``, plain POSIX tar files; a sample is the run of members sharing a key, its
@@ -20,15 +20,11 @@ from __future__ import annotations
 import io
 import math
 import tarfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-from torch.utils.data import Dataset
-
 from fdsl.atomic import TMP_GLOB, atomic_path
-from fdsl.data.images import read_rgb
 from fdsl.data.processes import ProgressBar
 from fdsl.errors import FdslError, check
 from fdsl.formulas.base import Formula
@@ -153,8 +149,9 @@ def split_name(name: str) -> tuple[str, str]:
     return (f"{folder}/{stem}" if folder else stem), dot + rest
 
 
-def index_tar(path: Path, image_suffix: str, *, categories: int) -> list[tuple[str, int, int, int]]:
-    """(key, offset, size of the ``image_suffix`` member, label) of each sample in the tar at
+def index_tar(path: Path, suffixes: Sequence[str], *, categories: int
+              ) -> list[tuple[str, tuple[tuple[int, int], ...], int]]:
+    """(key, (offset, size) of each of the ``suffixes`` members, label) of each sample in the tar at
     ``path``; a label must be a category, ``0 .. categories - 1``."""
     samples: dict[str, dict[str, Any]] = {}
     try:
@@ -162,17 +159,18 @@ def index_tar(path: Path, image_suffix: str, *, categories: int) -> list[tuple[s
             for member in tar:
                 key, suffix = split_name(member.name)
                 entry = samples.setdefault(key, {})
-                if suffix == image_suffix:
-                    entry["at"] = (member.offset_data, member.size)
+                if suffix in suffixes:
+                    entry[suffix] = (member.offset_data, member.size)
                 elif suffix == LABEL_SUFFIX:
                     entry["label"] = read_label(tar.extractfile(member).read(), path, key, categories)
     except (tarfile.TarError, OSError, EOFError) as error:
         raise FdslError(f"shard {str(path)!r} cannot be read as a WebDataset tar ({' '.join(str(error).split())}); "
                         "check it with `fdsl verify`") from None
-    incomplete = [key for key, entry in samples.items() if "at" not in entry or "label" not in entry]
-    check(not incomplete, f"shard {str(path)!r}: sample {incomplete[:1]} lacks its {image_suffix} or "
-                          f"{LABEL_SUFFIX} member")
-    return [(key, *entry["at"], entry["label"]) for key, entry in samples.items()]
+    needed = (*suffixes, "label")
+    incomplete = [key for key, entry in samples.items() if any(part not in entry for part in needed)]
+    check(not incomplete, f"shard {str(path)!r}: sample {incomplete[:1]} lacks one of its "
+                          f"{', '.join(suffixes)} or {LABEL_SUFFIX} members")
+    return [(key, tuple(entry[s] for s in suffixes), entry["label"]) for key, entry in samples.items()]
 
 
 def read_label(data: bytes, path: Path, key: str, categories: int) -> int:
@@ -184,35 +182,6 @@ def read_label(data: bytes, path: Path, key: str, categories: int) -> int:
     check(0 <= label < categories, f"shard {str(path)!r}: sample {key!r} has label {label} ({LABEL_SUFFIX}), but "
                                    f"its dataset card has {categories} categories (0..{categories - 1})")
     return label
-
-
-class TarImageDataset(Dataset):
-    """Map-style dataset over images inside tars: item ``k`` is read by one seek into its tar and
-    decoded as ImageFolder decodes a file (PIL, converted to RGB); yields (image, label).
-
-    ``rank_local``: the items are this torchrun rank's own share already (its own tars), so the
-    trainer shuffles them itself instead of splitting them again with a DistributedSampler."""
-
-    def __init__(self, tars: Sequence[Path], locations: Sequence[tuple[int, int, int]], targets: Sequence[int],
-                 classes: Sequence[str], transform: Callable | None = None, rank_local: bool = False):
-        self.tars, self.locations = [str(t) for t in tars], list(locations)
-        self.targets, self.classes = list(targets), list(classes)
-        self.transform, self.rank_local = transform, rank_local
-
-    def __len__(self) -> int:
-        return len(self.locations)
-
-    def image(self, index: int) -> Image.Image:
-        tar, offset, size = self.locations[index]
-        with open(self.tars[tar], "rb") as handle:
-            handle.seek(offset)
-            data = handle.read(size)
-        return read_rgb(io.BytesIO(data), what=f"image at byte {offset} of", name=self.tars[tar],
-                        hint="; check the dataset with `fdsl verify`")
-
-    def __getitem__(self, index: int):
-        image = self.image(index)
-        return (self.transform(image) if self.transform else image), self.targets[index]
 
 
 def rank_share(indices: Sequence[int], tar_of: Sequence[int], rank: int, world_size: int) -> list[int]:

@@ -20,7 +20,8 @@ from fdsl.experiments.results import Comparison, Group, RunScore
 from fdsl.outputs import check_output, input_folders
 from fdsl.train.checkpoint import check_run_folder
 from fdsl.train.distributed import is_primary
-from fdsl.train.tasks import DEFAULT_TASK, Task, get_task
+from fdsl.tasks import DEFAULT_TASK, FINETUNE, Task, get_task
+from fdsl.train.run import runner
 
 SCRATCH = "scratch"
 
@@ -45,17 +46,16 @@ def compare(recipe, checkpoints: Sequence[str], *, seeds: Sequence[int], out: st
     check(len(labels) == len(checkpoints), f"{len(labels)} labels for {len(checkpoints)} checkpoints")
     check(len(set(labels)) == len(labels) and SCRATCH not in labels,
           f"checkpoint labels must be distinct and not {SCRATCH!r}: {labels}; pass --label for each")
-    if hasattr(recipe, "new_head"):
-        recipe = dataclasses.replace(recipe, new_head=True)
-    recipe = checkpoints_recipe(recipe, checkpoints, task)
+    recipe = checkpoints_recipe(task.comparison_recipe(recipe), checkpoints, task)
     inits = [(SCRATCH, None), *zip(labels, checkpoints)]
-    runs = [Run(task.finetune, dataclasses.replace(recipe, init=init, train=dataclasses.replace(recipe.train, seed=seed)),
+    finetune = runner(task, FINETUNE)
+    runs = [Run(finetune, dataclasses.replace(recipe, init=init, train=dataclasses.replace(recipe.train, seed=seed)),
                 run_folder(out, label, seed)) for label, init in inits for seed in seeds]
     check_output(out, inputs=input_folders(recipe))  # a bad output fails before the first run, not after some
     for run in runs:
         check_run_folder(run.out, run.config)
     results = iter(run_all(runs, jobs))
-    metrics = task.objective.metrics
+    metrics = task.metrics
     comparison = Comparison(out, [Group(label, init, [RunScore.of(seed, next(results), metrics) for seed in seeds])
                                   for label, init in inits], metrics)
     if is_primary():
@@ -70,11 +70,11 @@ def run_folder(out: Path, label: str, seed: int) -> Path:
 
 def checkpoints_recipe(recipe, checkpoints: Sequence[str], task: Task):
     """``recipe`` with the checkpoints' architecture, which scratch trains too (one for all of them)."""
-    if not checkpoints or task.resolve_init is None:
+    if not checkpoints:
         return recipe
     models = [task.resolve_init(dataclasses.replace(recipe, init=c))[0].model for c in checkpoints]
     check(all(m == models[0] for m in models),
-          f"compare needs checkpoints of one architecture; got {sorted({str(m.name) for m in models})}")
+          f"compare needs checkpoints of one architecture; got {sorted({str(m) for m in models})}")
     return dataclasses.replace(recipe, model=models[0])
 
 

@@ -2,7 +2,7 @@
 on the fly, fine-tune it on real images (CIFAR-10 by default), fine-tune the same model from
 scratch with the same recipe over the same seeds, and report the comparison table.
 
-The recipe is :data:`fdsl.train.presets.DEMO` (presets by name), not code. Every step resumes:
+The recipe is :data:`fdsl.tasks.classification.presets.DEMO` (presets by name), not code. Every step resumes:
 rerunning ``fdsl demo`` after an interruption finishes the job, and after a finished run it only
 reports the table again.
 """
@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from fdsl.experiments.results import DemoReport, study_rows
-from fdsl.train.presets import DEMO, DemoRecipe
+from fdsl.tasks.classification.presets import DEMO, DemoRecipe
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +30,13 @@ def default_real_data() -> str:
 def run_demo(out: Path, *, workers: int | None = None, data: str | None = None,
              recipe: DemoRecipe | None = None, preset: str | None = None) -> DemoReport:
     """Run the demo into ``out`` (pretrain/, compare/, gallery.png); returns its report."""
+    from fdsl.configs import resolve
     from fdsl.experiments.compare import compare
-    from fdsl.experiments.launch import pretrain_distributed
+    from fdsl.experiments.launch import run_distributed
+    from fdsl.tasks import FINETUNE, PRETRAIN, get_task
     from fdsl.outputs import check_output
-    from fdsl.train.config import resolve
     from fdsl.train.distributed import configure_logging
-    from fdsl.train.presets import finetune_preset, pretrain_preset
-    from fdsl.train.pretrain import pretrain
+    from fdsl.train.run import run
 
     configure_logging()
     recipe = recipe or DEMO
@@ -46,25 +46,26 @@ def run_demo(out: Path, *, workers: int | None = None, data: str | None = None,
     out = Path(out)
     data = data or default_real_data()
     loader = {"train": {"workers": workers}} if workers is not None else {}
-    pre_config = resolve(pretrain_preset(recipe.pretrain), loader)
+    task = get_task(recipe.task)
+    pre_config = resolve(task.preset(PRETRAIN, recipe.pretrain), loader)
     check_output(out, inputs={"--data": data}, writes=("pretrain", "compare", "data", "gallery.png", "report.html"))
     save_gallery(pre_config.data, out / "gallery.png")
 
     log.info("1/2 pre-training (%s preset) on %s categories x %s instances rendered on the fly, %d process(es)",
              recipe.pretrain, pre_config.data.categories, pre_config.data.instances, recipe.processes)
     if recipe.processes > 1:
-        pre = pretrain_distributed(pre_config, out / "pretrain", recipe.processes)
+        pre = run_distributed(task.name, PRETRAIN, pre_config, out / "pretrain", recipe.processes)
     else:
-        pre = pretrain(pre_config, out / "pretrain", resume=True)
+        pre = run(task, PRETRAIN, pre_config, out / "pretrain", resume=True)
     pre_minutes = (time.perf_counter() - start) / 60
 
-    ft_config = resolve(finetune_preset(recipe.finetune), loader, {
+    ft_config = resolve(task.preset(FINETUNE, recipe.finetune), loader, {
         "data": {"dataset": data, "root": str(out / "data"), "train_per_class": recipe.train_per_class},
     })
     log.info("2/2 fine-tuning (%s preset) on %s, %d images per class, from scratch and from the pre-trained "
              "weights, seeds %s", recipe.finetune, data, recipe.train_per_class, list(recipe.seeds))
     comparison = compare(ft_config, [str(out / "pretrain" / "last")], seeds=recipe.seeds, out=out / "compare",
-                         labels=[pre_config.data.family], jobs=recipe.jobs)
+                         labels=[pre_config.data.family], jobs=recipe.jobs, task=task)
     report = write_page(out / "compare", out / "report.html", data)
     return DemoReport(pretraining=pretraining_line(pre_config, pre), finetuning=finetuning_line(ft_config, recipe),
                       comparison=comparison, gap=study_rows(comparison.groups, {})[1],

@@ -1,4 +1,4 @@
-"""Pre-training with several DDP processes on one machine, started through torch's launcher API
+"""A run of any task with several DDP processes on one machine, started through torch's launcher API
 (:func:`torch.distributed.launcher.api.elastic_launch`, what ``torchrun --standalone`` runs).
 
 The launcher runs in a child process of its own session: when the run folder stays unchanged for
@@ -19,17 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from fdsl.errors import FdslError, check
+from fdsl.tasks import PHASE_WORDS
 
 #: Seconds between the launcher's looks at its ranks.
 MONITOR_INTERVAL_S = 1.0
 
 
-def pretrain_distributed(config: Any, out: Path, processes: int):
-    """Pre-train ``config`` into ``out`` with ``processes`` DDP processes (gloo on a CPU), splitting
-    the recipe's batch between them; returns the run's result, read from its folder."""
+def run_distributed(task: str, phase: str, config: Any, out: Path, processes: int):
+    """Train ``config`` (a ``phase`` config of the task named ``task``) into ``out`` with ``processes``
+    DDP processes (gloo on a CPU), splitting the recipe's batch between them; returns the run's
+    result, read from its folder."""
+    from fdsl.configs import to_dict
     from fdsl.experiments.jobs import stall_limit_s, wait_watched
     from fdsl.train.checkpoint import is_finished
-    from fdsl.train.config import to_dict
     from fdsl.train.trainer import FitResult
 
     check(config.train.batch_size % processes == 0,
@@ -42,13 +44,13 @@ def pretrain_distributed(config: Any, out: Path, processes: int):
     out.mkdir(parents=True, exist_ok=True)
     context = multiprocessing.get_context("spawn")  # never forked: see fdsl.experiments.jobs
     reader, writer = context.Pipe(duplex=False)
-    launcher = context.Process(target=launch_ranks, args=(to_dict(config), str(out), processes, writer))
+    launcher = context.Process(target=launch_ranks, args=(task, phase, to_dict(config), str(out), processes, writer))
     launcher.start()
     writer.close()
     try:
         limit = stall_limit_s(config)
         if wait_watched(launcher, out, limit, lambda: kill_session(launcher)):
-            raise FdslError(f"distributed pre-training stalled: nothing written to {str(out)!r} for {limit:g} s "
+            raise FdslError(f"distributed {PHASE_WORDS[phase]} stalled: nothing written to {str(out)!r} for {limit:g} s "
                             "(3 x train.timeout_s); killed; run the same command again to resume it")
     finally:
         if launcher.is_alive():  # interrupted (Ctrl-C): the ranks go with it
@@ -57,7 +59,7 @@ def pretrain_distributed(config: Any, out: Path, processes: int):
     failure = received(reader)
     if launcher.exitcode != 0 or failure:
         reason = failure or f"the launcher ended with exit status {launcher.exitcode}"
-        raise FdslError(f"distributed pre-training failed: {reason}; run the same command again to resume it")
+        raise FdslError(f"distributed {PHASE_WORDS[phase]} failed: {reason}; run the same command again to resume it")
     return FitResult.read(out)
 
 
@@ -77,8 +79,8 @@ def kill_session(launcher: multiprocessing.Process) -> None:
         launcher.kill()
 
 
-def launch_ranks(config: dict[str, Any], out: str, processes: int, report) -> None:
-    """The launcher (a child process): start ``processes`` ranks of :func:`pretrain_rank` and wait;
+def launch_ranks(task: str, phase: str, config: dict[str, Any], out: str, processes: int, report) -> None:
+    """The launcher (a child process): start ``processes`` ranks of :func:`run_rank` and wait;
     on a failure, send one line naming the first failed rank through ``report`` and exit 1."""
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs
@@ -94,7 +96,7 @@ def launch_ranks(config: dict[str, Any], out: str, processes: int, report) -> No
                               rdzv_endpoint="localhost:0", run_id=f"fdsl-{uuid.uuid4().hex}", max_restarts=0,
                               monitor_interval=MONITOR_INTERVAL_S, logs_specs=DefaultLogsSpecs(log_dir=logs))
         try:
-            elastic_launch(launch, pretrain_rank)(config, out)
+            elastic_launch(launch, run_rank)(task, phase, config, out)
         except ChildFailedError as error:
             rank, failure = error.get_first_failure()
             report.send(f"rank {rank}: {failure_reason(failure.message)}")
@@ -111,16 +113,17 @@ def failure_reason(message: Any) -> str:
     return lines[-1].removeprefix("FdslError: ")
 
 
-def pretrain_rank(config: dict[str, Any], out: str) -> None:
+def run_rank(task: str, phase: str, config: dict[str, Any], out: str) -> None:
     """One rank (started by the launcher with torchrun's environment): the resolved config, resumed."""
-    from fdsl.train.config import PretrainConfig, from_dict
+    from fdsl.configs import from_dict
+    from fdsl.tasks import get_task
     from fdsl.train.distributed import cleanup, configure_logging
-    from fdsl.train.pretrain import pretrain
+    from fdsl.train.run import run
 
     configure_logging()
-    resolved = from_dict(PretrainConfig, config)
+    resolved = from_dict(get_task(task).config_class(phase), config)
     resolved.validate()
     try:
-        pretrain(resolved, Path(out), resume=True)
+        run(task, phase, resolved, Path(out), resume=True)
     finally:
         cleanup()

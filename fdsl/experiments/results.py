@@ -62,7 +62,7 @@ class Comparison:
 
     @property
     def labels(self) -> list[str]:
-        from fdsl.train.tasks import metric_label
+        from fdsl.tasks import metric_label
 
         return [metric_label(m) for m in self.metrics[:2]]
 

@@ -30,8 +30,8 @@ from fdsl.config_fields import section_at
 from fdsl.errors import FdslError, check
 from fdsl.experiments.results import Pretraining, StudyResult, StudyRow, markdown_table, study_rows
 from fdsl.numeric import to_number
-from fdsl.train.config import load_yaml, merge, nest, resolve
-from fdsl.train.tasks import get_task, metric_label
+from fdsl.configs import load_yaml, merge, nest, resolve
+from fdsl.tasks import FINETUNE, PRETRAIN, get_task, metric_label
 from fdsl.viz.curves import plot_scores
 
 STUDY_KEYS = {"task", "seeds", "data", "jobs", "finetune", "pretrain", "variants"}
@@ -48,7 +48,7 @@ class Recipe:
 
 @dataclasses.dataclass
 class StudyConfig:
-    #: What is learned (:mod:`fdsl.train.tasks`): classification, segmentation or points.
+    #: What is learned (:mod:`fdsl.tasks`): classification, segmentation or points.
     task: str = "classification"
     seeds: list[int] = dataclasses.field(default_factory=lambda: [0, 1, 2])
     #: Real images to fine-tune on (a dataset name or an ImageFolder path); None: the recipe's.
@@ -118,13 +118,13 @@ def pretrain_configs(study: StudyConfig, workers: int | None = None) -> dict[str
     for name, overrides in study.variants.items():
         overrides = dict(overrides)
         preset = str(overrides.pop("preset", study.pretrain.preset))
-        base = task.pretrain_preset(preset)
+        base = task.preset(PRETRAIN, preset)
         configs[name] = resolve(base, expand(study.pretrain.set, type(base)), expand(overrides, type(base)), loader)
     return configs
 
 
 def finetune_config(study: StudyConfig, workers: int | None = None):
-    base = get_task(study.task).finetune_preset(study.finetune.preset)
+    base = get_task(study.task).preset(FINETUNE, study.finetune.preset)
     data = {"data": {"dataset": study.data}} if study.data else {}
     loader = {"train": {"workers": workers}} if workers is not None else {}
     return resolve(base, expand(study.finetune.set, type(base)), data, loader)
@@ -136,16 +136,17 @@ def run_study(study: StudyConfig, out: str | Path, *, workers: int | None = None
     from fdsl.experiments.compare import compare
     from fdsl.experiments.demo import write_page
     from fdsl.experiments.jobs import Run, run_all
+    from fdsl.train.run import runner
 
     out = Path(out)
     task = get_task(study.task)
     pre_configs = pretrain_configs(study, workers)
     ft_config = finetune_config(study, workers)
-    if task.check_finetune_data is not None:
-        task.check_finetune_data(ft_config.data)  # a bad fine-tuning dataset fails now, not after the pre-training
+    task.check_finetune_data(ft_config.data)  # a bad fine-tuning dataset fails now, not after the pre-training
     check_study_folders(study, out, pre_configs, ft_config)
     names = list(pre_configs)
-    results = run_all([Run(task.pretrain, pre_configs[name], out / "pretrain" / name) for name in names], study.jobs)
+    pretrain = runner(task, PRETRAIN)
+    results = run_all([Run(pretrain, pre_configs[name], out / "pretrain" / name) for name in names], study.jobs)
     pretraining = {name: summarize_pretraining(pre_configs[name], result) for name, result in zip(names, results)}
     comparison = compare(ft_config, [str(out / "pretrain" / n / "last") for n in names], seeds=study.seeds,
                          out=out / "compare", labels=names, jobs=study.jobs, task=task)
@@ -193,20 +194,9 @@ def format_study(rows: list[StudyRow], ft_config, metric: str = "top-1") -> str:
         gap_std = f"{row.gap_std:+.1f}" if row.gap is not None else "-"
         table.append([row.init, cost, held, f"{row.mean:.2f} ± {row.std:.2f}", gap, gap_std])
     return "\n".join([markdown_table(header, table), "",
-                      f"fine-tuning: {describe_data(ft_config.data)}, {ft_config.train.epochs} epochs, "
+                      f"fine-tuning: {ft_config.data.describe()}, {ft_config.train.epochs} epochs, "
                       f"{len(rows[0].scores)} seeds; score: final-epoch {metric} on the validation split; "
                       "gap (std) = gap / pooled std of the two arms"])
-
-
-def describe_data(data) -> str:
-    """What a fine-tuning run trains and scores on, in a few words (the data config's own ``describe``)."""
-    describe = getattr(data, "describe", None)
-    if describe is not None:
-        return describe()
-    if not hasattr(data, "val_per_class"):  # a task's data config without a describe(): its fields
-        return ", ".join(f"{key} {value}" for key, value in dataclasses.asdict(data).items())
-    return (f"{data.dataset}, {data.train_per_class or 'all'} images per class, validation "
-            f"{data.val_per_class or 'all'} held-out images per class (last {data.holdout:.0%} of each class)")
 
 
 def check_study_file(path: str | Path) -> StudyConfig:

@@ -60,7 +60,7 @@ def write_report(path: str | Path, out_html: str | Path, *, analyze_models: bool
 
 # --- runs -------------------------------------------------------------------------------------------
 def _config(run: Path) -> dict:
-    from fdsl.train.config import load_yaml
+    from fdsl.configs import load_yaml
 
     return load_yaml(run / "config.yaml") if (run / "config.yaml").is_file() else {}
 
@@ -78,7 +78,7 @@ def run_sections(run: Path, assets: Path, *, heading: str) -> list[str]:
         panels = {"training loss": {run.name: [[r["train_loss"] for r in history]]}}
         scores = [key for key in (history[0] if history else {}) if key.startswith("val_") and key != "val_loss"]
         if scores and any(r.get(scores[0]) is not None for r in history):
-            from fdsl.train.tasks import metric_label
+            from fdsl.tasks import metric_label
 
             panels[f"validation {metric_label(scores[0])} (%)"] = {run.name: [[r[scores[0]] for r in history]]}
         plot_curves(panels, curves, title=f"{run.name}: {len(history)} epochs")
@@ -102,7 +102,7 @@ def pretraining_gallery(run: Path, config: dict, assets: Path) -> Path:
     from fdsl.data.config import FormulaDataConfig
     from fdsl.data.datasets import load_categories
     from fdsl.registry import get_formula
-    from fdsl.train.config import from_dict
+    from fdsl.configs import from_dict
     from fdsl.viz.gallery import formula_gallery, save_png
 
     data = from_dict(FormulaDataConfig, config["data"])
@@ -153,7 +153,7 @@ def _fmt(value: tuple[float, float] | None) -> str:
 
 
 def comparison_sections(folder: Path, assets: Path) -> list[str]:
-    from fdsl.train.tasks import metric_label
+    from fdsl.tasks import metric_label
 
     results = _read_json(folder / "results.json")
     groups = results["groups"]

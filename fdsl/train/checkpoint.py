@@ -3,23 +3,19 @@
 A run folder::
 
     config.yaml          the resolved config (YAML)
+    run.json             the run's task and phase
     metrics.csv          one row per epoch; tb/ holds the same scalars for TensorBoard
-    last/, best/         weights: model.safetensors + config.json in timm's format, and a model
-                         card README.md (a weights folder uploads to a model hub as it is)
+    last/, best/         weights: model.safetensors, the task's config.json (what rebuilds the model,
+                         and under ``fdsl`` the run's task, phase, config, epoch and metrics) and a
+                         model card README.md (a weights folder uploads to a model hub as it is)
     state.pt             everything needed to resume (tensors and numbers only)
     summary.json         final and best metrics
 
-``last/`` and ``best/`` load in plain timm, without fdsl::
-
-    timm.create_model("local-dir:runs/x/last", pretrained=True)
-    timm.create_model(arch, pretrained=True, num_classes=n, **model_args,
-                      pretrained_cfg_overlay=dict(file="runs/x/last/model.safetensors", num_classes=n))
-
-(``arch``, ``n`` and ``model_args`` are in ``config.json``.)
+Classification's config.json is timm's, so its ``last/`` and ``best/`` load in plain timm
+(``timm.create_model("local-dir:runs/x/last", pretrained=True)``); each task's card says how to load its own.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import pickle
@@ -32,42 +28,34 @@ from torch import nn
 from fdsl.errors import FdslError, check
 from fdsl.experiments.jobs import LOG_FILE
 from fdsl.atomic import atomic_path, write_bytes_atomic, write_text_atomic
+from fdsl.configs import complete, dump_yaml, from_dict, load_yaml, merged, to_dict
 from fdsl.outputs import check_output, input_folders
-from fdsl.train.config import AugmentConfig, complete, dump_yaml, from_dict, load_yaml, merged, to_dict
 from fdsl.train.distributed import barrier, is_primary
 
 WEIGHTS_FILE = "model.safetensors"
 MODEL_CONFIG_FILE = "config.json"
 RUN_CONFIG_FILE = "config.yaml"
+RUN_RECORD_FILE = "run.json"
 STATE_FILE = "state.pt"
 SUMMARY_FILE = "summary.json"
+CARD_FILE = "README.md"
 METRICS_FILE = "metrics.csv"
 TENSORBOARD_DIR = "tb"
 #: Everything a run writes in its folder (a child run of ``compare --jobs N`` its log too).
-RUN_ENTRIES = (RUN_CONFIG_FILE, METRICS_FILE, TENSORBOARD_DIR, "last", "best", STATE_FILE, SUMMARY_FILE, LOG_FILE)
+RUN_ENTRIES = (RUN_CONFIG_FILE, RUN_RECORD_FILE, METRICS_FILE, TENSORBOARD_DIR, "last", "best", STATE_FILE, SUMMARY_FILE, LOG_FILE)
 
 
 # --- weights ----------------------------------------------------------------------------------------
-def save_weights(model: nn.Module, directory: Path, *, label_names: list[str], augment: AugmentConfig,
+def save_weights(task, model: nn.Module, directory: Path, *, label_names: list[str], config,
                  meta: dict[str, Any]) -> None:
-    """``model.safetensors``, timm's ``config.json`` (architecture, model_args, preprocessing, label
-    names) and a model card ``README.md`` in ``directory``; ``meta`` (task, the run's resolved
-    ``config`` as a dict, ``epoch`` and its ``metrics``) goes under the ``fdsl`` key of config.json
-    and into the card (:mod:`fdsl.train.model_card`)."""
-    from fdsl.train.model_card import CARD_FILE, licence_of, model_card
-
-    from timm.models._hub import save_config_for_hf
-
+    """``model.safetensors``, the task's ``config.json`` (what rebuilds the model and its input, and
+    ``meta``: task, phase, the run's resolved config, epoch and metrics, under ``fdsl``) and its model
+    card ``README.md`` in ``directory``, each written atomically."""
     write_tensors(directory, model)
-    size = augment.img_size
-    data_config = {"input_size": (3, size, size), "interpolation": augment.interpolation, "mean": augment.mean,
-                   "std": augment.std, "crop_pct": augment.eval_crop_pct, "crop_mode": "center"}
-    model_config = {"label_names": list(label_names), "fdsl": meta,
-                    "pretrained_cfg": {"tag": "fdsl", "license": licence_of(meta)["id"]}}
     with atomic_path(directory / MODEL_CONFIG_FILE) as tmp:
-        save_config_for_hf(model, str(tmp), model_config=model_config, data_config=data_config)
-    card = model_card(json.loads((directory / MODEL_CONFIG_FILE).read_text()), meta, directory,
-                      parameters=sum(p.numel() for p in model.parameters()))
+        task.write_weights_config(model, tmp, config=config, label_names=label_names, meta=meta)
+    weights_config = json.loads((directory / MODEL_CONFIG_FILE).read_text())
+    card = task.model_card(weights_config, directory, parameters=sum(p.numel() for p in model.parameters()))
     write_text_atomic(directory / CARD_FILE, card)
 
 
@@ -181,45 +169,22 @@ def saved_config(out: Path, cls: type) -> Any:
     try:
         return complete(from_dict(cls, merged(cls(), load_yaml(path))))
     except FdslError as error:
-        other = other_run_kind(path, cls)
-        if other is not None:
-            raise FdslError(f"cannot resume {str(out)!r} as a {run_kind(cls)} run: it holds a {other}, or choose "
-                            "another --out") from None
+        recorded = run_record(out)
+        if recorded is not None:
+            task, phase = recorded["task"], recorded["phase"]
+            command = f"fdsl {phase} --task {task} --resume ... -o {out}"
+            raise FdslError(f"cannot resume {str(out)!r} with this config: it holds a {task} {phase} run "
+                            f"(resume it with {command}), or choose another --out") from None
         raise FdslError(f"the config of the run in {str(out)!r} no longer reads: {error}") from None
 
 
-def run_kinds() -> list[tuple[str, str, type]]:
-    """(task, phase, config class) of every kind of run."""
-    from fdsl.train.tasks import get_task, list_tasks
-
-    kinds = []
-    for name in list_tasks():
-        with contextlib.suppress(FdslError):  # a task that is not installed
-            task = get_task(name)
-            kinds += [(name, "pre-training", task.pretrain_config), (name, "fine-tuning", task.finetune_config)]
-    return kinds
-
-
-def run_kind(cls: type) -> str:
-    return next((f"{task} {phase}" for task, phase, kind in run_kinds() if kind is cls), cls.__name__)
-
-
-def other_run_kind(path: Path, cls: type) -> str | None:
-    """What run of another kind than ``cls`` wrote the config.yaml ``path``, and how to resume it; None
-    when none reads it. Run folders do not record their task: the config classes of the tasks and
-    phases take different keys, and this is the one whose keys the file has."""
-    values = load_yaml(path)
-    for task, phase, kind in run_kinds():
-        if kind is cls:
-            continue
-        try:
-            config = from_dict(kind, merged(kind(), values))
-        except FdslError:
-            continue
-        command = f"fdsl pretrain --family {config.data.family}" if phase == "pre-training" else \
-            f"fdsl finetune --task {task}"
-        return f"{task} {phase} run (resume it with {command} --resume)"
-    return None
+def run_record(out: Path) -> dict[str, str] | None:
+    """The task and phase that the run in ``out`` recorded (None for a run of an older fdsl)."""
+    try:
+        recorded = json.loads((Path(out) / RUN_RECORD_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return recorded if isinstance(recorded, dict) and {"task", "phase"} <= set(recorded) else None
 
 
 def is_finished(out: Path, config: Any) -> bool:
@@ -239,20 +204,21 @@ def check_run_folder(out: Path, config: Any) -> None:
     check_output(out, inputs=input_folders(config), writes=RUN_ENTRIES)
 
 
-def prepare_run(out: Path, config: Any, *, resume: bool) -> dict[str, Any] | None:
+def prepare_run(out: Path, config: Any, *, resume: bool, task: str, phase: str) -> dict[str, Any] | None:
     """Check the run folder; returns the training state to resume, if any. Nothing is written
     until the first epoch ends (:mod:`fdsl.train.run_folder`), so that bad data or a bad model
     name found on the way leaves no half-made run behind.
 
     Without ``resume`` the folder must not hold a run yet. With it, the run goes on from
     ``state.pt`` when there is one (else it starts), and only with the same config: a resumed run
-    must end exactly where the uninterrupted run would.
+    must end exactly where the uninterrupted run would, and of the same task and phase.
     """
     check_run_folder(out, config)
     config_path, state_path = out / RUN_CONFIG_FILE, out / STATE_FILE
     state = None
     if config_path.exists():
         check(resume, f"{str(out)!r} already holds a run; pass --resume to continue it, or choose another --out")
+        check_same_run(out, task, phase)
         changed = config_changes(out, config)
         if changed:
             saved, current = flat(to_dict(saved_config(out, type(config)))), flat(to_dict(complete(config)))
@@ -264,9 +230,23 @@ def prepare_run(out: Path, config: Any, *, resume: bool) -> dict[str, Any] | Non
     return state
 
 
-def write_run_config(out: Path, config: Any) -> None:
-    """Rank 0 makes the run folder and its config.yaml, as training starts (every config key, the
-    defaults filled in)."""
+def check_same_run(out: Path, task: str, phase: str) -> None:
+    """The run in ``out`` is of ``task`` and ``phase`` (when it recorded them: fdsl 0.x runs did not)."""
+    from fdsl.tasks import PHASE_WORDS
+
+    recorded = run_record(out)
+    if recorded is None or (recorded["task"], recorded["phase"]) == (task, phase):
+        return
+    theirs = f"{recorded['task']} {PHASE_WORDS.get(recorded['phase'], recorded['phase'])}"
+    raise FdslError(f"cannot resume {str(out)!r} as a {task} {PHASE_WORDS[phase]} run: it holds a {theirs} run "
+                    f"(resume it with fdsl {recorded['phase']} --task {recorded['task']} --resume), "
+                    "or choose another --out")
+
+
+def write_run_config(out: Path, config: Any, *, task: str, phase: str) -> None:
+    """Rank 0 makes the run folder, its config.yaml (every config key, the defaults filled in) and
+    run.json (the run's task and phase), as training starts."""
     if is_primary():
         out.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out / RUN_RECORD_FILE, json.dumps({"task": task, "phase": phase}) + "\n")
         write_text_atomic(out / RUN_CONFIG_FILE, dump_yaml(complete(config)))

@@ -1,8 +1,9 @@
-"""One training epoch and one evaluation pass, on any device, alone or under torchrun.
+"""One training epoch, on any device, alone or under torchrun, for any task: a task's step turns a
+batch into a loss (:class:`SupervisedStep` for ``(inputs, targets)`` batches).
 
 ``train_one_epoch`` returns averaged meters and stops on a non-finite loss with a message that
-says what to change; ``evaluate`` returns top-1/top-5 accuracy and loss summed over all ranks.
-Mixed precision uses ``torch.autocast(device_type=...)`` only where it applies (CUDA).
+says what to change. Mixed precision uses ``torch.autocast(device_type=...)`` only where it
+applies (CUDA).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import torch
 from torch import nn
 
 from fdsl.errors import FdslError
+from fdsl.tasks import Step
 from fdsl.train.distributed import reduce_sum
 
 log = logging.getLogger(__name__)
@@ -50,35 +52,35 @@ def train_one_epoch(
     loader: Iterable,
     optimizer: torch.optim.Optimizer,
     *,
-    loss_fn: Callable,
+    step: Callable,
     device: torch.device,
     epoch: int,
     precision: Precision | None = None,
-    mixup: Callable | None = None,
     clip_grad: float | None = None,
     scheduler=None,
     num_updates: int = 0,
     log_interval: int = 50,
+    terms: tuple[str, ...] = (),
 ) -> dict[str, float]:
-    """One pass over ``loader``; returns loss (mean over ranks), lr, images (all ranks) and images/s."""
+    """One pass over ``loader``: ``step(model, batch, device, precision)`` gives each batch's loss and
+    sample count (a :class:`fdsl.tasks.Step`); returns the loss (mean over steps and ranks), the mean of
+    each of ``terms`` (the loss's named parts), lr, samples (all ranks) and samples/s."""
     precision = precision or Precision()
     model.train()
     steps = len(loader)
     loss_sum = torch.zeros((), dtype=torch.float64)
-    images = 0
+    term_sums = torch.zeros(len(terms), dtype=torch.float64)
+    samples = 0
     start = time.perf_counter()
-    for step, (inputs, targets) in enumerate(loader):
-        inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
-        if mixup is not None:
-            inputs, targets = mixup(inputs, targets)
-        with precision.autocast(device):
-            loss = loss_fn(model(inputs), targets)
+    for index, batch in enumerate(loader):
+        result = step(model, batch, device, precision)
+        loss = result.loss
         # Every rank checks the sum over ranks, so that all of them stop together (none waits
         # forever in the next all-reduce).
         global_loss = reduce_sum(loss.detach().float())
         if not math.isfinite(global_loss.item()):
             raise NonFiniteLoss(
-                f"loss is {global_loss.item()} at epoch {epoch + 1}, step {step + 1}/{steps} "
+                f"loss is {global_loss.item()} at epoch {epoch + 1}, step {index + 1}/{steps} "
                 f"(lr {optimizer.param_groups[0]['lr']:.3g}); lower optim.lr, set optim.clip_grad, or check the data"
             )
         optimizer_step(model, loss, optimizer, precision, clip_grad)
@@ -86,20 +88,42 @@ def train_one_epoch(
         if scheduler is not None:
             scheduler.step_update(num_updates=num_updates)
         loss_sum += global_loss.double()
-        images += len(inputs)
-        if (step + 1) % log_interval == 0:
-            log.info("epoch %d [%d/%d] loss %.4f lr %.3g", epoch + 1, step + 1, steps, loss.item(),
+        if terms:
+            term_sums += reduce_sum(torch.tensor([float(result.terms[t]) for t in terms], dtype=torch.float64))
+        samples += result.count
+        if (index + 1) % log_interval == 0:
+            log.info("epoch %d [%d/%d] loss %.4f lr %.3g", epoch + 1, index + 1, steps, loss.item(),
                      optimizer.param_groups[0]["lr"])
     elapsed = time.perf_counter() - start
     world = _world_size()
-    total_images = int(reduce_sum(torch.tensor(images)).item())
+    total = int(reduce_sum(torch.tensor(samples)).item())
     return {
         "loss": loss_sum.item() / max(steps, 1) / world,
+        **{t: value / max(steps, 1) / world for t, value in zip(terms, term_sums.tolist())},
         "lr": optimizer.param_groups[0]["lr"],
-        "images": total_images,
+        "images": total,
         "time_s": elapsed,
-        "images_per_s": total_images / elapsed if elapsed > 0 else 0.0,
+        "images_per_s": total / elapsed if elapsed > 0 else 0.0,
     }
+
+
+@dataclasses.dataclass
+class SupervisedStep:
+    """The step of tasks whose batches are ``(inputs, targets)`` tensors and whose loss compares the
+    model's output with the targets: both moved to the device, an optional batch transform there
+    (Mixup/CutMix), then ``loss_fn(model(inputs), targets)`` under the run's precision."""
+
+    loss_fn: Callable
+    batch_transform: Callable | None = None
+
+    def __call__(self, model: nn.Module, batch, device: torch.device, precision: Precision) -> Step:
+        inputs, targets = batch
+        inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+        if self.batch_transform is not None:
+            inputs, targets = self.batch_transform(inputs, targets)
+        with precision.autocast(device):
+            loss = self.loss_fn(model(inputs), targets)
+        return Step(loss, len(inputs))
 
 
 def optimizer_step(model: nn.Module, loss: torch.Tensor, optimizer: torch.optim.Optimizer, precision: Precision,
@@ -127,27 +151,3 @@ def _world_size() -> int:
     import torch.distributed as dist
 
     return dist.get_world_size() if dist.is_initialized() else 1
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, loader: Iterable, *, device: torch.device, precision: Precision | None = None
-             ) -> dict[str, float]:
-    """Loss, top-1 and top-5 accuracy (%) over every image of ``loader`` on all ranks together."""
-    precision = precision or Precision()
-    model.eval()
-    # loss sum, top-1 hits, top-5 hits, images: summed on this rank, then over ranks.
-    sums = torch.zeros(4, dtype=torch.float64)
-    for inputs, targets in loader:
-        inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
-        with precision.autocast(device):
-            logits = model(inputs)
-        loss = nn.functional.cross_entropy(logits.float(), targets, reduction="sum")
-        k = min(5, logits.shape[1])
-        top = logits.topk(k, dim=1).indices  # (batch, k)
-        hits = top.eq(targets[:, None])
-        sums += torch.tensor([loss.item(), hits[:, 0].sum().item(), hits.any(dim=1).sum().item(), len(targets)],
-                             dtype=torch.float64)
-    loss_sum, top1, top5, count = reduce_sum(sums).tolist()
-    count = max(count, 1.0)
-    return {"loss": loss_sum / count, "top1": 100.0 * top1 / count, "top5": 100.0 * top5 / count,
-            "images": int(count)}

@@ -122,14 +122,14 @@ class TrainLoader:
     """The training DataLoader and its per-epoch seeding: call :meth:`start_epoch` before iterating."""
 
     def __init__(self, dataset: Dataset, *, batch_size: int, workers: int, context: distributed.Context,
-                 seed: int, timeout_s: float):
+                 seed: int, timeout_s: float, collate: Callable | None = None):
         self.shuffle = torch.Generator()  # reseeded each epoch; shuffles (alone) and seeds workers
         base = distributed.train_sampler(dataset, context, seed) or RandomSampler(dataset, generator=self.shuffle)
         self.sampler = EpochSampler(base)
         # The loader's own generator would seed new workers; with the seed carried per item it
         # only has to be one that nothing else draws from.
         self.loader = DataLoader(EpochSeededDataset(dataset), batch_size=batch_size, sampler=self.sampler,
-                                 drop_last=True, generator=torch.Generator(),
+                                 drop_last=True, generator=torch.Generator(), collate_fn=collate,
                                  **worker_options(workers, context, timeout_s))
         self.batches = self.loader
 
@@ -157,26 +157,28 @@ def worker_options(workers: int, context: distributed.Context, timeout_s: float)
     return options
 
 
-def build_loaders(train_set: Dataset, val_set: Dataset | None, config, context: distributed.Context
-                  ) -> tuple[TrainLoader, DataLoader | None]:
-    """(training loader, validation loader or None) for ``config.train``."""
+def build_loaders(train_set: Dataset, val_set: Dataset | None, config, context: distributed.Context, *,
+                  collate: Callable | None = None) -> tuple[TrainLoader, DataLoader | None]:
+    """(training loader, validation loader or None) for ``config.train``, batches made by ``collate``
+    (None: torch's default)."""
     train = config.train
     share = distributed.training_share(train_set, context)
     check(train.batch_size <= share,
           f"batch size {train.batch_size} is larger than the {share} training images"
           f"{' per process' if context.distributed else ''}; lower --batch-size")
     train_loader = TrainLoader(train_set, batch_size=train.batch_size, workers=train.workers, context=context,
-                               seed=train.seed, timeout_s=train.timeout_s)
+                               seed=train.seed, timeout_s=train.timeout_s, collate=collate)
     val_loader = None
     if val_set is not None and len(val_set):
         val_loader = evaluation_loader(val_set, batch_size=train.batch_size, workers=train.workers, context=context,
-                                       timeout_s=train.timeout_s)
+                                       timeout_s=train.timeout_s, collate=collate)
     return train_loader, val_loader
 
 
 def evaluation_loader(dataset: Dataset, *, batch_size: int, workers: int, context: distributed.Context,
-                      timeout_s: float) -> DataLoader:
+                      timeout_s: float, collate: Callable | None = None) -> DataLoader:
     """A loader over every item of ``dataset`` in order; under torchrun each rank takes its share
     (the scores are then summed over ranks)."""
     sampler = distributed.ShardSampler(len(dataset), context) if context.distributed else None
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, **worker_options(workers, context, timeout_s))
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate,
+                      **worker_options(workers, context, timeout_s))

@@ -1,4 +1,4 @@
-"""The epoch loop that pre-training and fine-tuning share: loaders, optimiser and schedule (timm),
+"""The epoch loop that every task and phase shares (:func:`fdsl.train.run.run` calls it): loaders, optimiser and schedule (timm),
 resume, metrics (CSV and TensorBoard) and checkpoints, alone or under torchrun.
 
 Resuming gives the same weights as an uninterrupted run: every source of randomness is reseeded
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import io
 import json
 import logging
@@ -20,19 +21,16 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset
 
 from fdsl.atomic import write_text_atomic
 from fdsl.errors import FdslError
 from fdsl.provenance import TRAINING_PACKAGES, provenance
 from fdsl.seeding import derive_rng
 from fdsl.train import checkpoint, distributed
-from fdsl.train.config import FinetuneConfig, PretrainConfig
 from fdsl.train.engine import Precision, train_one_epoch
 from fdsl.train.loaders import build_loaders
-from fdsl.train.models import count_parameters
+from fdsl.tasks import Data, Task
 from fdsl.train.run_folder import RunFolder
-from fdsl.train.tasks import Objective
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +38,16 @@ TRAIN_STREAM, INIT_STREAM = "train", "init"
 METRICS_FILE = checkpoint.METRICS_FILE
 
 
-def metric_columns(objective: Objective) -> tuple[str, ...]:
-    """The columns of metrics.csv: the objective's validation scores sit between val_loss and lr,
-    the primary one first (so a metrics.csv says by itself which score picks best/)."""
-    return ("epoch", "train_loss", "val_loss", *(f"val_{m}" for m in objective.metrics), "lr", "images_per_s",
-            "epoch_s")
+def metric_columns(task: Task) -> tuple[str, ...]:
+    """The columns of metrics.csv: the task's loss terms after train_loss, its validation scores between
+    val_loss and lr, the primary one first (so a metrics.csv says by itself which score picks best/)."""
+    return ("epoch", "train_loss", *(f"train_{t}" for t in task.loss_terms), "val_loss",
+            *(f"val_{m}" for m in task.metrics), "lr", "images_per_s", "epoch_s")
 
 
 def primary_column(columns: list[str]) -> str:
     """The score that picks best/ in a metrics.csv with these columns (see :func:`metric_columns`)."""
-    return columns[3] if len(columns) > 3 and columns[3].startswith("val_") else "val_top1"
+    return columns[columns.index("val_loss") + 1]
 
 
 @dataclasses.dataclass
@@ -57,7 +55,7 @@ class FitResult:
     out: Path
     history: list[dict[str, float]]
     #: The metrics.csv column of the score that picks best/ (``val_top1``, ``val_miou``...).
-    primary: str = "val_top1"
+    primary: str
 
     @property
     def last(self) -> dict[str, float]:
@@ -91,46 +89,31 @@ def seed_init(seed: int) -> None:
     torch.manual_seed(int(derive_rng(seed, INIT_STREAM).integers(2**62)))
 
 
-def fit(
-    model: nn.Module,
-    train_set: Dataset,
-    val_set: Dataset | None,
-    *,
-    config: PretrainConfig | FinetuneConfig,
-    out: Path,
-    label_names: list[str],
-    context: distributed.Context,
-    state: dict[str, Any] | None,
-    meta: dict[str, Any],
-    objective: Objective | None = None,
-) -> FitResult:
-    """Train ``model`` for ``config.train.epochs`` epochs (from ``state`` when resuming), scoring
-    ``val_set`` each epoch with ``objective`` (default: classification); rank 0 writes metrics,
-    weights (last/, best/) and the state to ``out``."""
-    if objective is None:
-        from fdsl.train.classify import OBJECTIVE as objective
+def fit(task: Task, model: nn.Module, data: Data, *, config, out: Path, context: distributed.Context,
+        state: dict[str, Any] | None, meta: dict[str, Any]) -> FitResult:
+    """Train ``model`` for ``config.train.epochs`` epochs (from ``state`` when resuming) with ``task``'s
+    step, scoring ``data.val`` with ``task.evaluate`` when due; rank 0 writes metrics, weights (last/,
+    best/) and the state to ``out``."""
     train = config.train
     if train.threads is not None:
         torch.set_num_threads(train.threads)
-    train_loader, val_loader = build_loaders(train_set, val_set, config, context)
-    if objective.device_stage is not None:
-        train_loader.finish_batches_with(objective.device_stage(config, context.device))
-    tools = Tools.build(model, config, context, updates_per_epoch=len(train_loader), objective=objective,
-                        label_names=label_names)
+    train_loader, val_loader = build_loaders(data.train, data.val, config, context, collate=task.collate)
+    train_loader.finish_batches_with(task.loader_stage(config, context.device))
+    tools = Tools.build(task, model, config, context, updates_per_epoch=len(train_loader), label_names=data.label_names)
     history = tools.restore(model, state)
     start_epoch = len(history)
     device = context.device
     meta = {**meta, "provenance": training_provenance(device)}
     network = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
         if context.distributed else model
-    log.info("%s: %s (%.2fM parameters), %d classes, %d training samples/epoch%s, batch %d x %d process(es), "
-             "lr %.3g, device %s%s", meta["task"], config.model.name, count_parameters(model) / 1e6,
-             len(label_names), len(train_set), f", {len(val_set)} validation" if val_set else "",
+    log.info("%s %s: %s (%.2fM parameters), %d classes, %d training samples/epoch%s, batch %d x %d process(es), "
+             "lr %.3g, device %s%s", task.name, meta["phase"], model_name(config.model), count_parameters(model) / 1e6,
+             len(data.label_names), len(data.train), f", {len(data.val)} validation" if data.val else "",
              train.batch_size, context.world_size, tools.lr, device.type,
              f"; resuming after epoch {start_epoch}" if start_epoch else "")
     folder = RunFolder(out, epochs_kept=start_epoch, primary=context.is_primary)
-    metrics = _MetricsLog(out, start_epoch, metric_columns(objective)) if context.is_primary else None
-    result = FitResult(out, history, f"val_{objective.primary}")
+    metrics = _MetricsLog(out, start_epoch, metric_columns(task)) if context.is_primary else None
+    result = FitResult(out, history, f"val_{task.primary}")
     with folder.kept_whole():
         for epoch in range(start_epoch, train.epochs):
             history.append(run_epoch(network, train_loader, val_loader, tools, config=config, context=context,
@@ -138,36 +121,39 @@ def fit(
             if context.is_primary:
                 with folder.saving(epoch + 1):
                     if epoch == start_epoch:
-                        checkpoint.write_run_config(out, config)
-                    save_epoch(model, tools, result, out=out, config=config, label_names=label_names, meta=meta)
+                        checkpoint.write_run_config(out, config, task=task.name, phase=meta["phase"])
+                    save_epoch(model, tools, result, out=out, config=config, meta=meta)
                     metrics.write(history)
         if context.is_primary:
             with folder.saving(len(history)):
                 metrics.close()
                 write_text_atomic(out / checkpoint.SUMMARY_FILE, json.dumps(
-                    {"task": meta["task"], "epochs": len(history), "last": result.last, "best": result.best},
-                    indent=1))
+                    {"task": task.name, "phase": meta["phase"], "epochs": len(history), "last": result.last,
+                     "best": result.best}, indent=1))
     distributed.barrier()  # nobody reads the run folder before rank 0 has finished writing it
     return result
+
+
+def model_name(model_config) -> str:
+    return getattr(model_config, "name", type(model_config).__name__)
 
 
 @dataclasses.dataclass
 class Tools:
     """What a run trains with besides the model: the optimiser and schedule (timm), the precision,
-    Mixup/CutMix and the loss, and the learning rate after scaling by the global batch."""
+    the task's training step, and the learning rate after scaling by the global batch."""
 
     optimizer: torch.optim.Optimizer
     scheduler: Any
     precision: Precision
-    mixup: Any
-    loss_fn: Any
+    step: Any
     lr: float
-    objective: Objective
+    task: Task
     label_names: list[str]
 
     @classmethod
-    def build(cls, model: nn.Module, config, context: distributed.Context, *, updates_per_epoch: int,
-              objective: Objective, label_names: list[str]) -> "Tools":
+    def build(cls, task: Task, model: nn.Module, config, context: distributed.Context, *, updates_per_epoch: int,
+              label_names: list[str]) -> "Tools":
         """Moves ``model`` to the run's device, then builds its optimiser over it."""
         from timm.optim import create_optimizer_v2
         from timm.scheduler import create_scheduler_v2
@@ -184,9 +170,8 @@ class Tools:
             warmup_lr=optim.warmup_lr, warmup_epochs=optim.warmup_epochs, step_on_epochs=False,
             updates_per_epoch=updates_per_epoch,
         )
-        mixup, loss_fn = objective.losses(config, label_names)
-        return cls(optimizer, scheduler, Precision.choose(context.device, train.amp), mixup, loss_fn, lr, objective,
-                   list(label_names))
+        return cls(optimizer, scheduler, Precision.choose(context.device, train.amp),
+                   task.train_step(config, label_names), lr, task, list(label_names))
 
     def restore(self, model: nn.Module, state: dict[str, Any] | None) -> list[dict[str, float]]:
         """Load a resumed run's model, optimiser and scaler; returns its history (empty when new)."""
@@ -208,38 +193,37 @@ class Tools:
 def run_epoch(network: nn.Module, train_loader, val_loader, tools: Tools, *, config, context: distributed.Context,
               epoch: int) -> dict[str, float]:
     """Train one epoch (and score validation when due); returns the epoch's metrics row."""
-    train = config.train
+    train, task = config.train, tools.task
     train_loader.start_epoch(epoch, seed_epoch(train.seed, epoch, context.rank))
     tools.scheduler.step_update(num_updates=epoch * len(train_loader))
     due = (epoch + 1) % train.eval_interval == 0 or epoch + 1 == train.epochs
     try:
-        stats = train_one_epoch(network, train_loader, tools.optimizer, loss_fn=tools.loss_fn, device=context.device,
-                                epoch=epoch, precision=tools.precision, mixup=tools.mixup,
-                                clip_grad=config.optim.clip_grad, scheduler=tools.scheduler,
-                                num_updates=epoch * len(train_loader), log_interval=train.log_interval)
-        scores = tools.objective.evaluate(network, val_loader, device=context.device, precision=tools.precision,
-                                          label_names=tools.label_names) if val_loader and due else {}
+        stats = train_one_epoch(network, train_loader, tools.optimizer, step=tools.step, device=context.device,
+                                epoch=epoch, precision=tools.precision, clip_grad=config.optim.clip_grad,
+                                scheduler=tools.scheduler, num_updates=epoch * len(train_loader),
+                                log_interval=train.log_interval, terms=task.loss_terms)
+        scores = task.evaluate(network, val_loader, device=context.device, precision=tools.precision,
+                               label_names=tools.label_names) if val_loader and due else {}
     except RuntimeError as error:
         raise_if_stalled(error, context, train.timeout_s, epoch)
         raise
-    metrics = tools.objective.metrics
-    shown = "".join(f" {m} {scores[m]:.2f}" for m in metrics) if scores else ""
+    shown = "".join(f" {m} {scores[m]:.2f}" for m in task.metrics) if scores else ""
     log.info("epoch %d/%d train loss %.4f%s | %.0f samples/s, %.1f s", epoch + 1, train.epochs, stats["loss"],
              f" | val loss {scores['loss']:.4f}{shown}" if scores else "", stats["images_per_s"], stats["time_s"])
-    return {"epoch": epoch + 1, "train_loss": stats["loss"], "val_loss": scores.get("loss"),
-            **{f"val_{m}": scores.get(m) for m in metrics}, "lr": stats["lr"],
+    return {"epoch": epoch + 1, "train_loss": stats["loss"], **{f"train_{t}": stats[t] for t in task.loss_terms},
+            "val_loss": scores.get("loss"), **{f"val_{m}": scores.get(m) for m in task.metrics}, "lr": stats["lr"],
             "images_per_s": stats["images_per_s"], "epoch_s": stats["time_s"]}
 
 
-def save_epoch(model: nn.Module, tools: Tools, result: FitResult, *, out: Path, config, label_names: list[str],
-               meta: dict[str, Any]) -> None:
+def save_epoch(model: nn.Module, tools: Tools, result: FitResult, *, out: Path, config, meta: dict[str, Any]) -> None:
     """Rank 0 after each epoch: last/ weights, best/ at a new best, and the state for ``--resume``."""
     row = result.last
     weights_meta = {**meta, "epoch": row["epoch"], "metrics": row}
-    save = tools.objective.save_weights
-    save(model, out / "last", label_names=label_names, config=config, meta=weights_meta)
+    save = functools.partial(checkpoint.save_weights, tools.task, model, label_names=tools.label_names,
+                             config=config, meta=weights_meta)
+    save(out / "last")
     if result.best is row:  # the first epoch with the highest primary validation score
-        save(model, out / "best", label_names=label_names, config=config, meta=weights_meta)
+        save(out / "best")
     checkpoint.save_state(out / checkpoint.STATE_FILE, tools.state(model, result.history))
 
 
@@ -310,3 +294,7 @@ def read_metrics(run: Path) -> list[dict[str, float | None]]:
     """The rows of a run's metrics.csv, numbers as floats (empty cells as None)."""
     with open(Path(run) / METRICS_FILE, newline="") as handle:
         return [{k: (float(v) if v not in ("", None) else None) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

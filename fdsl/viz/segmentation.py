@@ -32,10 +32,12 @@ def denormalised(image: torch.Tensor, mean, std) -> np.ndarray:
 def prediction_rows(weights: dict[str, str | Path], data: SegFolderConfig, indices: list[int]) -> list[list[np.ndarray]]:
     """Per image index: [image, ground truth, prediction of each weights], uint8 (H, W, 3) each,
     at the input size of the first weights (all must share it)."""
-    from fdsl.train.segmentation.predict import input_augment, load_model, predict
-    from fdsl.train.segmentation.transforms import eval_transform
+    from fdsl.tasks.segmentation.transforms import eval_transform
+    from fdsl.tasks.segmentation.weights import input_augment, load_model, predict
+    from fdsl.train.checkpoint import load_weights
 
-    models = {label: load_model(path) for label, path in weights.items()}
+    loaded = {label: load_weights(path) for label, path in weights.items()}
+    models = {label: (load_model(w), w) for label, w in loaded.items()}
     augment = input_augment(next(iter(models.values()))[1])
     _, val, _ = seg_folder_datasets(data, val_transform=eval_transform(augment))
     rows = []
