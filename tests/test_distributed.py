@@ -12,6 +12,7 @@ import safetensors.torch
 from train_helpers import TINY_PRETRAIN, write_yaml
 
 
+@pytest.mark.slow  # trains under torchrun (subprocesses)
 def test_torchrun_with_two_processes_trains_and_saves_once(tmp_path):
     config = write_yaml(tmp_path / "tiny.yaml", TINY_PRETRAIN)
     out = tmp_path / "run"

@@ -275,6 +275,7 @@ def read_rows(run):
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.slow  # trains a model
 def test_tiny_points_pretrain_scores_oa_and_macc_and_saves_weights(pretrained_points):
     out = pretrained_points.out
     rows = read_rows(out)
@@ -290,6 +291,7 @@ def test_tiny_points_pretrain_scores_oa_and_macc_and_saves_weights(pretrained_po
     assert load_point_model(out / "best")(torch.zeros(2, 128, 3)).shape == (2, 3)
 
 
+@pytest.mark.slow  # trains a model
 def test_finetune_from_the_pretraining_with_a_new_head(pretrained_points, point_folder, tmp_path, run_cli):
     from fdsl.train.run import finetune
 
@@ -321,6 +323,7 @@ def test_finetune_from_the_pretraining_with_a_new_head(pretrained_points, point_
     assert described["model_args"] == TINY_MODEL["kwargs"]  # the checkpoint's architecture
 
 
+@pytest.mark.slow  # trains a model
 def test_init_loads_the_backbone_and_keeps_a_fresh_classifier(pretrained_points):
     from fdsl.train.checkpoint import load_weights
     from fdsl.tasks.points.weights import load_backbone
@@ -336,6 +339,7 @@ def test_init_loads_the_backbone_and_keeps_a_fresh_classifier(pretrained_points)
     assert torch.equal(model.classifier.weight, fresh) and model.classifier.weight.shape == (5, 32)
 
 
+@pytest.mark.slow  # trains a model
 def test_init_that_fits_nothing_fails_in_one_line(pretrained_points, tmp_path):
     import safetensors.torch
 
@@ -351,6 +355,7 @@ def test_init_that_fits_nothing_fails_in_one_line(pretrained_points, tmp_path):
         load_backbone(wider, load_weights(pretrained_points.out / "last"), ["a", "b", "c"])
 
 
+@pytest.mark.slow  # trains a model
 def test_finetune_resumed_after_an_interruption_equals_an_uninterrupted_run(point_folder, tmp_path, monkeypatch):
     import safetensors.torch
 
@@ -435,6 +440,7 @@ def test_points_task_is_found_by_name_and_family_and_its_presets_resolve():
         resolve(task.preset(PRETRAIN, "cpu-small"), {"data": {"family": "pcfractaldb-scenes"}})
 
 
+@pytest.mark.slow  # trains a model
 def test_compare_scores_points_runs_with_their_own_metrics(pretrained_points, point_folder, tmp_path):
     """`compare` of the points task: scratch takes the checkpoint's architecture, the table its OA/mAcc."""
     import dataclasses

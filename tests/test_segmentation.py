@@ -177,6 +177,7 @@ def test_evaluate_scores_every_labelled_pixel():
 
 
 # --- weights and inits ------------------------------------------------------------------------------
+@pytest.mark.slow  # trains a model
 def test_fractaldb_classification_encoder_loads_into_the_segmentation_encoder(tmp_path):
     """A real ``fdsl pretrain`` run (FractalDB, a narrow timm ResNet-18, one epoch) as the init."""
     from train_helpers import tiny_pretrain
@@ -239,6 +240,7 @@ def tiny_seg_finetune(dataset: Path, *layers):
     return tiny("segmentation", "finetune", *layers, dataset=dataset)
 
 
+@pytest.mark.slow  # trains a model
 def test_pretrain_on_segrcdb_then_finetune_scores_miou_and_resumes_exactly(tmp_path, monkeypatch, run_cli):
     import safetensors.torch
 
@@ -353,6 +355,7 @@ def test_torchrun_two_processes_pretrain_on_segrcdb_on_the_fly(tmp_path):
     assert (recorded["task"], recorded["phase"]) == ("segmentation", "pretrain")
 
 
+@pytest.mark.slow  # trains a model
 def test_pretrain_from_a_rendered_folder_reads_the_same_scenes(tmp_path):
     from fdsl.cli import main
     from fdsl.data.datasets import formula_datasets

@@ -23,6 +23,7 @@ TINY_STUDY = {
 }
 
 
+@pytest.mark.slow  # trains a model
 def test_study_runs_a_grid_end_to_end(fdsl, tmp_path):  # noqa: F811
     images = make_image_folder(tmp_path / "images")
     study = write_yaml(tmp_path / "study.yaml", {**TINY_STUDY, "data": str(images)})
@@ -43,6 +44,7 @@ def test_study_runs_a_grid_end_to_end(fdsl, tmp_path):  # noqa: F811
     assert code == 0 and again == out
 
 
+@pytest.mark.slow  # trains a model
 def test_parallel_jobs_give_the_same_runs(fdsl, tmp_path):  # noqa: F811
     images = make_image_folder(tmp_path / "images")
     study = {**TINY_STUDY, "data": str(images), "seeds": [0], "variants": {"fractaldb": {}}}

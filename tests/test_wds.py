@@ -152,6 +152,7 @@ def test_each_rank_reads_its_own_tars(whole, monkeypatch):
     assert rank_share([0, 1, 2, 3, 4], [0, 0, 1, 1, 1], 1, 2) == [2, 3]
 
 
+@pytest.mark.slow  # trains a model
 def test_first_epoch_loss_from_shards_equals_the_folder_version(tmp_path):
     data = TINY_PRETRAIN["data"]
     formula = get_formula("fractaldb", **data["formula"])

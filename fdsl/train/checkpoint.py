@@ -204,20 +204,21 @@ def check_run_folder(out: Path, config: Any) -> None:
     check_output(out, inputs=input_folders(config), writes=RUN_ENTRIES)
 
 
-def prepare_run(out: Path, config: Any, *, resume: bool) -> dict[str, Any] | None:
+def prepare_run(out: Path, config: Any, *, resume: bool, task: str, phase: str) -> dict[str, Any] | None:
     """Check the run folder; returns the training state to resume, if any. Nothing is written
     until the first epoch ends (:mod:`fdsl.train.run_folder`), so that bad data or a bad model
     name found on the way leaves no half-made run behind.
 
     Without ``resume`` the folder must not hold a run yet. With it, the run goes on from
     ``state.pt`` when there is one (else it starts), and only with the same config: a resumed run
-    must end exactly where the uninterrupted run would.
+    must end exactly where the uninterrupted run would, and of the same task and phase.
     """
     check_run_folder(out, config)
     config_path, state_path = out / RUN_CONFIG_FILE, out / STATE_FILE
     state = None
     if config_path.exists():
         check(resume, f"{str(out)!r} already holds a run; pass --resume to continue it, or choose another --out")
+        check_same_run(out, task, phase)
         changed = config_changes(out, config)
         if changed:
             saved, current = flat(to_dict(saved_config(out, type(config)))), flat(to_dict(complete(config)))
@@ -227,6 +228,19 @@ def prepare_run(out: Path, config: Any, *, resume: bool) -> dict[str, Any] | Non
             state = load_state(state_path)
     barrier()  # every rank has looked at the folder before rank 0 writes into it
     return state
+
+
+def check_same_run(out: Path, task: str, phase: str) -> None:
+    """The run in ``out`` is of ``task`` and ``phase`` (when it recorded them: fdsl 0.x runs did not)."""
+    from fdsl.tasks import PHASE_WORDS
+
+    recorded = run_record(out)
+    if recorded is None or (recorded["task"], recorded["phase"]) == (task, phase):
+        return
+    theirs = f"{recorded['task']} {PHASE_WORDS.get(recorded['phase'], recorded['phase'])}"
+    raise FdslError(f"cannot resume {str(out)!r} as a {task} {PHASE_WORDS[phase]} run: it holds a {theirs} run "
+                    f"(resume it with fdsl {recorded['phase']} --task {recorded['task']} --resume), "
+                    "or choose another --out")
 
 
 def write_run_config(out: Path, config: Any, *, task: str, phase: str) -> None:
