@@ -7,9 +7,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +14,8 @@ import pytest
 import torch
 import yaml
 from PIL import Image
-from test_train_cli import fdsl, one_line_error  # noqa: F401  (fixture)
+from test_train_cli import fdsl  # noqa: F401  (fixture)
+from train_helpers import one_line_error, torchrun
 from train_helpers import interrupt_epoch, save_run_weights, tiny_pretrain
 
 from fdsl.configs import resolve
@@ -323,10 +321,8 @@ def test_torchrun_two_processes_finetune_and_score_every_held_out_image(tmp_path
     config.write_text(yaml.safe_dump({"model": TINY_MODEL, "train": {**TINY_LOOP, "batch_size": 2},
                                       "data": {"holdout": 0.3, "image_size": 64, "orphan_labels": "error"}}))
     out = tmp_path / "run"
-    done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "fdsl",
-         "finetune", "--task", "detection", "--config", str(config), "--dataset", str(shapes_root), "-o", str(out)],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=tmp_path)
+    done = torchrun("finetune", "--task", "detection", "--config", config, "--dataset", shapes_root, "-o", out,
+                    cwd=tmp_path)
     log = done.stdout + done.stderr
     assert done.returncode == 0, log
     assert log.count("batch 2 x 2 process(es)") == 1 and log.count("epoch 2/2 train loss") == 1, log
