@@ -26,7 +26,8 @@ class SceneItems(Dataset):
         return len(self.scenes)
 
     def set_epoch(self, epoch: int) -> None:
-        self.scenes.set_epoch(epoch)
+        if hasattr(self.scenes, "set_epoch"):  # scenes on the fly draw per epoch; a render's are fixed
+            self.scenes.set_epoch(epoch)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         item = self.scenes[index][0]
