@@ -88,7 +88,7 @@ def holdout_split(files: VideoFiles, holdout: float) -> tuple[list[int], list[in
 
 def group_of(path: Path, pattern: re.Pattern) -> str:
     match = pattern.search(path.name)
-    check(match is not None, f"video {str(path)!r}: its name does not match data.group {pattern.pattern!r}")
+    check(match is not None, f"video {str(path)!r}: its name does not match data.group '{pattern.pattern}'")
     return match.group(1) if pattern.groups else match.group(0)
 
 
@@ -98,8 +98,8 @@ def group_split(files: VideoFiles, group: str, test_group: str) -> tuple[list[in
     groups = [group_of(path, pattern) for path in files.paths]
     found = sorted(set(groups))
     check(test_group in found, f"data.test_group {test_group!r} is none of the groups of {str(files.root)!r} by "
-                               f"{group!r}: {', '.join(found)}")
-    check(len(found) > 1, f"{str(files.root)!r} has one group by {group!r} ({found[0]}): nothing would be left to train on")
+                               f"'{group}': {', '.join(found)}")
+    check(len(found) > 1, f"{str(files.root)!r} has one group by '{group}' ({found[0]}): nothing would be left to train on")
     val = [i for i, g in enumerate(groups) if g == test_group]
     return [i for i, g in enumerate(groups) if g != test_group], val
 
@@ -235,6 +235,6 @@ def load_videos(paths: Sequence[Path], *, short_side: int, span: int, why: str, 
         check_length(path, len(frames), span, why)
         videos.append(as_video(frames))
     size = sum(v.numel() for v in videos)
-    log.info("decoded %d videos (%d frames, %.0f MB at %d px) in %.1f s", len(videos), sum(len(v) for v in videos),
+    log.info("decoded %d videos (%d frames, %.1f MB at %d px) in %.1f s", len(videos), sum(len(v) for v in videos),
              size / 1e6, short_side, time.perf_counter() - start)
     return videos

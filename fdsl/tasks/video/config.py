@@ -112,12 +112,12 @@ class VideoFolderConfig(Section):
             try:
                 re.compile(self.group)
             except re.error as error:
-                raise FdslError(f"data.group = {self.group!r} is not a regular expression ({error})") from None
+                raise FdslError(f"data.group = '{self.group}' is not a regular expression ({error})") from None
 
     def describe(self) -> str:
         """What fine-tuning trains and scores on, in a few words (study and comparison reports)."""
         if self.group is not None:
-            return f"{self.dataset}, group {self.test_group!r} of {self.group!r} held out for validation"
+            return f"{self.dataset}, group {self.test_group!r} of '{self.group}' held out for validation"
         if self.split_dir is not None:
             return f"{self.dataset}, official split {self.split} of {self.split_dir}"
         return f"{self.dataset}, validation on the last {self.holdout:.0%} of each class"

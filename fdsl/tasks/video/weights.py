@@ -98,8 +98,8 @@ def load_init(model: nn.Module, weights: Weights, label_names: list[str]) -> Non
         state = fitting_state(weights, target, new_head=new_head)
     model.load_state_dict(state, strict=not new_head)
     if new_head:
-        log.info("new classifier for %d classes (the checkpoint had %s)", len(label_names),
-                 len(weights.label_names) if weights.label_names else "unknown classes")
+        log.info("new classifier for the %d classes of the data (the checkpoint's: %s)", len(label_names),
+                 preview_names(weights.label_names) if weights.label_names else "unknown")
 
 
 def fitting_state(weights: Weights, target: dict[str, Any], *, new_head: bool) -> dict[str, Any]:
