@@ -259,7 +259,7 @@ def cmd_evaluate(args) -> None:
 
 def cmd_study(args) -> None:
     from fdsl.configs import dump_yaml
-    from fdsl.experiments.study import check_study_file, finetune_config, pretrain_configs, run_study
+    from fdsl.experiments.study import check_study_file, fold_configs, pretrain_configs, run_study
 
     study = check_study_file(args.study)
     if args.data:
@@ -267,11 +267,12 @@ def cmd_study(args) -> None:
     if args.jobs is not None:
         check(args.jobs >= 1, f"--jobs {args.jobs}; allowed: >= 1")
         study.jobs = args.jobs
-    pre, ft = pretrain_configs(study, args.workers), finetune_config(study, args.workers)
+    pre, folds = pretrain_configs(study, args.workers), fold_configs(study, args.workers)
     if args.print_config:
         for name, config in pre.items():
             print(f"# pre-training: {name}\n{dump_yaml(config)}")
-        print(f"# fine-tuning (seeds {study.seeds})\n{dump_yaml(ft)}", end="")
+        for fold, config in folds.items():
+            print(f"# fine-tuning{f' of fold {fold}' if fold else ''} (seeds {study.seeds})\n{dump_yaml(config)}", end="")
         return
     _run_training(args, lambda: _primary_print(run_study(study, args.out, workers=args.workers).report))
 

@@ -428,3 +428,39 @@ def test_torchrun_fine_tunes_from_vpn_with_two_processes(vpn_run, videos, tmp_pa
     # 6 training videos: 2 ranks x 1 step x 2 clips each (drop_last), every validation clip scored once
     assert all(float(row["images_per_s"]) * float(row["epoch_s"]) == pytest.approx(4) for row in history)
     assert json.loads((out / "summary.json").read_text())["task"] == "video"
+
+
+@pytest.mark.slow
+def test_a_study_over_folds_with_an_inflated_image_variant(videos, tmp_path, run_cli):
+    """The study runner's folds (one comparison per held-out person, a seed's score the mean of its folds)
+    and a variant pre-trained by another task (a 2-D ResNet on Perlin images, inflated into the same
+    architecture as the VPN run's); the report plays VPN."""
+    model = {"name": "r3d_18", "kwargs": {"widths": [4, 4, 8, 8], "stem_width": 64, "stem_pool": True}}
+    study = {
+        "task": "video", "seeds": [0], "data": str(videos),
+        "finetune": {"preset": "cpu-small", "set": {"model": model, "augment": TINY_CLIP,
+                                                     "train": {**TINY_TRAIN, "epochs": 1}}},
+        "pretrain": {"preset": "cpu-small", "set": {
+            "model": model, "augment": {**TINY_CLIP, "stride": 1, "resize": 16}, "train": {**TINY_TRAIN, "epochs": 1},
+            "data": {"formula": {"size": 16, "frames": 4}, "categories": 3, "instances": 3, "val_instances": 1}}},
+        "variants": {
+            "vpn": {},
+            "perlin2d": {"task": "classification", "model.name": "resnet18", "model.kwargs": {"channels": [4, 4, 8, 8]},
+                         "data.family": "perlin", "data.formula": {"size": 32}, "augment.img_size": 32,
+                         "data.categories": 3, "data.instances": 6, "data.val_instances": 1,
+                         "train": {"epochs": 1, "batch_size": 6, "workers": 0}},
+        },
+        "folds": {"p1": {"data.test_group": "1"}, "p2": {"data.test_group": "2"}},
+    }
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(study))
+    code, out, err = run_cli("study", tmp_path / "study.yaml", "-o", tmp_path / "study")
+    assert code == 0, err
+    assert "| perlin2d " in out and "| scratch " in out and "p1 top-1 (%)" in out and "mean over folds" in out, out
+    saved = json.loads((tmp_path / "study" / "study.json").read_text())
+    assert set(saved["folds"]) == {"p1", "p2"}
+    fold_scores = [saved["folds"][f]["groups"][0]["runs"][0]["score"] for f in ("p1", "p2")]
+    assert saved["rows"][0]["scores"] == [pytest.approx(sum(fold_scores) / 2)]
+    inflated = json.loads((tmp_path / "study" / "compare" / "p2" / "perlin2d" / "seed0" / "last" / "config.json").read_text())
+    assert inflated["model_args"] == {"widths": [4, 4, 8, 8], "stem_width": 64, "stem_pool": True}
+    page = (tmp_path / "study" / "report.html").read_text()
+    assert "data:image/webp;base64," in page and "fold p2" in page

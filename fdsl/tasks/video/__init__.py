@@ -39,6 +39,11 @@ class Video(Task):
 
         return PRETRAIN_PRESETS if phase == PRETRAIN else FINETUNE_PRESETS
 
+    def check_finetune_data(self, data):
+        from fdsl.tasks.video.data import check_video_folder
+
+        check_video_folder(data)
+
     check_model = lazy(f"{PACKAGE}.weights", "check_model")
     resolve_init = lazy(f"{PACKAGE}.weights", "resolve_init")
     datasets = lazy(f"{PACKAGE}.data", "datasets")

@@ -54,3 +54,10 @@ def video_folder_datasets(data: VideoFolderConfig, augment: ClipConfig, *, train
 
     train = None if only_val else subset(train_idx, train_transform)
     return train, subset(val_idx, val_transform) if val_idx else None, files.classes
+
+
+def check_video_folder(data: VideoFolderConfig) -> None:
+    """Every video of ``data``'s split read as fine-tuning reads it (decoded, at a small size, or only its
+    header without ``in_memory``), so that a bad file fails before a study pre-trains; the length a
+    clip needs is the recipe's and is checked when the run reads the videos."""
+    video_folder_datasets(data, ClipConfig(frames=1, stride=1, size=8, resize=8))
