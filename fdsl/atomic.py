@@ -16,7 +16,6 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from fdsl.errors import FdslError
 
 #: What every temporary name holds between the final name and the process id.
 TMP_MARK = ".tmp-"
@@ -43,8 +42,8 @@ def atomic_path(path: Path) -> Iterator[Path]:
         os.replace(tmp, path)
     except BaseException as error:
         tmp.unlink(missing_ok=True)
-        if isinstance(error, OSError) and error.errno in NO_SPACE:
-            raise FdslError(no_space_message(error, path)) from None
+        if isinstance(error, OSError) and error.filename is None:  # a failed write() names no file
+            error.filename = str(path)
         raise
 
 

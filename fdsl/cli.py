@@ -299,8 +299,20 @@ def silence_stdout() -> None:
     os.close(devnull)
 
 
+def interrupted_message(error: KeyboardInterrupt, args: argparse.Namespace | None) -> str:
+    """What Ctrl-C leaves and how to go on. A run says what its folder keeps
+    (:class:`fdsl.train.run_folder.RunInterrupted`); pretrain and finetune continue a kept run only
+    with --resume, the other commands resume when run again."""
+    if getattr(error, "epochs_kept", None) is None:
+        return "interrupted; run the same command again to resume"
+    if error.epochs_kept and getattr(args, "resume", None) is False:
+        return f"interrupted: {error}; add --resume to the same command to continue"
+    return f"interrupted: {error}; run the same command again to continue"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    args = None
     try:
         args = build_parser(*peek(argv)).parse_args(argv)
         status = args.run(args) or 0
@@ -311,14 +323,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `fdsl models | head`: the reader has all it wants
         silence_stdout()
         return EXIT_BROKEN_PIPE
-    except OSError as error:  # a full disk under a write that does not go through fdsl.atomic (a folder, a log)
+    except OSError as error:  # a full disk: fdsl.atomic names the file it was writing
         from fdsl.atomic import NO_SPACE, no_space_message
 
         if error.errno not in NO_SPACE:
             raise
         print(f"fdsl: error: {no_space_message(error)}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("fdsl: interrupted; run the same command again to resume", file=sys.stderr)
+    except KeyboardInterrupt as error:
+        print(f"fdsl: {interrupted_message(error, args)}", file=sys.stderr)
         return 130
     return status

@@ -289,25 +289,26 @@ COMPARE_SETS = ("init", "new_head")
 
 
 # --- parser -----------------------------------------------------------------------------------------
-def _task_option(parser: argparse.ArgumentParser, task: str) -> None:
-    from fdsl.tasks import DEFAULT_TASK, list_tasks
+def _task_option(parser: argparse.ArgumentParser, default: str) -> None:
+    from fdsl.tasks import list_tasks
 
     # dest: ``args.task`` holds the Task object that set_defaults puts there, not this name
-    parser.add_argument("--task", dest="task_name", default=DEFAULT_TASK, choices=list_tasks(),
-                        help=f"what to learn: {', '.join(list_tasks())} (default: {DEFAULT_TASK}"
-                             f"{'; pretrain: the family' + chr(39) + 's' if task else ''}); the task decides the "
-                             "presets and config keys below")
+    parser.add_argument("--task", dest="task_name", default=default, choices=list_tasks(),
+                        help=f"what to learn: {', '.join(list_tasks())} (default: {default}); the task decides "
+                             "the presets and config keys below")
 
 
 def add_training_parser(sub: argparse._SubParsersAction, name: str, phase: str, task, action, help: str, *,
                         exclude: tuple[str, ...] = ()) -> argparse.ArgumentParser:
     """pretrain, finetune and compare: the same options over the config of ``phase`` of ``task``."""
+    from fdsl.tasks import DEFAULT_TASK
+
     p = sub.add_parser(name, help=help)
     p.add_argument("-o", "--out", required=True, help="run folder" if action is train else
                    "folder for the runs, results.md/json and curves.png")
     if action is train:
         p.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
-    _task_option(p, task.name)
+    _task_option(p, "the family's, by its sample kind" if name == "pretrain" else DEFAULT_TASK)
     add_config_options(p, task.presets(phase), task.config_class(phase), exclude=exclude)
     p.set_defaults(run=training_command(action), task=task, phase=phase)
     return p
@@ -338,7 +339,7 @@ def add_train_commands(sub: argparse._SubParsersAction, family: str | None = Non
                                         "(top-1/top-5, mIoU with --task segmentation, OA/mAcc with --task points, "
                                         "top-1/mean class accuracy with --task video)")
     p.add_argument("checkpoint", help="weights folder (model.safetensors + config.json), run folder or file")
-    _task_option(p, "")
+    _task_option(p, DEFAULT_TASK)
     group = p.add_argument_group("data (--dataset required; the split that fine-tuning validates on)")
     p.set_defaults(config_options=add_options(group, declared_options(task.evaluation_data,
                                                                       exclude=task.evaluation_unused)))

@@ -10,6 +10,7 @@ unset). Nothing here knows a task.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -71,7 +72,7 @@ def to_dict(config: Any) -> dict[str, Any]:
 
 def from_dict(cls: type[C], values: dict[str, Any], *, where: str = "") -> C:
     """Build ``cls`` from a nested dict, converting and checking every value against the type hints."""
-    check(isinstance(values, dict), f"config {where or 'root'} must be a mapping, got {values!r}")
+    check(isinstance(values, dict), f"config {section_name(where)} = {values!r}; expected a mapping of its keys")
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(values) - set(names))
@@ -99,22 +100,35 @@ def _convert(value: Any, hint: Any, key: str) -> Any:
         check(isinstance(value, dict), f"config {key!r} = {value!r}; expected a mapping")
         return dict(value)
     if hint in (int, float):  # also "2e-3" (a string to YAML 1.1) and "1_000"
-        return to_number(value, hint, f"config {key!r}")
+        number = to_number(value, hint, f"config {key!r}")
+        # no setting takes an infinite or NaN value; inf would pass the checks of the form "lr > 0"
+        check(math.isfinite(number), f"config {key!r} = {value!r}; allowed: a finite number")
+        return number
     if hint is Any or (isinstance(hint, type) and isinstance(value, hint)):
         return value
     raise FdslError(f"config {key!r} = {value!r}; expected {getattr(hint, '__name__', hint)}")
 
 
-def merge(base: dict[str, Any], overrides: dict[str, Any], cls: type) -> dict[str, Any]:
+def section_name(where: str) -> str:
+    """``"data."`` -> ``"section 'data'"``; the root of a config has no prefix."""
+    return f"section {where.rstrip('.')!r}" if where else "root"
+
+
+def merge(base: dict[str, Any], overrides: dict[str, Any], cls: type, where: str = "") -> dict[str, Any]:
     """``base`` with ``overrides`` applied key by key: the sections of the config dataclass ``cls``
-    are merged in turn; any other value, a free-form mapping included, replaces the base's."""
+    are merged in turn; any other value, a free-form mapping included, replaces the base's. An
+    empty section (``train:`` with every key commented out reads as None) changes nothing; a
+    section given a value that is not a mapping is an error naming it."""
     merged = dict(base)
     parts = sections(cls)
     for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key in parts:
-            merged[key] = merge(merged[key], value, parts[key])
-        else:
+        if key not in parts:
             merged[key] = value
+        elif value is not None:
+            check(isinstance(value, dict),
+                  f"config {section_name(f'{where}{key}.')} = {value!r}; expected a mapping of its keys")
+            inner = merged.get(key)
+            merged[key] = merge(inner if isinstance(inner, dict) else {}, value, parts[key], f"{where}{key}.")
     return merged
 
 
@@ -140,7 +154,12 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     check(path.is_file(), f"config file {str(path)!r} does not exist")
     try:
-        values = yaml.safe_load(path.read_text()) or {}
+        values = yaml.safe_load(path.read_bytes().decode("utf-8-sig")) or {}
+    except OSError as error:
+        raise FdslError(f"cannot read config file {str(path)!r}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise FdslError(f"config file {str(path)!r} is not UTF-8 text (byte 0x{error.object[error.start]:02x} at "
+                        f"offset {error.start}); save it as UTF-8") from None
     except yaml.YAMLError as error:
         raise FdslError(f"config file {str(path)!r} is not valid YAML: {str(error).splitlines()[0]}") from None
     check(isinstance(values, dict), f"config file {str(path)!r} must hold a mapping")

@@ -53,3 +53,28 @@ def tree_snapshot(root: Path) -> dict[str, str]:
         key = str(path.relative_to(root))
         snapshot[key] = "dir" if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
     return snapshot
+
+
+
+# The quick subset (``pytest -m "not slow"``) trains no model: a test that reaches the training loop,
+# in its body or in a fixture it sets up, fails until it is marked ``@pytest.mark.slow`` (runs in
+# subprocesses are marked by hand). Hooks rather than a fixture, so that module-scoped fixtures count.
+_TRAINING_LOOP = {}
+
+
+def _refuse_to_train(*args, **kwargs):
+    raise AssertionError("this test trains a model: mark it @pytest.mark.slow")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    from fdsl.train import trainer
+
+    _TRAINING_LOOP.setdefault("real", trainer.train_one_epoch)
+    trainer.train_one_epoch = _TRAINING_LOOP["real"] if item.get_closest_marker("slow") else _refuse_to_train
+
+
+def pytest_runtest_teardown(item, nextitem):
+    from fdsl.train import trainer
+
+    trainer.train_one_epoch = _TRAINING_LOOP.get("real", trainer.train_one_epoch)

@@ -142,6 +142,7 @@ def test_the_device_stage_erases_each_image_of_the_batch(mode):
     assert device_stage(dataclasses.replace(augment, on_device=False), "cpu") is None
 
 
+@pytest.mark.slow  # trains a model
 def test_pretraining_with_on_device_equals_per_image_normalisation(tmp_path):
     # RandAugment in a worker process, normalisation moved to the batch: same images, same training
     layer = {"augment": {"auto_augment": "rand-m9-mstd0.5-inc1", "re_prob": 0.0}, "train": {"epochs": 1, "workers": 1}}

@@ -15,7 +15,8 @@ import pytest
 import torch
 from conftest import tree_snapshot
 from PIL import Image
-from train_helpers import TINY_FINETUNE, TINY_PRETRAIN, make_image_folder, save_run_weights, write_yaml
+from train_helpers import (TINY_FINETUNE, TINY_POINT_MODEL, TINY_PRETRAIN, make_image_folder, make_point_folder,
+                           make_seg_folder, one_line_error, save_run_weights, tiny, write_yaml)
 
 from fdsl.data.cards import RENDER_RECORD, configuration_of, read_card
 from fdsl.data.config import RealDataConfig
@@ -23,17 +24,6 @@ from fdsl.data.datasets import evaluation_dataset, load_rgb
 from fdsl.data.pointfolders import normalise, read_points
 from fdsl.data.writer import CARD_NAME, file_digest, render_dataset
 from fdsl.errors import FdslError
-
-
-def one_line(code: int, err: str, *needles: str) -> str:
-    """The single error line of a command that failed as bad input should."""
-    lines = err.strip().splitlines()
-    errors = [line for line in lines if line.startswith("fdsl: error: ")]
-    assert code == 2 and errors == lines[-1:], err  # after a training's or a render's progress lines
-    assert "Traceback" not in err
-    for needle in needles:
-        assert needle in errors[0], f"{needle!r} not in {errors[0]!r}"
-    return errors[0]
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:
@@ -80,7 +70,7 @@ def first_png(data: Path, category: str = "00001") -> Path:
 def test_a_deleted_png_of_a_render_is_named(pretrain_on):
     victims = []
     code, err = pretrain_on("folder", lambda data: victims.append(first_png(data)) or victims[0].unlink())
-    one_line(code, err, str(victims[0]), "is missing", "dataset card")
+    one_line_error(code, err, str(victims[0]), "is missing", "dataset card", after_progress=True)
 
 
 def test_a_stray_png_in_a_render_is_named(pretrain_on):
@@ -89,7 +79,7 @@ def test_a_stray_png_in_a_render_is_named(pretrain_on):
         shutil.copy(source, data / "00001" / source.name)
 
     code, err = pretrain_on("folder", copy_into_another_category)
-    one_line(code, err, "00001/00000_", "is not listed in the dataset card")
+    one_line_error(code, err, "00001/00000_", "is not listed in the dataset card", after_progress=True)
 
 
 def test_a_corrupt_rendered_png_is_named(pretrain_on):
@@ -98,12 +88,12 @@ def test_a_corrupt_rendered_png_is_named(pretrain_on):
         victim.write_bytes(victim.read_bytes()[:-20])
 
     code, err = pretrain_on("folder", truncate)
-    one_line(code, err, "00001/", "is corrupt")
+    one_line_error(code, err, "00001/", "is corrupt", after_progress=True)
 
 
 def test_a_render_of_another_family_is_refused(pretrain_on):
     code, err = pretrain_on("folder", lambda data: None, "--family", "rcdb")
-    one_line(code, err, "holds a fractaldb render", "data.family is 'rcdb'", "--family fractaldb")
+    one_line_error(code, err, "holds a fractaldb render", "data.family is 'rcdb'", "--family fractaldb", after_progress=True)
 
 
 def test_an_unfinished_render_is_refused(pretrain_on):
@@ -113,17 +103,17 @@ def test_an_unfinished_render_is_refused(pretrain_on):
         (data / RENDER_RECORD).write_text(json.dumps(record))
 
     code, err = pretrain_on("folder", unfinish)
-    one_line(code, err, "no dataset card", "unfinished render")
+    one_line_error(code, err, "no dataset card", "unfinished render", after_progress=True)
 
 
 def test_a_deleted_tar_is_named(pretrain_on):
     code, err = pretrain_on("wds", lambda data: (data / "shards" / "000001.tar").unlink())
-    one_line(code, err, "000001.tar", "is missing")
+    one_line_error(code, err, "000001.tar", "is missing", after_progress=True)
 
 
 def test_a_stray_file_beside_the_tars_is_named(pretrain_on):
     code, err = pretrain_on("wds", lambda data: shutil.copy(data / "shards" / "000000.tar", data / "shards" / "x.tar"))
-    one_line(code, err, "shards/x.tar", "is not listed")
+    one_line_error(code, err, "shards/x.tar", "is not listed", after_progress=True)
 
 
 def relabel(data: Path, label: int) -> None:
@@ -145,7 +135,7 @@ def relabel(data: Path, label: int) -> None:
 @pytest.mark.parametrize("label", [7, -1])
 def test_a_shard_label_outside_the_categories_is_named(pretrain_on, label):
     code, err = pretrain_on("wds", lambda data: relabel(data, label))
-    one_line(code, err, "000000.tar", f"has label {label}", "3 categories (0..2)")
+    one_line_error(code, err, "000000.tar", f"has label {label}", "3 categories (0..2)", after_progress=True)
 
 
 def test_a_truncated_image_of_a_folder_without_card_is_named(pretrain_on):
@@ -155,7 +145,7 @@ def test_a_truncated_image_of_a_folder_without_card_is_named(pretrain_on):
         victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
 
     code, err = pretrain_on("folder", strip_card)
-    one_line(code, err, "00001/", "cannot be read")
+    one_line_error(code, err, "00001/", "cannot be read", after_progress=True)
 
 
 # --- ImageFolders: every image read is checked before the run folder exists ----------------------
@@ -183,7 +173,7 @@ def test_finetune_names_an_unreadable_image_before_writing(tmp_path, run_cli, mo
     make(bad, monkeypatch)
     yaml = write_yaml(tmp_path / "ft.yaml", TINY_FINETUNE)
     code, _, err = run_cli("finetune", "--config", yaml, "--dataset", images, "-o", tmp_path / "run")
-    line = one_line(code, err, str(bad), "cannot be read" if reason != "mode I" else "32-bit integer", reason)
+    line = one_line_error(code, err, str(bad), "cannot be read" if reason != "mode I" else "32-bit integer", reason, after_progress=True)
     assert line.count(str(bad)) == 1
     assert not (tmp_path / "run").exists()
     with pytest.raises(FdslError, match="000_bad.png"):  # and so does `fdsl evaluate` on it
@@ -210,8 +200,6 @@ def test_only_the_images_a_run_reads_are_decoded(tmp_path):
 
 # --- segmentation folders ---------------------------------------------------------------------------
 def seg_folder(tmp_path: Path) -> Path:
-    from test_segmentation import make_seg_folder
-
     return make_seg_folder(tmp_path / "seg")
 
 
@@ -222,13 +210,11 @@ def seg_args(data: Path) -> list:
 @pytest.fixture(scope="module")
 def seg_weights(tmp_path_factory):
     """Untrained segmentation weights for 3 classes, saved as a run saves them."""
-    from test_segmentation import TINY_MODEL, tiny_seg_finetune
-
     from fdsl.tasks.segmentation.models import create_seg_model
 
     out = tmp_path_factory.mktemp("seg-weights") / "w"
-    config = tiny_seg_finetune(out)
-    return save_run_weights("segmentation", "finetune", create_seg_model(TINY_MODEL, num_classes=3), out,
+    config = tiny("segmentation", "finetune", dataset=out)
+    return save_run_weights("segmentation", "finetune", create_seg_model(config.model, num_classes=3), out,
                             config=config, label_names=["0", "1", "2"], metrics={"val_miou": 1.0, "val_pixel_acc": 1.0})
 
 
@@ -241,10 +227,10 @@ def test_a_truncated_segmentation_image_is_named(tmp_path, run_cli, seg_weights,
     for workers in ("0", "1"):
         code, _, err = run_cli("finetune", "--task", "segmentation", "--config", yaml, "--dataset", data,
                                "--workers", workers, "-o", tmp_path / "run")
-        one_line(code, err, str(victim), "cannot be read", "truncated")
+        one_line_error(code, err, str(victim), "cannot be read", "truncated", after_progress=True)
         assert not (tmp_path / "run").exists()
     code, _, err = run_cli("evaluate", "--task", "segmentation", seg_weights, *seg_args(data))
-    one_line(code, err, str(victim), "truncated")
+    one_line_error(code, err, str(victim), "truncated", after_progress=True)
 
 
 @pytest.mark.parametrize("value", [-1, -253, 300])
@@ -255,14 +241,14 @@ def test_a_label_map_value_outside_0_255_is_refused(tmp_path, run_cli, seg_weigh
     (data / "valannot" / "000.png").unlink()
     Image.fromarray(labels).save(data / "valannot" / "000.tif")  # mode I: 32-bit class ids
     code, _, err = run_cli("evaluate", "--task", "segmentation", seg_weights, *seg_args(data))
-    one_line(code, err, "000.tif", f"class id {value}")
+    one_line_error(code, err, "000.tif", f"class id {value}", after_progress=True)
 
 
 def test_two_label_files_of_one_stem_are_refused(tmp_path, run_cli, seg_weights):
     data = seg_folder(tmp_path)
     Image.open(data / "trainannot" / "001.png").save(data / "trainannot" / "001.bmp")
     code, _, err = run_cli("evaluate", "--task", "segmentation", seg_weights, *seg_args(data))
-    one_line(code, err, "001.bmp", "001.png", "share the stem '001'")
+    one_line_error(code, err, "001.bmp", "001.png", "share the stem '001'", after_progress=True)
 
 
 def test_a_rendered_scene_folder_of_another_family_is_refused(tmp_path):
@@ -284,29 +270,25 @@ def run_render(out: Path, family: str, *flags: str) -> int:
 @pytest.fixture(scope="module")
 def point_weights(tmp_path_factory):
     """Untrained point-cloud weights for classes class0, class1, saved as a run saves them."""
-    from test_points_training import TINY_MODEL, tiny_points_finetune
-
     from fdsl.tasks.points.models import create_point_model
 
     out = tmp_path_factory.mktemp("point-weights") / "w"
-    config = tiny_points_finetune(out)
-    model = create_point_model(TINY_MODEL["name"], num_classes=2, **TINY_MODEL["kwargs"])
+    config = tiny("points", "finetune", dataset=out)
+    model = create_point_model(TINY_POINT_MODEL["name"], num_classes=2, **TINY_POINT_MODEL["kwargs"])
     return save_run_weights("points", "finetune", model, out, config=config, label_names=["class0", "class1"])
 
 
 def test_a_zero_byte_npy_is_named(tmp_path, run_cli, point_weights):
-    from test_points_training import TINY_MODEL, make_point_folder
-
     data = make_point_folder(tmp_path / "points", classes=2, per_class=5)
     victim = data / "class1" / "004.npy"
     victim.write_bytes(b"")
-    yaml = write_yaml(tmp_path / "ft.yaml", {"model": TINY_MODEL, "train": {"epochs": 1, "workers": 0}})
+    yaml = write_yaml(tmp_path / "ft.yaml", {"model": TINY_POINT_MODEL, "train": {"epochs": 1, "workers": 0}})
     code, _, err = run_cli("finetune", "--task", "points", "--config", yaml, "--dataset", data, "-o", tmp_path / "run")
-    one_line(code, err, str(victim), "is empty")
+    one_line_error(code, err, str(victim), "is empty", after_progress=True)
     assert not (tmp_path / "run").exists()
     code, _, err = run_cli("evaluate", "--task", "points", point_weights, "--dataset", data, "--holdout", "0.2",
                            "--workers", "0")
-    one_line(code, err, str(victim), "is empty")
+    one_line_error(code, err, str(victim), "is empty", after_progress=True)
 
 
 def test_a_huge_coordinate_is_normalised_not_zeroed():
@@ -368,25 +350,12 @@ def test_a_render_on_a_full_disk_ends_in_one_line(tmp_path, small_param_dir, run
             "--size", "48", "--points", "4000", "-o", tmp_path / "r"]
     disk_full_on(monkeypatch, ".png.tmp-")
     code, _, err = run_cli(*args)
-    one_line(code, err, str(tmp_path / "r" / "00000"), ".png'", "No space left on device")
+    one_line_error(code, err, str(tmp_path / "r" / "00000"), ".png'", "No space left on device", after_progress=True)
     assert not list((tmp_path / "r").rglob("*.tmp-*")) and not (tmp_path / "r" / CARD_NAME).exists()
     monkeypatch.undo()
     code, _, err = run_cli(*args)  # with space again, the same command finishes the render
     assert code == 0, err
     assert run_cli("verify", tmp_path / "r")[0] == 0
-
-
-def test_a_training_on_a_full_disk_ends_in_one_line(tmp_path, run_cli, monkeypatch):
-    import safetensors.torch
-
-    def full(*args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(safetensors.torch, "save_file", full)
-    images = make_image_folder(tmp_path / "images")
-    yaml = write_yaml(tmp_path / "ft.yaml", {**TINY_FINETUNE, "train": {**TINY_FINETUNE["train"], "epochs": 1}})
-    code, _, err = run_cli("finetune", "--config", yaml, "--dataset", images, "-o", tmp_path / "run")
-    one_line(code, err, "model.safetensors", "No space left on device")
 
 
 def test_a_full_disk_outside_the_atomic_writer_ends_in_one_line(tmp_path, run_cli, monkeypatch):
@@ -396,4 +365,4 @@ def test_a_full_disk_outside_the_atomic_writer_ends_in_one_line(tmp_path, run_cl
     monkeypatch.setattr(Path, "mkdir", full)
     code, _, err = run_cli("search", "fractaldb", "--categories", "1", "--size", "48", "--search-size", "96",
                            "--search-points", "6000", "--points", "4000", "-o", tmp_path / "params")
-    one_line(code, err, str(tmp_path / "params"), "No space left on device")
+    one_line_error(code, err, str(tmp_path / "params"), "No space left on device", after_progress=True)

@@ -47,6 +47,7 @@ def test_finetune_stops_in_one_line_naming_the_file(fdsl, folder_with_bad_files,
 
 
 @pytest.mark.parametrize("workers", ["0", "1"])
+@pytest.mark.slow  # trains a model
 def test_skip_bad_images_leaves_them_out_with_a_warning(fdsl, folder_with_bad_files, tmp_path, workers):  # noqa: F811
     config = write_yaml(tmp_path / "ft.yaml", TINY_FINETUNE)
     code, out, err = fdsl("finetune", "--config", config, "--dataset", folder_with_bad_files, "--epochs", "1",

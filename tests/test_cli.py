@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from train_helpers import one_line_error
 from fdsl.data.categories import search_categories
 from fdsl.registry import get_formula, list_formulas
 from fdsl.viz.gallery import GAP, LABEL_WIDTH
@@ -56,14 +57,6 @@ BAD_VALUES = [
 ]
 
 
-def check_one_line_error(code: int, out: str, err: str, needles: list[str]) -> None:
-    assert code == 2
-    assert err.startswith("fdsl: error: ") and err.endswith("\n") and err.count("\n") == 1, err
-    for needle in needles:
-        assert needle in err, f"{needle!r} not in {err!r}"
-    assert out == ""
-
-
 def fill(argv: list[str], tmp, params) -> list[str]:
     return [a.format(tmp=tmp, params=params) for a in argv]
 
@@ -75,7 +68,7 @@ def test_bad_value(tmp_path, small_param_dir, run_cli, argv, needles):
     out = work / ("gallery.png" if argv[0] == "show" else "out")
     before = tree_snapshot(tmp_path)
     code, stdout, err = run_cli(*fill(argv, work, small_param_dir), "-o", out, *SMALL_FLAGS_FOR(argv))
-    check_one_line_error(code, stdout, err, needles)
+    one_line_error(code, err, *needles, stdout=stdout)
     assert tree_snapshot(tmp_path) == before  # nothing written
 
 
@@ -112,7 +105,7 @@ def test_malformed_csv(tmp_path, run_cli, command, content, needles):
     before = tree_snapshot(tmp_path)
     code, stdout, err = run_cli(command, "fractaldb", "--param-dir", params, "--categories", "2", "-o", out,
                                 *SMALL_FLAGS)
-    check_one_line_error(code, stdout, err, ["00001.csv", *needles])
+    one_line_error(code, err, *["00001.csv", *needles], stdout=stdout)
     assert tree_snapshot(tmp_path) == before
 
 
@@ -126,7 +119,7 @@ def test_missing_csvs(tmp_path, run_cli, what):
     before = tree_snapshot(tmp_path)
     code, stdout, err = run_cli("render", "fractaldb", "--param-dir", params, "--categories", "1", "-o",
                                 tmp_path / "out", *SMALL_FLAGS)
-    check_one_line_error(code, stdout, err, [str(params), "holds no .csv" if what == "empty" else "does not exist"])
+    one_line_error(code, err, *[str(params), "holds no .csv" if what == "empty" else "does not exist"], stdout=stdout)
     assert tree_snapshot(tmp_path) == before
 
 
@@ -143,7 +136,7 @@ def test_unwritable_output(tmp_path, small_param_dir, run_cli, command):
     for out, needle in unwritable_outputs(tmp_path):
         before = tree_snapshot(tmp_path)
         code, stdout, err = run_cli(command, "fractaldb", "--categories", "2", *extra, "-o", out, *SMALL_FLAGS)
-        check_one_line_error(code, stdout, err, [str(tmp_path / "blocker"), needle])
+        one_line_error(code, err, *[str(tmp_path / "blocker"), needle], stdout=stdout)
         assert tree_snapshot(tmp_path) == before
 
 
@@ -155,7 +148,7 @@ def test_show_to_an_unwritable_path_or_a_directory(tmp_path, small_param_dir, ru
         before = tree_snapshot(tmp_path)
         code, stdout, err = run_cli("show", "fractaldb", "--param-dir", small_param_dir, "--categories", "1",
                                     "-o", out, *SMALL_FLAGS)
-        check_one_line_error(code, stdout, err, [needle])
+        one_line_error(code, err, *[needle], stdout=stdout)
         assert tree_snapshot(tmp_path) == before
 
 
@@ -165,7 +158,7 @@ def test_output_without_write_permission(tmp_path, run_cli):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
     code, stdout, err = run_cli("search", "fractaldb", "--categories", "1", "-o", locked / "out", *SMALL_FLAGS)
-    check_one_line_error(code, stdout, err, [str(locked), "not writable"])
+    one_line_error(code, err, *[str(locked), "not writable"], stdout=stdout)
     assert list(locked.iterdir()) == []
 
 

@@ -9,6 +9,7 @@ import dataclasses
 import pytest
 import yaml
 
+from train_helpers import one_line_error
 from fdsl.cli_flags import add_options, declared_options, field_options, option_values
 from fdsl.config_fields import choices, cli, section_at
 from fdsl.data.config import FormulaDataConfig
@@ -79,11 +80,6 @@ def test_sections_come_from_the_dataclasses():
 
 
 # --- the commands -----------------------------------------------------------------------------------
-def one_line_error(code: int, err: str, needle: str) -> None:
-    assert code == 2 and err.count("\n") == 1 and err.startswith("fdsl: error: "), err
-    assert needle in err, err
-
-
 @pytest.mark.parametrize("argv, needle", [
     (["--set", "data.formula.sizee=32"], "data.formula of fractaldb: unknown option 'sizee'"),
     (["--set", "data.formula={graded: 'yes'}"], "option 'graded' = 'yes'; expected bool"),

@@ -12,6 +12,7 @@ import safetensors.torch
 from train_helpers import TINY_PRETRAIN, write_yaml
 
 
+@pytest.mark.slow  # trains under torchrun (subprocesses)
 def test_torchrun_with_two_processes_trains_and_saves_once(tmp_path):
     config = write_yaml(tmp_path / "tiny.yaml", TINY_PRETRAIN)
     out = tmp_path / "run"
@@ -31,7 +32,7 @@ def test_torchrun_with_two_processes_trains_and_saves_once(tmp_path):
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert [f for f in files if not f.startswith("tb/")] == [
         "best/README.md", "best/config.json", "best/model.safetensors", "config.yaml", "last/README.md",
-        "last/config.json", "last/model.safetensors", "metrics.csv", "state.pt", "summary.json",
+        "last/config.json", "last/model.safetensors", "metrics.csv", "run.json", "state.pt", "summary.json",
     ]
     assert len([f for f in files if f.startswith("tb/")]) == 1
     with open(out / "metrics.csv") as handle:

@@ -55,8 +55,8 @@ def test_torchrun_pretrains_every_family_on_the_fly(tmp_path, family):
     # second writer would add a second, named after its process).
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert [f for f in files if not f.startswith("tb/")] == [
-        "config.yaml", "last/README.md", "last/config.json", "last/model.safetensors", "metrics.csv", "state.pt",
-        "summary.json",
+        "config.yaml", "last/README.md", "last/config.json", "last/model.safetensors", "metrics.csv", "run.json",
+        "state.pt", "summary.json",
     ], files
     assert len([f for f in files if f.startswith("tb/")]) == 1, files
     with open(out / "metrics.csv") as handle:

@@ -28,7 +28,7 @@ from fdsl.viz.animation import clip_grid, formula_animation, save_animation
 from fdsl.viz.gallery import LABEL_WIDTH, STRIP_GAP
 
 from conftest import tree_snapshot
-from test_cli import check_one_line_error
+from train_helpers import one_line_error
 
 QUICK = {"size": 16, "frames": 4}
 QUICK_FLAGS = ["--size", "16", "--frames", "4"]
@@ -184,7 +184,7 @@ def test_bad_options_on_the_command_line_write_nothing(tmp_path, run_cli, argv, 
     before = tree_snapshot(tmp_path)
     out = work / ("gallery.png" if argv[0] == "show" else "out")
     code, stdout, err = run_cli(*argv, "-o", out)
-    check_one_line_error(code, stdout, err, needles)
+    one_line_error(code, err, *needles, stdout=stdout)
     assert tree_snapshot(tmp_path) == before
 
 

@@ -34,6 +34,7 @@ def changed_after_training(config, out) -> dict[str, bool]:
     return {name: not torch.equal(init[name], trained[name]) for name in init if "num_batches" not in name}
 
 
+@pytest.mark.slow  # trains a model
 def test_freeze_keeps_the_stem_and_first_blocks_at_their_init(images, tmp_path):
     config = tiny_finetune(images, TWO_BLOCKS, {"freeze": 1})
     changed = changed_after_training(config, tmp_path / "run")
@@ -45,6 +46,7 @@ def test_freeze_keeps_the_stem_and_first_blocks_at_their_init(images, tmp_path):
     assert in_optimizer == sum(1 for n in changed if n not in frozen)
 
 
+@pytest.mark.slow  # trains a model
 def test_linear_probe_changes_only_the_head(images, tmp_path):
     changed = changed_after_training(tiny_finetune(images, TWO_BLOCKS, {"linear_probe": True}), tmp_path / "run")
     assert changed["head.weight"] and changed["head.bias"]

@@ -50,7 +50,8 @@ def wait_for_an_epoch(ranks: list[subprocess.Popen], out: Path) -> None:
         time.sleep(0.1)
 
 
-@pytest.mark.parametrize("how", ["killed", pytest.param("stopped", marks=pytest.mark.slow)])
+@pytest.mark.slow  # trains under torchrun (in subprocesses) until a rank is killed or stopped
+@pytest.mark.parametrize("how", ["killed", "stopped"])
 def test_the_other_rank_stops_with_a_clear_error(tmp_path, how):
     ranks, out = start_ranks(tmp_path)
     try:
@@ -89,14 +90,15 @@ def test_a_job_that_stops_writing_is_killed_and_reported(tmp_path):
         jobs.run_parallel([jobs.Run(hang_forever, config, tmp_path / "stuck")], jobs=1)
 
 
+@pytest.mark.slow  # two ranks under torch's launcher (subprocesses)
 def test_a_failing_rank_of_the_launched_pretraining_is_one_error_line(tmp_path):
     from fdsl.errors import FdslError
-    from fdsl.experiments.launch import pretrain_distributed
+    from fdsl.experiments.launch import run_distributed
     from train_helpers import tiny_pretrain
 
     config = tiny_pretrain({"train": {"batch_size": 2000}})  # 1000 per rank: more than the training images
     with pytest.raises(FdslError) as caught:
-        pretrain_distributed(config, tmp_path / "run", processes=2)
+        run_distributed("classification", "pretrain", config, tmp_path / "run", processes=2)
     message = str(caught.value)
     assert message.startswith("distributed pre-training failed: rank ") and "batch size 1000" in message, message
     assert "\n" not in message and "resume" in message

@@ -43,6 +43,7 @@ def result_line(row: dict) -> str:
     return f"top-1 {row['val_top1']:.2f}%, top-5 {row['val_top5']:.2f}%, loss {row['val_loss']:.4f}"
 
 
+@pytest.mark.slow  # trains a model
 def test_pretraining_cards_describe_model_data_recipe_result_and_licence(runs):
     rows = read_metrics(runs / "pre")
     best = max(rows, key=lambda row: row["val_top1"])
@@ -61,6 +62,7 @@ def test_pretraining_cards_describe_model_data_recipe_result_and_licence(runs):
         assert "no third-party rights" in body and "MIT" in body.split("## Licence")[1]
 
 
+@pytest.mark.slow  # trains a model
 def test_the_card_s_loading_code_loads_the_weights_in_timm(runs):
     folder = runs / "pre" / "last"
     _, body = read_card(folder)
@@ -76,6 +78,7 @@ def test_the_card_s_loading_code_loads_the_weights_in_timm(runs):
         assert all(torch.equal(loaded[key], value) for key, value in expected.items())
 
 
+@pytest.mark.slow  # trains a model
 def test_fine_tuning_cards_name_their_real_data_and_its_licence(runs):
     header, body = read_card(runs / "ft" / "best")
     assert header["license"] == "other" and header["library_name"] == "timm"
@@ -93,6 +96,7 @@ def test_fine_tuning_cards_name_their_real_data_and_its_licence(runs):
     assert result_line(best) in body
 
 
+@pytest.mark.slow  # trains a model
 def test_licences_of_other_starting_points_and_of_a_folder_without_a_dataset_card(runs, tmp_path):
     config = {"data": {"dataset": "cifar10"}, "model": {"name": "resnet50"}}
     text = finetune_licence({"config": {**config, "init": "timm"}}, dataset_description)["text"]

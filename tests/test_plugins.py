@@ -121,6 +121,7 @@ def test_a_plugin_family_is_used_by_name_in_every_command(site, tmp_path):
 
 
 
+@pytest.mark.slow  # trains a model
 def test_pretraining_takes_a_plugin_family_by_name(site, tmp_path):
     write_plugin(site, "stripes", STRIPES_MODULE.format(family="test-stripes-train"))
     load_plugins()  # what the first registry call does in a fresh process (this one has made it already)

@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 import yaml
 import torch
+from train_helpers import TINY_POINT_LOOP, TINY_POINT_MODEL, TINY_RUNS, make_point_folder, tiny
 
 from fdsl.data.pointfolders import (PointSamples, normalise, read_points, resample, scan_point_folder,
                                     split_point_files)
 from fdsl.errors import FdslError
+from fdsl.tasks import FINETUNE, PRETRAIN, get_task, task_of_family
 from fdsl.tasks.points.augment import DropPoints, Jitter, RotateUp, ScaleAxes, Translate, build_point_augment
 from fdsl.tasks.points.config import PointAugmentConfig
 from fdsl.tasks.points.models import ball_query, create_point_model, farthest_point_sample, gather_points
@@ -109,18 +111,6 @@ def test_bad_folders_fail_in_one_line(tmp_path):
         scan_point_folder(tmp_path)
     with pytest.raises(FdslError, match="does not exist"):
         scan_point_folder(tmp_path / "missing")
-
-
-def make_point_folder(root, classes: int = 3, per_class: int = 10, points: int = 64):
-    """Classes told apart by shape: a stretched blob along axis c."""
-    rng = np.random.default_rng(0)
-    for c in range(classes):
-        (root / f"class{c}").mkdir(parents=True)
-        for i in range(per_class):
-            blob = rng.normal(size=(points, 3)) * 0.2
-            blob[:, c % 3] *= 5
-            np.save(root / f"class{c}" / f"{i:03d}.npy", blob.astype(np.float32))
-    return root
 
 
 def test_splits_hold_out_the_last_files_and_limit_training(tmp_path):
@@ -256,34 +246,20 @@ def test_oa_and_macc_on_hand_made_predictions():
 
 
 # --- tiny runs ---------------------------------------------------------------------------------------
-TINY_MODEL = {"name": "pointnet2_ssg", "kwargs": {"width": 0.125, "centroids": [32, 8], "neighbours": [8, 8]}}
-TINY_TRAIN = {"epochs": 2, "batch_size": 8, "workers": 0, "threads": 1, "log_interval": 1000}
-TINY_POINTS_PRETRAIN = {
-    "model": TINY_MODEL, "augment": {"points": 128}, "train": TINY_TRAIN,
-    "data": {"family": "pcfractaldb", "formula": {"points": 1000, "classes": 16}, "categories": 3, "instances": 8,
-             "val_instances": 2},
-}
+TINY_MODEL = TINY_POINT_MODEL
 
 
 def tiny_points_pretrain(*layers):
-    from fdsl.configs import resolve
-    from fdsl.tasks.points.presets import cpu_small_pretrain
-
-    return resolve(cpu_small_pretrain(), TINY_POINTS_PRETRAIN, *layers)
+    return tiny("points", PRETRAIN, *layers)
 
 
 def tiny_points_finetune(dataset, *layers):
-    from fdsl.configs import resolve
-    from fdsl.tasks.points.presets import cpu_small_finetune
-
-    base = {"model": TINY_MODEL, "augment": {"points": 128}, "train": TINY_TRAIN,
-            "data": {"dataset": str(dataset), "holdout": 0.2}}
-    return resolve(cpu_small_finetune(), base, *layers)
+    return tiny("points", FINETUNE, *layers, dataset=dataset)
 
 
 @pytest.fixture(scope="module")
 def pretrained_points(tmp_path_factory):
-    from fdsl.tasks.points import pretrain
+    from fdsl.train.run import pretrain
 
     out = tmp_path_factory.mktemp("points") / "pre"
     return pretrain(tiny_points_pretrain(), out)
@@ -299,6 +275,7 @@ def read_rows(run):
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.slow  # trains a model
 def test_tiny_points_pretrain_scores_oa_and_macc_and_saves_weights(pretrained_points):
     out = pretrained_points.out
     rows = read_rows(out)
@@ -307,15 +284,16 @@ def test_tiny_points_pretrain_scores_oa_and_macc_and_saves_weights(pretrained_po
     assert all(0 <= float(row["val_oa"]) <= 100 and 0 <= float(row["val_macc"]) <= 100 for row in rows)
     described = json.loads((out / "last" / "config.json").read_text())
     assert described["architecture"] == "pointnet2_ssg" and described["points"] == 128
-    assert described["label_names"] == ["00000", "00001", "00002"] and described["fdsl"]["task"] == "pretrain"
+    assert described["label_names"] == ["00000", "00001", "00002"] and (described["fdsl"]["task"], described["fdsl"]["phase"]) == ("points", "pretrain")
     assert "pcfractaldb" in (out / "last" / "README.md").read_text()
-    from fdsl.tasks.points import load_point_model
+    from fdsl.tasks.points.weights import load_point_model
 
     assert load_point_model(out / "best")(torch.zeros(2, 128, 3)).shape == (2, 3)
 
 
+@pytest.mark.slow  # trains a model
 def test_finetune_from_the_pretraining_with_a_new_head(pretrained_points, point_folder, tmp_path, run_cli):
-    from fdsl.tasks.points import finetune
+    from fdsl.train.run import finetune
 
     result = finetune(tiny_points_finetune(point_folder, {"init": str(pretrained_points.out)}), tmp_path / "ft")
     # the saved best/ weights, scored alone by `fdsl evaluate`, give what the run recorded
@@ -345,6 +323,7 @@ def test_finetune_from_the_pretraining_with_a_new_head(pretrained_points, point_
     assert described["model_args"] == TINY_MODEL["kwargs"]  # the checkpoint's architecture
 
 
+@pytest.mark.slow  # trains a model
 def test_init_loads_the_backbone_and_keeps_a_fresh_classifier(pretrained_points):
     from fdsl.train.checkpoint import load_weights
     from fdsl.tasks.points.weights import load_backbone
@@ -360,6 +339,7 @@ def test_init_loads_the_backbone_and_keeps_a_fresh_classifier(pretrained_points)
     assert torch.equal(model.classifier.weight, fresh) and model.classifier.weight.shape == (5, 32)
 
 
+@pytest.mark.slow  # trains a model
 def test_init_that_fits_nothing_fails_in_one_line(pretrained_points, tmp_path):
     import safetensors.torch
 
@@ -375,11 +355,12 @@ def test_init_that_fits_nothing_fails_in_one_line(pretrained_points, tmp_path):
         load_backbone(wider, load_weights(pretrained_points.out / "last"), ["a", "b", "c"])
 
 
+@pytest.mark.slow  # trains a model
 def test_finetune_resumed_after_an_interruption_equals_an_uninterrupted_run(point_folder, tmp_path, monkeypatch):
     import safetensors.torch
 
     from train_helpers import interrupt_epoch
-    from fdsl.tasks.points import finetune
+    from fdsl.train.run import finetune
 
     whole = finetune(tiny_points_finetune(point_folder), tmp_path / "whole")
     # the second epoch is cut short, after one checkpoint
@@ -397,10 +378,9 @@ def test_finetune_resumed_after_an_interruption_equals_an_uninterrupted_run(poin
 
 
 def test_limited_data_trains_on_the_first_share_of_each_class(point_folder, tmp_path):
-    from fdsl.tasks.points.weights import finetune_datasets
-
-    (train, val), classes = finetune_datasets(tiny_points_finetune(point_folder, {"data": {"train_share": 0.25}}))
-    assert len(train) == 6 and len(val) == 6 and classes == ["class0", "class1", "class2"]
+    config = tiny_points_finetune(point_folder, {"data": {"train_share": 0.25}})
+    data = get_task("points").datasets(config, FINETUNE)
+    assert len(data.train) == 6 and len(data.val) == 6 and data.label_names == ["class0", "class1", "class2"]
 
 
 @pytest.mark.slow  # 18-22 s: two processes import torch and compile the chaos-game kernels
@@ -409,7 +389,7 @@ def test_torchrun_with_two_processes_pretrains_pcfractaldb_on_the_fly(tmp_path):
     import yaml
 
     config = tmp_path / "tiny.yaml"
-    config.write_text(yaml.safe_dump(TINY_POINTS_PRETRAIN))
+    config.write_text(yaml.safe_dump(TINY_RUNS["points"][PRETRAIN]))
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
@@ -426,7 +406,7 @@ def test_torchrun_with_two_processes_pretrains_pcfractaldb_on_the_fly(tmp_path):
     assert [row["epoch"] for row in rows] == ["1", "2"] and rows[-1]["val_oa"] != ""
     # All 24 samples of an epoch were seen: 2 ranks x 3 steps x 4 (each rank its own share).
     assert all(float(row["images_per_s"]) * float(row["epoch_s"]) == pytest.approx(24) for row in rows)
-    assert json.loads((out / "last" / "config.json").read_text())["fdsl"]["task"] == "pretrain"
+    assert json.loads((out / "last" / "config.json").read_text())["fdsl"]["phase"] == "pretrain"
 
 
 def test_cli_finetune_on_a_folder_with_a_nan_file_exits_2_naming_it(point_folder, tmp_path, capsys):
@@ -436,7 +416,7 @@ def test_cli_finetune_on_a_folder_with_a_nan_file_exits_2_naming_it(point_folder
 
     np.save(point_folder / "class1" / "005.npy", np.array([[0, 0, np.nan]] * 10, np.float32))
     config = tmp_path / "ft.yaml"
-    config.write_text(yaml.safe_dump({"model": TINY_MODEL, "augment": {"points": 128}, "train": TINY_TRAIN}))
+    config.write_text(yaml.safe_dump({"model": TINY_MODEL, "augment": {"points": 128}, "train": TINY_POINT_LOOP}))
     code = main(["finetune", "--task", "points", "--config", str(config), "--dataset", str(point_folder),
                  "-o", str(tmp_path / "run")])
     err = capsys.readouterr().err.strip()
@@ -447,26 +427,25 @@ def test_cli_finetune_on_a_folder_with_a_nan_file_exits_2_naming_it(point_folder
 
 def test_points_task_is_found_by_name_and_family_and_its_presets_resolve():
     from fdsl.configs import resolve
-    from fdsl.tasks.points import TASK
-    from fdsl.tasks import get_task, task_of_family
 
-    assert get_task("points") is TASK and task_of_family("pcfractaldb") is TASK
-    assert TASK.objective.metrics == ("oa", "macc") and "cpu-small" in TASK.pretrain_presets
-    for presets in (TASK.pretrain_presets, TASK.finetune_presets):
-        for name, preset in presets.items():
+    task = get_task("points")
+    assert task_of_family("pcfractaldb") is task
+    assert task.metrics == ("oa", "macc") and "cpu-small" in task.presets(PRETRAIN)
+    for phase in (PRETRAIN, FINETUNE):
+        for name, preset in task.presets(phase).items():
             config = resolve(preset(), {})
             assert config.model.name == "pointnet2_ssg" and config.augment.points == 1024, name
-    assert resolve(TASK.pretrain_preset("cpu-small"), {}).data.family == "pcfractaldb"
+    assert task.preset(PRETRAIN, "cpu-small").data.family == "pcfractaldb"
     with pytest.raises(FdslError, match="pcfractaldb-scenes.* makes scene samples"):
-        resolve(TASK.pretrain_preset("cpu-small"), {"data": {"family": "pcfractaldb-scenes"}})
+        resolve(task.preset(PRETRAIN, "cpu-small"), {"data": {"family": "pcfractaldb-scenes"}})
 
 
+@pytest.mark.slow  # trains a model
 def test_compare_scores_points_runs_with_their_own_metrics(pretrained_points, point_folder, tmp_path):
     """`compare` of the points task: scratch takes the checkpoint's architecture, the table its OA/mAcc."""
     import dataclasses
 
     from fdsl.experiments.compare import compare
-    from fdsl.tasks import get_task
 
     recipe = tiny_points_finetune(point_folder, {"train": {"epochs": 1}})
     recipe = dataclasses.replace(recipe, model=dataclasses.replace(recipe.model, kwargs={"width": 0.25}))

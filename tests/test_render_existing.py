@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SMALL_FLAGS, tree_snapshot
-from test_cli import check_one_line_error
+from train_helpers import one_line_error
 
 from fdsl.data import writer
 from fdsl.data.cards import RENDER_RECORD
@@ -42,7 +42,7 @@ OTHER_CONFIGURATIONS = {
 def test_another_configuration_is_refused(rendered, small_param_dir, run_cli, extra, needles):
     before = tree_snapshot(rendered)
     code, out, err = run_cli(*render_args(rendered, small_param_dir, *extra))
-    check_one_line_error(code, out, err, [str(rendered), CARD_NAME, *needles])
+    one_line_error(code, err, str(rendered), CARD_NAME, *needles, stdout=out)
     assert tree_snapshot(rendered) == before
 
 
@@ -50,7 +50,7 @@ def test_another_family_is_refused(rendered, run_cli):
     before = tree_snapshot(rendered)
     code, out, err = run_cli("render", "perlin", "--categories", "2", "--instances", "2", "--size", "48",
                              "-o", rendered)
-    check_one_line_error(code, out, err, ["family is 'fractaldb'", "'perlin'"])
+    one_line_error(code, err, "family is 'fractaldb'", "'perlin'", stdout=out)
     assert tree_snapshot(rendered) == before
 
 
@@ -61,7 +61,7 @@ def test_other_category_parameters_are_refused(rendered, small_param_dir, tmp_pa
         (other / name).write_bytes((small_param_dir / ("00001.csv" if name == "00000.csv" else "00000.csv")).read_bytes())
     before = tree_snapshot(rendered)
     code, out, err = run_cli(*render_args(rendered, other))
-    check_one_line_error(code, out, err, ["category parameters"])
+    one_line_error(code, err, "category parameters", stdout=out)
     assert tree_snapshot(rendered) == before
 
 
@@ -98,7 +98,7 @@ def test_an_interrupted_render_refuses_another_configuration_and_resumes(tmp_pat
     assert (out / RENDER_RECORD).is_file()
     before = tree_snapshot(out)
     code, text, err = run_cli(*render_args(out, small_param_dir, "--size", "64"))
-    check_one_line_error(code, text, err, [RENDER_RECORD, "option 'size'"])
+    one_line_error(code, err, RENDER_RECORD, "option 'size'", stdout=text)
     assert tree_snapshot(out) == before
     code, _, err = run_cli("verify", out)
     assert code == 2 and "unfinished render" in err
@@ -113,7 +113,7 @@ def test_a_shard_card_refuses_another_configuration(tmp_path, small_param_dir, r
     assert code == 0, err
     before = tree_snapshot(out)
     code, text, err = run_cli(*render_args(out, small_param_dir, "--shard", "1/2", "--data-seed", "5"))
-    check_one_line_error(code, text, err, ["dataset_card.shard-0-of-2.json", "data seed"])
+    one_line_error(code, err, "dataset_card.shard-0-of-2.json", "data seed", stdout=text)
     assert tree_snapshot(out) == before
     code, _, err = run_cli(*render_args(out, small_param_dir, "--shard", "1/2"))
     assert code == 0, err
@@ -126,7 +126,7 @@ def test_wds_shard_size_is_part_of_the_configuration(tmp_path, small_param_dir, 
     assert code == 0, err
     before = tree_snapshot(out)
     code, text, err = run_cli(*render_args(out, small_param_dir, "--format", "wds", "--shard-size", "3"))
-    check_one_line_error(code, text, err, ["shard size is 2", "3"])
+    one_line_error(code, err, "shard size is 2", "3", stdout=text)
     assert tree_snapshot(out) == before
 
 
@@ -136,7 +136,7 @@ def test_a_folder_of_other_files_is_refused(tmp_path, small_param_dir, run_cli):
     (out / "cats" / "tom.jpg").write_bytes(b"a photo")
     before = tree_snapshot(out)
     code, text, err = run_cli(*render_args(out, small_param_dir))
-    check_one_line_error(code, text, err, ["files of no fdsl render", "cats/tom.jpg"])
+    one_line_error(code, err, "files of no fdsl render", "cats/tom.jpg", stdout=text)
     assert tree_snapshot(out) == before
 
 

@@ -44,6 +44,7 @@ def report(comparison):
     return out
 
 
+@pytest.mark.slow  # trains a model
 def test_report_holds_tables_figures_and_the_papers_numbers(report):
     text = report.read_text()
     assert "gap (std)" in text and "fractaldb" in text and "scratch" in text
@@ -58,6 +59,7 @@ def test_report_holds_tables_figures_and_the_papers_numbers(report):
 
 @pytest.mark.skipif(shutil.which("chromium") is None,
                     reason="chromium is not installed (CI installs Debian's chromium package in .ci/run)")
+@pytest.mark.slow  # trains a model
 def test_report_in_headless_chromium(report, tmp_path):
     def chromium(*args: str) -> subprocess.CompletedProcess:
         command = ["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args]
@@ -77,6 +79,7 @@ def test_report_in_headless_chromium(report, tmp_path):
         assert shot.is_file() and shot.stat().st_size > 10_000
 
 
+@pytest.mark.slow  # trains a model
 def test_analyze_cli_and_its_bad_input(run_cli, comparison, tmp_path):
     code, out, err = run_cli("analyze", comparison / "pre", comparison / "cmp" / "scratch" / "seed0",
                              "--label", "fractaldb", "--label", "scratch", "-o", tmp_path / "a", "--count", "2")
@@ -88,6 +91,7 @@ def test_analyze_cli_and_its_bad_input(run_cli, comparison, tmp_path):
     assert code == 2 and "is not a folder" in err
 
 
+@pytest.mark.slow  # trains a model
 def test_report_cli_and_its_bad_input(run_cli, comparison, tmp_path):
     code, out, err = run_cli("report", comparison / "pre", "-o", tmp_path / "run.html")
     assert code == 0, err
@@ -96,6 +100,7 @@ def test_report_cli_and_its_bad_input(run_cli, comparison, tmp_path):
     assert code == 2 and "is neither a run folder" in err
 
 
+@pytest.mark.slow  # trains a model
 def test_cnn_gets_filters_only(comparison, tmp_path):
     from fdsl.analysis.analyze import analyze
 

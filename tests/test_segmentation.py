@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from train_helpers import save_run_weights
+from train_helpers import (PALETTE, TINY_RUNS, TINY_SEG_MODEL, blocky_labels, make_seg_folder, raises_one_line,
+                           save_run_weights, tiny, write_split)
 
 from fdsl.data.segfolders import SegFolderConfig, seg_folder_datasets
 from fdsl.errors import FdslError
@@ -17,37 +18,7 @@ from fdsl.tasks.segmentation.config import SegAugmentConfig, SegModelConfig
 from fdsl.tasks.segmentation.objective import confusion, evaluate, scores, segmentation_loss
 from fdsl.tasks.segmentation.transforms import eval_transform, train_transform
 
-#: A colour per class, far apart, so that the class of a pixel can be read back from its colour.
-PALETTE = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [0, 255, 255], [255, 0, 255]], np.uint8)
-TINY_MODEL = SegModelConfig(name="fpn", encoder="resnet18", encoder_kwargs={"channels": [8, 8, 16, 16], "stem_width": 8},
-                            decoder_kwargs={"decoder_pyramid_channels": 32, "decoder_segmentation_channels": 32})
-
-
-def blocky_labels(rng: np.random.Generator, height: int, width: int, classes: int, block: int = 16) -> np.ndarray:
-    """Labels constant over block x block squares (so that crops and resizes keep most pixels inside one)."""
-    coarse = rng.integers(0, classes, size=(-(-height // block), -(-width // block)))
-    return np.kron(coarse, np.ones((block, block), np.int64))[:height, :width].astype(np.uint8)
-
-
-def write_split(root: Path, split: str, labels: list[np.ndarray], *, names: list[str] | None = None) -> None:
-    (root / split).mkdir(parents=True, exist_ok=True)
-    (root / f"{split}annot").mkdir(parents=True, exist_ok=True)
-    for i, label in enumerate(labels):
-        name = names[i] if names else f"{i:03d}"
-        colours = PALETTE[np.minimum(label, len(PALETTE) - 1)]
-        Image.fromarray(colours).save(root / split / f"{name}.png")
-        Image.fromarray(label).save(root / f"{split}annot" / f"{name}.png")
-
-
-def make_seg_folder(root: Path, *, train: int = 4, val: int = 2, size=(48, 64), classes: int = 3,
-                    void: int | None = None) -> Path:
-    rng = np.random.default_rng(0)
-    labels = [blocky_labels(rng, *size, classes) for _ in range(train + val)]
-    if void is not None:
-        labels[0][:4, :4] = void
-    write_split(root, "train", labels[:train])
-    write_split(root, "val", labels[train:])
-    return root
+TINY_MODEL = SegModelConfig(**TINY_SEG_MODEL)
 
 
 def config(root: Path, **options) -> SegFolderConfig:
@@ -72,19 +43,11 @@ def test_train_limit_takes_the_first_images_by_name(tmp_path):
     assert [image.name for image, _ in train.pairs] == ["000.png", "001.png"]
 
 
-def one_line_error(call) -> str:
-    with pytest.raises(FdslError) as caught:
-        call()
-    message = str(caught.value)
-    assert "\n" not in message
-    return message
-
-
 def test_label_of_another_size_names_the_file(tmp_path):
     root = make_seg_folder(tmp_path / "data")
     bad = root / "trainannot" / "002.png"
     Image.fromarray(np.zeros((40, 64), np.uint8)).save(bad)
-    message = one_line_error(lambda: seg_folder_datasets(config(root)))
+    message = raises_one_line(lambda: seg_folder_datasets(config(root)))
     assert str(bad) in message and "64x40" in message and "64x48" in message
 
 
@@ -94,14 +57,14 @@ def test_class_id_out_of_range_names_the_file(tmp_path):
     label = np.array(Image.open(bad))
     label[5, 5] = 7
     Image.fromarray(label).save(bad)
-    message = one_line_error(lambda: seg_folder_datasets(config(root)))
+    message = raises_one_line(lambda: seg_folder_datasets(config(root)))
     assert str(bad) in message and "class id 7" in message
 
 
 def test_image_without_label_names_the_image(tmp_path):
     root = make_seg_folder(tmp_path / "data")
     (root / "trainannot" / "003.png").unlink()
-    message = one_line_error(lambda: seg_folder_datasets(config(root)))
+    message = raises_one_line(lambda: seg_folder_datasets(config(root)))
     assert str(root / "train" / "003.png") in message and "no label file" in message
 
 
@@ -109,9 +72,9 @@ def test_empty_or_missing_folders_are_named(tmp_path):
     root = make_seg_folder(tmp_path / "data")
     for file in (root / "val").iterdir():
         file.unlink()
-    assert str(root / "val") in one_line_error(lambda: seg_folder_datasets(config(root)))
+    assert str(root / "val") in raises_one_line(lambda: seg_folder_datasets(config(root)))
     (root / "val").rmdir()
-    assert "no val/ folder" in one_line_error(lambda: seg_folder_datasets(config(root)))
+    assert "no val/ folder" in raises_one_line(lambda: seg_folder_datasets(config(root)))
 
 
 def test_ade20k_reduce_zero_label(tmp_path):
@@ -214,6 +177,7 @@ def test_evaluate_scores_every_labelled_pixel():
 
 
 # --- weights and inits ------------------------------------------------------------------------------
+@pytest.mark.slow  # trains a model
 def test_fractaldb_classification_encoder_loads_into_the_segmentation_encoder(tmp_path):
     """A real ``fdsl pretrain`` run (FractalDB, a narrow timm ResNet-18, one epoch) as the init."""
     from train_helpers import tiny_pretrain
@@ -241,7 +205,7 @@ def test_weights_that_fit_no_encoder_weight_fail_in_one_line(tmp_path):
 
     model = create_seg_model(TINY_MODEL, num_classes=3)
     foreign = Weights({"blocks.0.attn.qkv.weight": torch.zeros(3, 3)}, None, Path("vit.safetensors"))
-    message = one_line_error(lambda: load_init(model, foreign))
+    message = raises_one_line(lambda: load_init(model, foreign))
     assert "no weight of 'vit.safetensors' fits the encoder" in message
 
 
@@ -268,38 +232,20 @@ def test_segmentation_weights_load_whole_but_a_new_class_layer(tmp_path):
 
 
 # --- pre-training then fine-tuning ------------------------------------------------------------------
-TINY_LOOP = {"epochs": 2, "batch_size": 4, "workers": 0, "threads": 1, "log_interval": 1000, "eval_interval": 1}
-TINY_SEG_PRETRAIN = {
-    "model": {"name": "fpn", "encoder": "resnet18", "encoder_kwargs": TINY_MODEL.encoder_kwargs,
-              "decoder_kwargs": TINY_MODEL.decoder_kwargs},
-    "data": {"family": "segrcdb", "formula": {"size": 64, "classes": 7, "instances_per_image": 8, "max_contours": 10},
-             "categories": 1, "instances": 16, "val_instances": 4},
-    "augment": {"size": [64, 64]},
-    "train": TINY_LOOP,
-}
-
-
 def tiny_seg_pretrain(*layers):
-    from fdsl.configs import resolve
-    from fdsl.tasks.segmentation.presets import cpu_small_pretrain
-
-    return resolve(cpu_small_pretrain(), TINY_SEG_PRETRAIN, *layers)
+    return tiny("segmentation", "pretrain", *layers)
 
 
 def tiny_seg_finetune(dataset: Path, *layers):
-    from fdsl.configs import resolve
-    from fdsl.tasks.segmentation.presets import cpu_small_finetune
-
-    tiny = {"model": TINY_SEG_PRETRAIN["model"], "augment": {"size": [64, 64]}, "train": TINY_LOOP,
-            "data": {"dataset": str(dataset), "num_classes": 3, "void": 3, "class_names": []}}
-    return resolve(cpu_small_finetune(), tiny, *layers)
+    return tiny("segmentation", "finetune", *layers, dataset=dataset)
 
 
+@pytest.mark.slow  # trains a model
 def test_pretrain_on_segrcdb_then_finetune_scores_miou_and_resumes_exactly(tmp_path, monkeypatch, run_cli):
     import safetensors.torch
 
     from train_helpers import interrupt_epoch
-    from fdsl.tasks.segmentation import finetune, pretrain
+    from fdsl.train.run import finetune, pretrain
 
     pre = pretrain(tiny_seg_pretrain(), tmp_path / "segrcdb")
     assert [row["epoch"] for row in pre.history] == [1, 2] and pre.best["val_miou"] is not None
@@ -313,11 +259,12 @@ def test_pretrain_on_segrcdb_then_finetune_scores_miou_and_resumes_exactly(tmp_p
     assert header[:5] == ["epoch", "train_loss", "val_loss", "val_miou", "val_pixel_acc"]
     assert all(0 <= row["val_miou"] <= 100 and 0 <= row["val_pixel_acc"] <= 100 for row in whole.history)
     # the saved best/ weights, loaded back alone, score what the run recorded; and draw their predictions
-    from fdsl.tasks.segmentation.weights import evaluate_weights
+    from fdsl.tasks import get_task
+    from fdsl.train.run import evaluate_weights
     from fdsl.viz.segmentation import save_prediction_grid
 
     data_config = tiny_seg_finetune(data).data
-    again = evaluate_weights(tmp_path / "whole" / "best", data_config)
+    again = evaluate_weights(get_task("segmentation"), tmp_path / "whole" / "best", data_config, workers=0)
     assert again["miou"] == pytest.approx(whole.best["val_miou"]) and again["loss"] == pytest.approx(whole.best["val_loss"])
     save_prediction_grid({"scratch": tmp_path / "whole" / "best", "again": tmp_path / "whole" / "last"}, data_config,
                          [0, 1], tmp_path / "grid.png")
@@ -326,7 +273,7 @@ def test_pretrain_on_segrcdb_then_finetune_scores_miou_and_resumes_exactly(tmp_p
     from fdsl.analysis.loading import load_model
     from fdsl.errors import FdslError
 
-    with pytest.raises(FdslError, match=r"holds a 'fpn' model \(finetune\), not a timm image classifier"):
+    with pytest.raises(FdslError, match=r"holds a 'fpn' model \(segmentation\), not a timm image classifier"):
         load_model(str(tmp_path / "whole" / "best"))
     check_cli_evaluate(run_cli, tmp_path / "whole" / "best", data, whole.best)
 
@@ -353,7 +300,7 @@ def check_cli_evaluate(run_cli, weights: Path, data: Path, best: dict) -> None:
 
 
 def test_finetune_on_bad_data_writes_nothing(tmp_path):
-    from fdsl.tasks.segmentation import finetune
+    from fdsl.train.run import finetune
 
     data = make_seg_folder(tmp_path / "data")
     (data / "valannot" / "000.png").unlink()
@@ -390,7 +337,7 @@ def test_torchrun_two_processes_pretrain_on_segrcdb_on_the_fly(tmp_path):
     import yaml
 
     config = tmp_path / "tiny.yaml"
-    config.write_text(yaml.safe_dump(TINY_SEG_PRETRAIN))
+    config.write_text(yaml.safe_dump(TINY_RUNS["segmentation"]["pretrain"]))
     out = tmp_path / "run"
     done = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
@@ -404,15 +351,17 @@ def test_torchrun_two_processes_pretrain_on_segrcdb_on_the_fly(tmp_path):
     assert [row["epoch"] for row in rows] == ["1", "2"] and all(row["val_miou"] for row in rows)
     # every scene of an epoch was seen once: 2 ranks x 2 steps x 4 scenes
     assert all(float(row["images_per_s"]) * float(row["epoch_s"]) == pytest.approx(16) for row in rows)
-    assert json.loads((out / "last" / "config.json").read_text())["task"] == "image-segmentation"
+    recorded = json.loads((out / "last" / "config.json").read_text())["fdsl"]
+    assert (recorded["task"], recorded["phase"]) == ("segmentation", "pretrain")
 
 
+@pytest.mark.slow  # trains a model
 def test_pretrain_from_a_rendered_folder_reads_the_same_scenes(tmp_path):
     from fdsl.cli import main
     from fdsl.data.datasets import formula_datasets
     from fdsl.train.run import pretrain
 
-    formula = TINY_SEG_PRETRAIN["data"]["formula"]
+    formula = TINY_RUNS["segmentation"]["pretrain"]["data"]["formula"]
     options = [f"--{key.replace('_', '-')}={value}" for key, value in formula.items()]
     assert main(["render", "segrcdb", "--categories", "1", "--instances", "12", *options, "-o",
                  str(tmp_path / "scenes")]) == 0
@@ -428,12 +377,12 @@ def test_pretrain_from_a_rendered_folder_reads_the_same_scenes(tmp_path):
     assert result.last["val_miou"] is not None
 
     (tmp_path / "scenes" / "00000" / "00000_00003.mask.png").unlink()
-    message = one_line_error(lambda: formula_datasets(config.data))
+    message = raises_one_line(lambda: formula_datasets(config.data))
     assert "00000_00003.mask.png" in message and "is missing" in message
 
 
 def test_a_void_id_that_is_a_class_is_refused():
     # CamVid's void 11 left in place for Cityscapes' 19 classes would silently drop class 11
-    message = one_line_error(lambda: SegFolderConfig(num_classes=19).validate())
+    message = raises_one_line(lambda: SegFolderConfig(num_classes=19).validate())
     assert "data.void = 11 is a class id" in message
     SegFolderConfig(num_classes=19, void=None).validate()

@@ -83,3 +83,28 @@ def test_tiny_run(run_cli, tmp_path, command):
     code, out, err = run_cli(*[arg.format(tmp=tmp_path) for arg in TINY_RUNS[command]])
     assert code == 0, err
     assert out.strip()
+
+
+#: The data commands, each at a tiny size: none of them may import torch (seconds of start-up each).
+DATA_COMMANDS = {
+    "render": ["render", "fractaldb", "--categories", "1", "--instances", "1", "--size", "32", "--points", "500",
+               "--search-size", "32", "--search-points", "500", "-o", "{tmp}/r"],
+    "render-wds": ["render", "perlin", "--categories", "1", "--instances", "2", "--size", "16", "--format", "wds",
+                   "-o", "{tmp}/w"],
+    "search": ["search", "fractaldb", "--categories", "1", "--search-size", "32", "--search-points", "500",
+               "-o", "{tmp}/s"],
+    "show": ["show", "rcdb", "--categories", "2", "--instances", "1", "--size", "32", "-o", "{tmp}/g.png"],
+    "verify": ["verify", "{tmp}/r"],
+}
+NO_TORCH_PROBE = ("import sys; from fdsl.cli import main; code = main(sys.argv[1:]); "
+                  "print('exit', code, 'torch' in sys.modules)")
+
+
+def test_data_commands_import_no_torch(tmp_path):
+    import subprocess
+    import sys
+
+    for name, argv in DATA_COMMANDS.items():  # in order: verify reads the render
+        done = subprocess.run([sys.executable, "-c", NO_TORCH_PROBE, *[a.format(tmp=tmp_path) for a in argv]],
+                              capture_output=True, text=True, timeout=300)
+        assert done.stdout.split()[-3:] == ["exit", "0", "False"], (name, done.stdout, done.stderr)

@@ -23,6 +23,7 @@ TINY_STUDY = {
 }
 
 
+@pytest.mark.slow  # trains a model
 def test_study_runs_a_grid_end_to_end(fdsl, tmp_path):  # noqa: F811
     images = make_image_folder(tmp_path / "images")
     study = write_yaml(tmp_path / "study.yaml", {**TINY_STUDY, "data": str(images)})
@@ -43,6 +44,7 @@ def test_study_runs_a_grid_end_to_end(fdsl, tmp_path):  # noqa: F811
     assert code == 0 and again == out
 
 
+@pytest.mark.slow  # trains a model
 def test_parallel_jobs_give_the_same_runs(fdsl, tmp_path):  # noqa: F811
     images = make_image_folder(tmp_path / "images")
     study = {**TINY_STUDY, "data": str(images), "seeds": [0], "variants": {"fractaldb": {}}}
@@ -138,7 +140,7 @@ def test_bad_study_input_is_one_line(fdsl, tmp_path):  # noqa: F811
     one_line_error(code, err, "unknown formula family 'nope'")
     study = write_yaml(tmp_path / "study.yaml", {**TINY_STUDY, "finetune": {"preset": "huge"}})
     code, _, err = fdsl("study", study, "-o", tmp_path / "s")
-    one_line_error(code, err, "unknown fine-tuning preset 'huge'")
+    one_line_error(code, err, "unknown classification fine-tuning preset 'huge'")
     assert not (tmp_path / "s").exists()
 
 
@@ -152,7 +154,5 @@ def test_shipped_studies_resolve(path):
     assert len(configs) == len(study.variants) >= 1 and len(study.seeds) >= 3
     if study.task == "classification":  # scored on a fixed number of held-out images per class
         assert finetune_config(study).data.val_per_class
-    from fdsl.experiments.study import describe_data
-
     data = finetune_config(study).data
-    assert describe_data(data).startswith(str(data.dataset))  # the line under study.md's table
+    assert data.describe().startswith(str(data.dataset))  # the line under study.md's table

@@ -12,20 +12,19 @@ def test_image_families_are_learned_by_classification():
 
 
 def test_unknown_task_and_family_are_one_line_errors():
-    with pytest.raises(FdslError, match="unknown task 'detection'; valid: classification"):
-        get_task("detection")
-    with pytest.raises(FdslError, match="unknown family 'mandelbrot'"):
+    with pytest.raises(FdslError, match="unknown task 'regression'; valid: classification"):
+        get_task("regression")
+    with pytest.raises(FdslError, match="unknown formula family 'mandelbrot'; valid: bezier"):
         task_of_family("mandelbrot")
 
 
 def test_unknown_preset_names_the_valid_ones():
-    with pytest.raises(FdslError, match="unknown fine-tuning preset 'x'; valid: .*cpu-small"):
-        get_task("classification").finetune_preset("x")
+    with pytest.raises(FdslError, match="unknown classification fine-tuning preset 'x'; valid: .*cpu-small"):
+        get_task("classification").preset("finetune", "x")
 
 
 def test_metrics_csv_names_its_primary_score_first(tmp_path):
-    objective = get_task("classification").objective
-    columns = metric_columns(objective)
+    columns = metric_columns(get_task("classification"))
     assert columns[:5] == ("epoch", "train_loss", "val_loss", "val_top1", "val_top5")
     assert primary_column(list(columns)) == "val_top1"
     assert primary_column(["epoch", "train_loss", "val_loss", "val_miou", "val_pixel_acc", "lr"]) == "val_miou"

@@ -19,7 +19,7 @@ from fdsl.tasks.classification.augment import build_transforms
 from fdsl.train.checkpoint import load_weights
 from fdsl.configs import parse_assignment, resolve
 from fdsl.tasks.classification.config import AugmentConfig, ModelConfig, PretrainConfig
-from fdsl.train.engine import NonFiniteLoss, train_one_epoch
+from fdsl.train.engine import NonFiniteLoss, SupervisedStep, train_one_epoch
 from fdsl.tasks import get_task
 from fdsl.tasks.classification.weights import build_model, resolve_init
 from fdsl.train.run import evaluate_weights, finetune
@@ -27,7 +27,7 @@ from fdsl.tasks.classification.models import create_model
 from fdsl.tasks.classification.presets import PRETRAIN_PRESETS, pretrain_preset
 from fdsl.train.run import pretrain
 
-RUN_FILES = {"config.yaml", "metrics.csv", "state.pt", "summary.json", "last", "best", "tb"}
+RUN_FILES = {"config.yaml", "metrics.csv", "run.json", "state.pt", "summary.json", "last", "best", "tb"}
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +42,7 @@ def images(tmp_path_factory):
     return make_image_folder(tmp_path_factory.mktemp("images") / "train")
 
 
+@pytest.mark.slow  # trains a model
 def test_pretrain_writes_a_complete_run_folder(pretrained):
     result, out = pretrained
     assert {p.name for p in out.iterdir()} == RUN_FILES
@@ -55,6 +56,7 @@ def test_pretrain_writes_a_complete_run_folder(pretrained):
     assert len(list((out / "tb").iterdir())) == 1
 
 
+@pytest.mark.slow  # trains a model
 def test_pretrain_then_finetune_end_to_end(pretrained, images, tmp_path):
     _, run = pretrained
     config = tiny_finetune(images, {"init": str(run / "last"), "new_head": True})
@@ -70,6 +72,7 @@ def test_pretrain_then_finetune_end_to_end(pretrained, images, tmp_path):
     assert scores["top1"] == pytest.approx(summary["best"]["val_top1"])
 
 
+@pytest.mark.slow  # trains a model
 def test_finetune_model_starts_from_the_checkpoint_with_a_new_head(pretrained, images):
     _, run = pretrained
     config, weights = resolve_init(tiny_finetune(images, {"init": str(run / "last"), "new_head": True}))
@@ -80,6 +83,7 @@ def test_finetune_model_starts_from_the_checkpoint_with_a_new_head(pretrained, i
     assert state["head.weight"].shape == (2, 32) and weights.state_dict["head.weight"].shape == (3, 32)
 
 
+@pytest.mark.slow  # trains a model
 def test_classes_that_differ_need_a_new_head(pretrained, images):
     _, run = pretrained
     config, weights = resolve_init(tiny_finetune(images, {"init": str(run / "last")}))
@@ -87,6 +91,7 @@ def test_classes_that_differ_need_a_new_head(pretrained, images):
         build_model(config, ["class0", "class1", "class2"], weights)
 
 
+@pytest.mark.slow  # trains a model
 def test_vit_position_embeddings_follow_the_new_image_size(pretrained, images):
     from timm.layers import resample_abs_pos_embed
 
@@ -100,6 +105,7 @@ def test_vit_position_embeddings_follow_the_new_image_size(pretrained, images):
     assert model(torch.zeros(1, 3, 48, 48)).shape == (1, 2)
 
 
+@pytest.mark.slow  # trains a model
 def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path, monkeypatch):
     # Every random source at once: RandAugment and random erasing in a worker process, mixup and
     # cutmix (NumPy's global generator), drop-path (torch's), shuffling.
@@ -125,6 +131,7 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path, monk
     assert other.history[0]["train_loss"] != pytest.approx(whole.history[0]["train_loss"], rel=1e-5)
 
 
+@pytest.mark.slow  # trains a model
 def test_resume_refuses_a_changed_config_and_a_run_needs_resume(pretrained):
     _, run = pretrained
     with pytest.raises(FdslError, match="already holds a run; pass --resume"):
@@ -133,6 +140,7 @@ def test_resume_refuses_a_changed_config_and_a_run_needs_resume(pretrained):
         pretrain(tiny_pretrain({"optim": {"lr": 0.5}}), run, resume=True)
 
 
+@pytest.mark.slow  # trains a model
 def test_eval_interval_scores_some_epochs_and_the_last_without_changing_training(pretrained, tmp_path):
     every, _ = pretrained  # two epochs, scored after each
     sparse = pretrain(tiny_pretrain({"train": {"eval_interval": 5}}), tmp_path / "sparse")
@@ -142,6 +150,7 @@ def test_eval_interval_scores_some_epochs_and_the_last_without_changing_training
     assert (tmp_path / "sparse" / "best").is_dir()
 
 
+@pytest.mark.slow  # trains a model
 def test_a_config_key_added_since_a_run_was_saved_resumes_at_its_default(pretrained, tmp_path):
     import shutil
 
@@ -156,6 +165,7 @@ def test_a_config_key_added_since_a_run_was_saved_resumes_at_its_default(pretrai
         pretrain(tiny_pretrain({"train": {"eval_interval": 3}}), old, resume=True)
 
 
+@pytest.mark.slow  # trains a model
 def test_config_yaml_holds_every_family_option_and_an_older_partial_one_resumes(pretrained, tmp_path):
     import shutil
 
@@ -177,6 +187,7 @@ def test_config_yaml_holds_every_family_option_and_an_older_partial_one_resumes(
         pretrain(tiny_pretrain({"data": {"formula": {**partial, "interval": 0.1}}}), old, resume=True)
 
 
+@pytest.mark.slow  # trains a model
 def test_weights_load_in_plain_timm_without_fdsl(pretrained, tmp_path):
     _, run = pretrained
     model = create_model(ModelConfig(name="vit_tiny_patch16_224", kwargs=TINY_VIT), num_classes=3)
@@ -202,6 +213,7 @@ print("ok", n)
     assert done.stdout.split() == ["ok", "3"]
 
 
+@pytest.mark.slow  # trains a model
 def test_resnet_pretrains_too(tmp_path):
     result = pretrain(tiny_pretrain({"model": {"name": "resnet10t", "kwargs": {}}, "train": {"epochs": 1}}),
                       tmp_path / "r")
@@ -214,7 +226,7 @@ def test_non_finite_loss_stops_with_a_clear_message():
     batches = [(torch.full((4, 3, 32, 32), float("nan")), torch.zeros(4, dtype=torch.long))]
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     with pytest.raises(NonFiniteLoss, match=r"loss is nan at epoch 1, step 1/1 .* lower optim\.lr"):
-        train_one_epoch(model, batches, optimizer, loss_fn=torch.nn.CrossEntropyLoss(),
+        train_one_epoch(model, batches, optimizer, step=SupervisedStep(torch.nn.CrossEntropyLoss()),
                         device=torch.device("cpu"), epoch=0)
     assert isinstance(NonFiniteLoss("x"), FdslError)  # the CLI ends it with one line, exit 2
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from train_helpers import TINY_FINETUNE, TINY_PRETRAIN, make_image_folder, tiny_finetune, tiny_pretrain, write_yaml
+from train_helpers import TINY_FINETUNE, TINY_PRETRAIN, make_image_folder, one_line_error, tiny_finetune, tiny_pretrain, write_yaml
 
 from fdsl.cli import main
 
@@ -27,26 +27,25 @@ def fdsl(capsys):
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    """Config files for tiny runs, a small ImageFolder, and a pre-trained run folder."""
+    """Config files for tiny runs and a small ImageFolder."""
     root = tmp_path_factory.mktemp("cli")
     pre_yaml = write_yaml(root / "pre.yaml", TINY_PRETRAIN)
     ft_yaml = write_yaml(root / "ft.yaml", TINY_FINETUNE)
     images = make_image_folder(root / "images")
-    assert main(["pretrain", "--config", str(pre_yaml), "-o", str(root / "pre")]) == 0
-    return {"root": root, "pre_yaml": pre_yaml, "ft_yaml": ft_yaml, "images": images, "pre": root / "pre"}
+    return {"root": root, "pre_yaml": pre_yaml, "ft_yaml": ft_yaml, "images": images}
 
 
-def one_line_error(code: int, err: str, pattern: str) -> None:
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("fdsl: error: ")
-    assert pattern in lines[0], lines[0]
+@pytest.fixture(scope="module")
+def pretrained(setup):
+    """A tiny pre-trained run folder (its tests are slow: they train)."""
+    assert main(["pretrain", "--config", str(setup["pre_yaml"]), "-o", str(setup["root"] / "pre")]) == 0
+    return setup["root"] / "pre"
 
 
-def test_pretrain_finetune_evaluate(fdsl, setup, tmp_path):
+@pytest.mark.slow  # trains a model
+def test_pretrain_finetune_evaluate(fdsl, setup, tmp_path, pretrained):
     code, out, err = fdsl("finetune", "--config", setup["ft_yaml"], "--dataset", setup["images"],
-                          "--init", setup["pre"], "--new-head", "-o", tmp_path / "ft")
+                          "--init", pretrained, "--new-head", "-o", tmp_path / "ft")
     assert code == 0, err
     assert "fine-tuned for 2 epochs: final top-1" in out
     assert "epoch 2/2" in err  # progress is logged on stderr
@@ -57,6 +56,7 @@ def test_pretrain_finetune_evaluate(fdsl, setup, tmp_path):
     assert f"top-1 {best:.2f}%" in out and "on 6 images" in out
 
 
+@pytest.mark.slow  # trains a model
 def test_resume_continues_a_run(fdsl, setup, tmp_path):
     args = ("pretrain", "--config", setup["pre_yaml"], "--epochs", "1", "-o", tmp_path / "run")
     assert fdsl(*args)[0] == 0
@@ -65,9 +65,10 @@ def test_resume_continues_a_run(fdsl, setup, tmp_path):
     assert code == 0 and "pre-trained vit_tiny_patch16_224 for 1 epochs" in out
 
 
-def test_compare_prints_a_table_and_draws_curves(fdsl, setup, tmp_path):
+@pytest.mark.slow  # trains a model
+def test_compare_prints_a_table_and_draws_curves(fdsl, setup, tmp_path, pretrained):
     code, out, err = fdsl("compare", "--config", setup["ft_yaml"], "--dataset", setup["images"], "--epochs", "1",
-                          "--checkpoint", setup["pre"] / "last", "--label", "fractal", "--seeds", "0", "1",
+                          "--checkpoint", pretrained / "last", "--label", "fractal", "--seeds", "0", "1",
                           "-o", tmp_path / "cmp")
     assert code == 0, err
     table = [line for line in out.splitlines() if line.startswith("|")]
@@ -81,10 +82,11 @@ def test_compare_prints_a_table_and_draws_curves(fdsl, setup, tmp_path):
 
 
 @pytest.mark.skipif(not SHARED_CIFAR10.is_dir(), reason="the shared CIFAR-10 copy is not here")
-def test_finetune_on_a_subset_of_the_shared_cifar10(fdsl, setup, tmp_path):
+@pytest.mark.slow  # trains a model
+def test_finetune_on_a_subset_of_the_shared_cifar10(fdsl, setup, tmp_path, pretrained):
     code, out, err = fdsl("finetune", "--config", setup["ft_yaml"], "--dataset", SHARED_CIFAR10, "--epochs", "1",
                           "--train-per-class", "2", "--val-per-class", "2", "--holdout", "0.1",
-                          "--init", setup["pre"] / "last", "--new-head", "-o", tmp_path / "cifar")
+                          "--init", pretrained / "last", "--new-head", "-o", tmp_path / "cifar")
     assert code == 0, err
     weights = json.loads((tmp_path / "cifar" / "last" / "config.json").read_text())
     assert weights["label_names"][:2] == ["airplane", "automobile"] and weights["num_classes"] == 10
@@ -112,9 +114,10 @@ def test_models_lists_valid_names(fdsl):
     assert code == 0 and "deit_tiny_patch16_224" in out.split()
 
 
+@pytest.mark.slow  # trains (the demo's runs are subprocesses)
 def test_demo_runs_the_whole_story_on_a_tiny_recipe(fdsl, setup, tmp_path, monkeypatch):
     from fdsl.experiments import demo
-    from fdsl.train import presets
+    from fdsl.tasks.classification import presets
 
     monkeypatch.setitem(presets.PRETRAIN_PRESETS, "tiny", tiny_pretrain)
     monkeypatch.setitem(presets.FINETUNE_PRESETS, "tiny", lambda: tiny_finetune(setup["images"]))
@@ -158,7 +161,7 @@ def test_unknown_dataset_lists_the_valid_ones(fdsl, setup, tmp_path):
 
 def test_unknown_preset_and_config_key(fdsl, tmp_path):
     code, _, err = fdsl("pretrain", "--preset", "imagenet", "-o", tmp_path / "x")
-    one_line_error(code, err, "unknown pre-training preset 'imagenet'; valid: fractaldb-resnet50")
+    one_line_error(code, err, "unknown classification pre-training preset 'imagenet'; valid: fractaldb-resnet50")
     code, _, err = fdsl("pretrain", "--set", "optim.lrr=1", "-o", tmp_path / "x")
     one_line_error(code, err, "unknown config key 'optim.lrr'")
 
@@ -186,21 +189,23 @@ def test_missing_or_corrupt_checkpoint(fdsl, setup, tmp_path, make, pattern):
     one_line_error(*fdsl("evaluate", checkpoint, "--dataset", setup["images"])[::2], pattern)
 
 
-def test_truncated_checkpoint_is_corrupt(fdsl, setup, tmp_path):
-    data = (setup["pre"] / "last" / "model.safetensors").read_bytes()
+@pytest.mark.slow  # trains a model
+def test_truncated_checkpoint_is_corrupt(fdsl, setup, tmp_path, pretrained):
+    data = (pretrained / "last" / "model.safetensors").read_bytes()
     (tmp_path / "cut").mkdir()
     (tmp_path / "cut" / "model.safetensors").write_bytes(data[: len(data) // 2])
     code, _, err = fdsl("evaluate", tmp_path / "cut", "--dataset", setup["images"])
     one_line_error(code, err, "is corrupt or not a safetensors file")
 
 
-def test_classes_that_do_not_match_need_new_head(fdsl, setup, tmp_path):
+@pytest.mark.slow  # trains a model
+def test_classes_that_do_not_match_need_new_head(fdsl, setup, tmp_path, pretrained):
     code, _, err = fdsl("finetune", "--config", setup["ft_yaml"], "--dataset", setup["images"],
-                        "--init", setup["pre"], "-o", tmp_path / "x")
+                        "--init", pretrained, "-o", tmp_path / "x")
     one_line_error(code, err, "was trained on 3 classes (00000, 00001, 00002) but the dataset has 3 "
                               "(class0, class1, class2); pass --new-head")
-    code, _, err = fdsl("evaluate", setup["pre"] / "last", "--dataset", setup["images"])
-    one_line_error(code, err, "pass --new-head")
+    code, _, err = fdsl("evaluate", pretrained / "last", "--dataset", setup["images"])
+    one_line_error(code, err, "or fine-tune them on this one first (fdsl finetune --init CHECKPOINT --new-head)")
 
 
 def test_image_folder_without_images(fdsl, setup, tmp_path):

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import av
@@ -34,7 +31,7 @@ from fdsl.tasks.video.presets import cpu_small_finetune, cpu_small_pretrain
 from fdsl.tasks.video.transforms import TemporalWindow, eval_transform, train_transform
 
 from conftest import tree_snapshot
-from test_cli import check_one_line_error
+from train_helpers import one_line_error, torchrun
 
 UD810 = Path(__file__).resolve().parents[2] / "shared" / "data" / "ud810-actions"
 TINY_MODEL = {"name": "r3d_10", "kwargs": {"widths": [4, 4, 8, 8], "stem_width": 4, "stem_pool": True}}
@@ -289,7 +286,7 @@ def test_bad_videos_exit_2_in_one_line_naming_the_file_and_write_nothing(videos,
     needle = spoil(root)
     before = tree_snapshot(tmp_path)
     code, out, err = run_cli("finetune", "--task", "video", "--dataset", root, *TINY_FLAGS, "-o", tmp_path / "run")
-    check_one_line_error(code, out, err, [needle])
+    one_line_error(code, err, needle, stdout=out)
     assert tree_snapshot(tmp_path) == before
 
 
@@ -385,7 +382,7 @@ def test_an_image_run_s_resnet_is_inflated_for_fine_tuning(videos, tmp_path, run
     assert saved["model_args"] == {"widths": [4, 8, 8, 8], "stem_width": 64, "stem_pool": True}
     code, _, err = run_cli("finetune", "--task", "video", "--model", "r2plus1d_18", "--init", tmp_path / "image",
                            "--dataset", videos, *TINY_FLAGS, "-o", tmp_path / "r2plus1d")
-    check_one_line_error(code, "", err, ["r2plus1d_18 factors its kernels", "inflates into r3d or mc3"])
+    one_line_error(code, err, "r2plus1d_18 factors its kernels", "inflates into r3d or mc3")
     assert not (tmp_path / "r2plus1d").exists()
 
 
@@ -415,11 +412,8 @@ def test_finetune_resumed_after_ctrl_c_equals_an_uninterrupted_run(videos, tmp_p
 @pytest.mark.slow
 def test_torchrun_fine_tunes_from_vpn_with_two_processes(vpn_run, videos, tmp_path):
     out = tmp_path / "ddp"
-    done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "fdsl",
-         "finetune", "--task", "video", "--init", str(vpn_run), "--dataset", str(videos), *TINY_FLAGS,
-         "--batch-size", "2", "-o", str(out)],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=tmp_path)
+    done = torchrun("finetune", "--task", "video", "--init", vpn_run, "--dataset", videos, *TINY_FLAGS,
+                    "--batch-size", "2", "-o", out, cwd=tmp_path, timeout=300)
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-3000:]
     assert log.count("batch 2 x 2 process(es)") == 1, log

@@ -144,7 +144,7 @@ def test_each_rank_reads_its_own_tars(whole, monkeypatch):
         monkeypatch.setenv("WORLD_SIZE", "2")
         train, val, _ = formula_datasets(FormulaDataConfig(data_dir=str(out), val_instances=2))
         assert train.rank_local and not val.rank_local and len(val) == 6
-        shares.append({train.tars[t] for t, _, _ in train.locations})
+        shares.append({stored.path for stored in train.stored})
         assert len(train) == 12  # of the 24 training samples (the last 2 of each category are held out)
     # Tar 4 holds only held-out samples: rank 0 trains on tars 0 and 2.
     assert shares[0] == {str(out / "shards" / f"{t:06d}.tar") for t in (0, 2)}
@@ -152,6 +152,7 @@ def test_each_rank_reads_its_own_tars(whole, monkeypatch):
     assert rank_share([0, 1, 2, 3, 4], [0, 0, 1, 1, 1], 1, 2) == [2, 3]
 
 
+@pytest.mark.slow  # trains a model
 def test_first_epoch_loss_from_shards_equals_the_folder_version(tmp_path):
     data = TINY_PRETRAIN["data"]
     formula = get_formula("fractaldb", **data["formula"])

@@ -81,12 +81,18 @@ class RenderedSamples(Dataset):
 def folder_samples(root: Path, card: dict[str, Any], kind: SampleKind) -> tuple[list[Stored], list[int], list[str]]:
     """The samples of a folder render, by the files its card lists, in ImageFolder's order."""
     first = kind.suffixes[0]
-    classes = sorted({name.split("/", 1)[0] for name in card["files"] if "/" in name and name.endswith(first)})
+    # "x.mask.png" ends with ".png" too: a sample's first file ends with no longer suffix of its kind
+    longer = tuple(s for s in kind.suffixes[1:] if s.endswith(first))
+
+    def is_first(name: str) -> bool:
+        return name.endswith(first) and not name.endswith(longer)
+
+    classes = sorted({name.split("/", 1)[0] for name in card["files"] if "/" in name and is_first(name)})
     index = {name: c for c, name in enumerate(classes)}
     stored, targets = [], []
     for name in sorted(card["files"]):
         category, _, file = name.partition("/")
-        if category in index and file.endswith(first):
+        if category in index and is_first(file):
             stored.append(Stored(str(root / category), file.removesuffix(first)))
             targets.append(index[category])
     check(bool(stored), f"{str(root)!r} holds no {kind.name} samples in category folders")

@@ -17,6 +17,8 @@ from fdsl.atomic import write_text_atomic
 from fdsl.errors import check
 from fdsl.experiments.jobs import Run, run_all
 from fdsl.experiments.results import Comparison, Group, RunScore
+from fdsl.outputs import check_output, input_folders
+from fdsl.train.checkpoint import check_run_folder
 from fdsl.train.distributed import is_primary
 from fdsl.tasks import DEFAULT_TASK, FINETUNE, Task, get_task
 from fdsl.train.run import runner
@@ -48,7 +50,10 @@ def compare(recipe, checkpoints: Sequence[str], *, seeds: Sequence[int], out: st
     inits = [(SCRATCH, None), *zip(labels, checkpoints)]
     finetune = runner(task, FINETUNE)
     runs = [Run(finetune, dataclasses.replace(recipe, init=init, train=dataclasses.replace(recipe.train, seed=seed)),
-                out / label / f"seed{seed}") for label, init in inits for seed in seeds]
+                run_folder(out, label, seed)) for label, init in inits for seed in seeds]
+    check_output(out, inputs=input_folders(recipe))  # a bad output fails before the first run, not after some
+    for run in runs:
+        check_run_folder(run.out, run.config)
     results = iter(run_all(runs, jobs))
     metrics = task.metrics
     comparison = Comparison(out, [Group(label, init, [RunScore.of(seed, next(results), metrics) for seed in seeds])
@@ -56,6 +61,11 @@ def compare(recipe, checkpoints: Sequence[str], *, seeds: Sequence[int], out: st
     if is_primary():
         save_comparison(comparison, title=f"fine-tuning on {recipe.data.dataset}")
     return comparison
+
+
+def run_folder(out: Path, label: str, seed: int) -> Path:
+    """The run folder of one (init, seed) of a comparison in ``out``."""
+    return Path(out) / label / f"seed{seed}"
 
 
 def checkpoints_recipe(recipe, checkpoints: Sequence[str], task: Task):

@@ -34,6 +34,7 @@ def run_demo(out: Path, *, workers: int | None = None, data: str | None = None,
     from fdsl.experiments.compare import compare
     from fdsl.experiments.launch import run_distributed
     from fdsl.tasks import FINETUNE, PRETRAIN, get_task
+    from fdsl.outputs import check_output
     from fdsl.train.distributed import configure_logging
     from fdsl.train.run import run
 
@@ -47,6 +48,7 @@ def run_demo(out: Path, *, workers: int | None = None, data: str | None = None,
     loader = {"train": {"workers": workers}} if workers is not None else {}
     task = get_task(recipe.task)
     pre_config = resolve(task.preset(PRETRAIN, recipe.pretrain), loader)
+    check_output(out, inputs={"--data": data}, writes=("pretrain", "compare", "data", "gallery.png", "report.html"))
     save_gallery(pre_config.data, out / "gallery.png")
 
     log.info("1/2 pre-training (%s preset) on %s categories x %s instances rendered on the fly, %d process(es)",

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fdsl.errors import FdslError, check
+from fdsl.tasks import PHASE_WORDS
 
 #: Seconds between the launcher's looks at its ranks.
 MONITOR_INTERVAL_S = 1.0
@@ -49,7 +50,7 @@ def run_distributed(task: str, phase: str, config: Any, out: Path, processes: in
     try:
         limit = stall_limit_s(config)
         if wait_watched(launcher, out, limit, lambda: kill_session(launcher)):
-            raise FdslError(f"distributed {phase} stalled: nothing written to {str(out)!r} for {limit:g} s "
+            raise FdslError(f"distributed {PHASE_WORDS[phase]} stalled: nothing written to {str(out)!r} for {limit:g} s "
                             "(3 x train.timeout_s); killed; run the same command again to resume it")
     finally:
         if launcher.is_alive():  # interrupted (Ctrl-C): the ranks go with it
@@ -58,7 +59,7 @@ def run_distributed(task: str, phase: str, config: Any, out: Path, processes: in
     failure = received(reader)
     if launcher.exitcode != 0 or failure:
         reason = failure or f"the launcher ended with exit status {launcher.exitcode}"
-        raise FdslError(f"distributed {phase} failed: {reason}; run the same command again to resume it")
+        raise FdslError(f"distributed {PHASE_WORDS[phase]} failed: {reason}; run the same command again to resume it")
     return FitResult.read(out)
 
 

@@ -175,6 +175,7 @@ def run_study(study: StudyConfig, out: str | Path, *, workers: int | None = None
     ft_configs = fold_configs(study, workers)
     for config in ft_configs.values():
         task.check_finetune_data(config.data)  # a bad fine-tuning dataset fails now, not after the pre-training
+    check_study_folders(study, out, pre_configs, ft_configs)
     names = list(pre_configs)
     results = run_all([Run(runner(task_of_config(pre_configs[name])[0], PRETRAIN), pre_configs[name],
                            out / "pretrain" / name) for name in names], study.jobs)
@@ -237,6 +238,22 @@ def format_folds(folds: dict[str, Comparison], metric: str) -> str:
                       f"{statistics.fmean(means):.2f} ± {sample_std(means):.2f}"])
     header = ["init", *(f"{name} {metric} (%)" for name in folds), "mean over folds ± std of the fold means"]
     return "\n".join([markdown_table(header, table), "", "per fold: mean ± std over seeds"])
+
+
+def check_study_folders(study: StudyConfig, out: Path, pre_configs: dict[str, Any], ft_configs: dict[str, Any]) -> None:
+    """Every run folder of the study (each fold's) can be written apart from its data, before the first run."""
+    from fdsl.experiments.compare import SCRATCH, run_folder
+    from fdsl.outputs import check_output, input_folders
+    from fdsl.train.checkpoint import check_run_folder
+
+    for config in (*ft_configs.values(), *pre_configs.values()):
+        check_output(out, inputs=input_folders(config))
+    for name, config in pre_configs.items():
+        check_run_folder(out / "pretrain" / name, config)
+    for fold, ft_config in ft_configs.items():
+        for label in (SCRATCH, *pre_configs):
+            for seed in study.seeds:
+                check_run_folder(run_folder(out / "compare" / fold, label, seed), ft_config)
 
 
 def summarize_pretraining(config, result) -> Pretraining:

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 PRETRAIN, FINETUNE = "pretrain", "finetune"
 PHASES = (PRETRAIN, FINETUNE)
+#: How messages name a phase.
+PHASE_WORDS = {PRETRAIN: "pre-training", FINETUNE: "fine-tuning"}
 DEFAULT_TASK = "classification"
 
 #: Training tasks: the built-in ones, then the ``fdsl.tasks`` plugins.
@@ -126,8 +128,7 @@ class Task(ABC):
 
     def preset(self, phase: str, name: str) -> Any:
         presets = self.presets(phase)
-        what = "pre-training" if phase == PRETRAIN else "fine-tuning"
-        check(name in presets, f"unknown {self.name} {what} preset {name!r}; valid: {', '.join(presets)}")
+        check(name in presets, f"unknown {self.name} {PHASE_WORDS[phase]} preset {name!r}; valid: {', '.join(presets)}")
         return presets[name]()
 
     # --- the run ---------------------------------------------------------------------------------

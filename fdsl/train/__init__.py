@@ -1,8 +1,8 @@
-"""Pre-training, fine-tuning and evaluation of timm models, on one CPU or many GPUs.
-
-``config.py`` (typed configs), ``presets.py`` (recipes by name), ``models.py`` (over
-``timm.create_model``), ``augment.py`` (timm transforms, Mixup, losses), ``engine.py`` (one epoch,
-one evaluation), ``trainer.py`` (the epoch loop, resume, metrics), ``checkpoint.py`` (run folders,
-safetensors weights), ``distributed.py`` (torchrun), ``pretrain.py``, ``finetune.py``. Experiments over many runs live in
+"""The training layer every task shares, on one CPU or many GPUs: ``run.py`` (one run for every task
+and phase, and scoring saved weights), ``trainer.py`` (the epoch loop, resume, metrics), ``engine.py``
+(one epoch of any task's steps), ``loaders.py`` (workers, per-epoch seeding, collate),
+``checkpoint.py`` (run folders, safetensors weights, training state), ``model_card.py`` (what every
+model card shares), ``config.py`` (the optimiser and loop sections) and ``distributed.py`` (torchrun).
+The tasks themselves are packages of :mod:`fdsl.tasks`; experiments over many runs live in
 :mod:`fdsl.experiments`.
 """

@@ -38,7 +38,7 @@ def run(task: Task | str, phase: str, config: Any, out: str | Path, *, resume: b
     context = distributed.setup(config.train.device, config.train.timeout_s)
     config, weights = task.resolve_init(config) if phase == FINETUNE else (config, None)
     task.check_model(config)  # before data that can take minutes (a category search)
-    state = checkpoint.prepare_run(out, config, resume=resume)  # checks only: writes nothing
+    state = checkpoint.prepare_run(out, config, resume=resume, task=task.name, phase=phase)  # writes nothing
     data = task.datasets(config, phase, progress=context.is_primary and sys.stderr.isatty())
     seed_init(config.train.seed)  # the same initial weights (or new head) for a given seed
     model = task.build_model(config, data.label_names, weights)

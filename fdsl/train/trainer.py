@@ -30,11 +30,12 @@ from fdsl.train import checkpoint, distributed
 from fdsl.train.engine import Precision, train_one_epoch
 from fdsl.train.loaders import build_loaders
 from fdsl.tasks import Data, Task
+from fdsl.train.run_folder import RunFolder
 
 log = logging.getLogger(__name__)
 
 TRAIN_STREAM, INIT_STREAM = "train", "init"
-METRICS_FILE = "metrics.csv"
+METRICS_FILE = checkpoint.METRICS_FILE
 
 
 def metric_columns(task: Task) -> tuple[str, ...]:
@@ -110,20 +111,25 @@ def fit(task: Task, model: nn.Module, data: Data, *, config, out: Path, context:
              len(data.label_names), len(data.train), f", {len(data.val)} validation" if data.val else "",
              train.batch_size, context.world_size, tools.lr, device.type,
              f"; resuming after epoch {start_epoch}" if start_epoch else "")
-    checkpoint.write_run_config(out, config)
+    folder = RunFolder(out, epochs_kept=start_epoch, primary=context.is_primary)
     metrics = _MetricsLog(out, start_epoch, metric_columns(task)) if context.is_primary else None
     result = FitResult(out, history, f"val_{task.primary}")
-    for epoch in range(start_epoch, train.epochs):
-        history.append(run_epoch(network, train_loader, val_loader, tools, config=config, context=context,
-                                 epoch=epoch))
+    with folder.kept_whole():
+        for epoch in range(start_epoch, train.epochs):
+            history.append(run_epoch(network, train_loader, val_loader, tools, config=config, context=context,
+                                     epoch=epoch))
+            if context.is_primary:
+                with folder.saving(epoch + 1):
+                    if epoch == start_epoch:
+                        checkpoint.write_run_config(out, config, task=task.name, phase=meta["phase"])
+                    save_epoch(model, tools, result, out=out, config=config, meta=meta)
+                    metrics.write(history)
         if context.is_primary:
-            save_epoch(model, tools, result, out=out, config=config, meta=meta)
-            metrics.write(history)
-    if context.is_primary:
-        metrics.close()
-        write_text_atomic(out / checkpoint.SUMMARY_FILE, json.dumps(
-            {"task": task.name, "phase": meta["phase"], "epochs": len(history), "last": result.last,
-             "best": result.best}, indent=1))
+            with folder.saving(len(history)):
+                metrics.close()
+                write_text_atomic(out / checkpoint.SUMMARY_FILE, json.dumps(
+                    {"task": task.name, "phase": meta["phase"], "epochs": len(history), "last": result.last,
+                     "best": result.best}, indent=1))
     distributed.barrier()  # nobody reads the run folder before rank 0 has finished writing it
     return result
 
@@ -253,14 +259,14 @@ def raise_if_stalled(error: RuntimeError, context: distributed.Context, timeout_
 
 class _MetricsLog:
     """metrics.csv, rewritten from the whole history each epoch (a resumed run has no duplicate
-    rows), and TensorBoard scalars (events past the resumed epoch are purged)."""
+    rows), and TensorBoard scalars (events past the resumed epoch are purged). Both appear with the
+    first saved epoch (:mod:`fdsl.train.run_folder`)."""
 
     def __init__(self, out: Path, start_epoch: int, columns: tuple[str, ...]):
-        from torch.utils.tensorboard import SummaryWriter
-
         self.out = out
         self.columns = columns
-        self.writer = SummaryWriter(str(out / "tb"), purge_step=start_epoch + 1 if start_epoch else None)
+        self.start_epoch = start_epoch
+        self.writer = None
 
     def write(self, history: list[dict[str, float]]) -> None:
         buffer = io.StringIO()
@@ -268,6 +274,11 @@ class _MetricsLog:
         writer.writeheader()
         writer.writerows(history)
         write_text_atomic(self.out / METRICS_FILE, buffer.getvalue())
+        if self.writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(self.out / checkpoint.TENSORBOARD_DIR),
+                                        purge_step=self.start_epoch + 1 if self.start_epoch else None)
         row = history[-1]
         for key, value in row.items():
             if key != "epoch" and value is not None:
@@ -275,7 +286,8 @@ class _MetricsLog:
         self.writer.flush()
 
     def close(self) -> None:
-        self.writer.close()
+        if self.writer is not None:
+            self.writer.close()
 
 
 def read_metrics(run: Path) -> list[dict[str, float | None]]:

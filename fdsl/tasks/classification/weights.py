@@ -123,8 +123,8 @@ def evaluation_dataset(weights: Weights, data: RealDataConfig) -> Dataset:
     augment = AugmentConfig(img_size=int(cfg["input_size"][-1]), interpolation=cfg.get("interpolation", "bilinear"),
                             mean=tuple(cfg["mean"]), std=tuple(cfg["std"]), eval_crop_pct=cfg.get("crop_pct", 1.0))
     dataset = split(data, transform=build_transforms(augment)[1])
-    check_classes(weights, dataset.classes, new_head=False, hint="evaluate scores weights on the classes they were "
-                                                                  "trained on: fine-tune them on these classes first")
+    check_classes(weights, dataset.classes, new_head=False, hint="score them on a dataset with their classes, or "
+                  "fine-tune them on this one first (fdsl finetune --init CHECKPOINT --new-head)")
     check(int(weights.config["num_classes"]) == len(dataset.classes),
           f"checkpoint has {weights.config['num_classes']} classes but the dataset has {len(dataset.classes)}")
     return dataset

@@ -23,7 +23,8 @@ class MaskPairs(Dataset):
         return len(self.scenes)
 
     def set_epoch(self, epoch: int) -> None:
-        self.scenes.set_epoch(epoch)
+        if hasattr(self.scenes, "set_epoch"):  # scenes on the fly draw per epoch; a render's are fixed
+            self.scenes.set_epoch(epoch)
 
     def __getitem__(self, index: int):
         return self.scenes[index][0]
