@@ -259,7 +259,7 @@ def cmd_evaluate(args) -> None:
 
 def cmd_study(args) -> None:
     from fdsl.configs import dump_yaml
-    from fdsl.experiments.study import check_study_file, finetune_config, pretrain_configs, run_study
+    from fdsl.experiments.study import check_study_file, fold_configs, pretrain_configs, run_study
 
     study = check_study_file(args.study)
     if args.data:
@@ -267,11 +267,12 @@ def cmd_study(args) -> None:
     if args.jobs is not None:
         check(args.jobs >= 1, f"--jobs {args.jobs}; allowed: >= 1")
         study.jobs = args.jobs
-    pre, ft = pretrain_configs(study, args.workers), finetune_config(study, args.workers)
+    pre, folds = pretrain_configs(study, args.workers), fold_configs(study, args.workers)
     if args.print_config:
         for name, config in pre.items():
             print(f"# pre-training: {name}\n{dump_yaml(config)}")
-        print(f"# fine-tuning (seeds {study.seeds})\n{dump_yaml(ft)}", end="")
+        for fold, config in folds.items():
+            print(f"# fine-tuning{f' of fold {fold}' if fold else ''} (seeds {study.seeds})\n{dump_yaml(config)}", end="")
         return
     _run_training(args, lambda: _primary_print(run_study(study, args.out, workers=args.workers).report))
 
@@ -322,7 +323,8 @@ def add_train_commands(sub: argparse._SubParsersAction, family: str | None = Non
     task = get_task(task or DEFAULT_TASK)
     p = add_training_parser(sub, "pretrain", PRETRAIN, task, train,
                             "pre-train a model on a formula family (on the fly or from disk); the family's sample kind "
-                            "picks the task (images: classification, images+masks: segmentation, point clouds: points)")
+                            "picks the task (images: classification, images+masks: segmentation, point clouds: points, "
+                            "clips: video)")
     add_family_config_options(p, family, task.pretrain_config)
     add_training_parser(sub, "finetune", FINETUNE, task, train, "fine-tune fdsl or timm weights (or scratch) on real data")
     p = add_training_parser(sub, "compare", FINETUNE, task, compare_checkpoints,
@@ -334,7 +336,8 @@ def add_train_commands(sub: argparse._SubParsersAction, family: str | None = Non
                                                        "number of cores, with one torch thread per run)")
 
     p = sub.add_parser("evaluate", help="score saved weights on a dataset's validation split: the task's scores "
-                                        "(top-1/top-5, mIoU with --task segmentation, OA/mAcc with --task points)")
+                                        "(top-1/top-5, mIoU with --task segmentation, OA/mAcc with --task points, "
+                                        "top-1/mean class accuracy with --task video)")
     p.add_argument("checkpoint", help="weights folder (model.safetensors + config.json), run folder or file")
     _task_option(p, DEFAULT_TASK)
     group = p.add_argument_group("data (--dataset required; the split that fine-tuning validates on)")

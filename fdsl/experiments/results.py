@@ -131,12 +131,15 @@ def study_rows(groups: list[Group], pretraining: dict[str, Pretraining]) -> list
 @dataclasses.dataclass(frozen=True)
 class StudyResult:
     rows: list[StudyRow]
+    #: Of a study with folds: the mean over the folds of each seed's runs (``folds`` holds each fold's).
     comparison: Comparison
     #: study.md: the table and how it was measured.
     report: str
+    folds: dict[str, Comparison] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"rows": [row.to_json() for row in self.rows], **self.comparison.to_json()}
+        values = {"rows": [row.to_json() for row in self.rows], **self.comparison.to_json()}
+        return values | ({"folds": {name: fold.to_json() for name, fold in self.folds.items()}} if self.folds else {})
 
 
 @dataclasses.dataclass(frozen=True)

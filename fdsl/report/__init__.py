@@ -87,6 +87,10 @@ def run_sections(run: Path, assets: Path, *, heading: str) -> list[str]:
         gallery = pretraining_gallery(run, config, assets)
         parts.append(html.figure(gallery, f"pre-training data: {config['data']['family']} (rows: categories, "
                                           "columns: instances)"))
+        animation = pretraining_animation(run, config, assets)
+        if animation is not None:
+            parts.append(html.figure(animation, f"the same clips playing ({config['data']['family']}, the first "
+                                                "categories and instances; animated WebP)"))
     if (run / "config.yaml").is_file():
         parts.append(html.details(f"config.yaml of {run.name}", (run / "config.yaml").read_text()))
     return parts
@@ -112,6 +116,29 @@ def pretraining_gallery(run: Path, config: dict, assets: Path) -> Path:
                             instances=list(range(min(6, data.instances))), tile=64)
     path = assets / f"gallery-{_slug(run)}.png"
     save_png(image, path)
+    return path
+
+
+def pretraining_animation(run: Path, config: dict, assets: Path) -> Path | None:
+    """For a clip family (the video kind), its first categories and instances as one animation that
+    plays in the page (lossy WebP); None for other kinds."""
+    from fdsl.configs import from_dict
+    from fdsl.data.config import FormulaDataConfig
+    from fdsl.data.datasets import load_categories
+    from fdsl.registry import formula_class, get_formula
+    from fdsl.viz.animation import formula_animation, save_animation
+
+    data = from_dict(FormulaDataConfig, config["data"])
+    if formula_class(data.family).kind.name != "video":
+        return None
+    import dataclasses
+
+    data = dataclasses.replace(data, categories=min(4, data.categories))
+    formula = get_formula(data.family, **data.formula)
+    clip = formula_animation(formula, load_categories(formula, data), seed=data.seed,
+                             instances=list(range(min(3, data.instances))), tile=64)
+    path = assets / f"animation-{_slug(run)}.webp"
+    save_animation(clip, path, quality=80)
     return path
 
 
@@ -207,6 +234,7 @@ def study_sections(folder: Path, assets: Path) -> list[str]:
               f"{r['mean']:.2f} ± {r['std']:.2f}", f"{r['gap']:+.2f}" if "gap" in r else "-",
               f"{r['gap_std']:+.1f}" if "gap_std" in r else "-"] for r in rows]
     parts = ["<h2>study (ours)</h2>", html.table(header, table)]
+    parts += fold_tables(_read_json(folder / "study.json").get("folds") or {})
     if (folder / "study.md").is_file():
         notes = [line for line in (folder / "study.md").read_text().splitlines() if line and not line.startswith("|")]
         parts += [html.paragraph(line, "note") for line in notes]
@@ -214,6 +242,18 @@ def study_sections(folder: Path, assets: Path) -> list[str]:
         parts.append(html.figure(folder / "study.png", "fine-tuned score per init: mean ± std, one dot per seed"))
     if (folder / "compare" / "results.json").is_file():
         parts += comparison_sections(folder / "compare", assets)
+    return parts
+
+
+def fold_tables(folds: dict[str, dict]) -> list[str]:
+    """A study with folds: each fold's scores per init (mean ± std over seeds) and the gap to scratch."""
+    from fdsl.tasks import metric_label
+
+    parts = []
+    for name, fold in folds.items():
+        labels = [metric_label(m) for m in fold.get("metrics", ("top1", "top5"))] + ["-"]
+        header = ["init", "seeds", f"{labels[0]} (%)", f"{labels[1]} (%)", "gap (points)", "gap (std)"]
+        parts.append(html.table(header, gap_rows(fold["groups"]), caption=f"fold {name}"))
     return parts
 
 

@@ -27,12 +27,17 @@ def escape(text: object) -> str:
     return html.escape(str(text))
 
 
-def data_uri(png: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(Path(png).read_bytes()).decode("ascii")
+#: The media type of each picture format a page embeds (animations play as they are).
+MEDIA_TYPES = {".png": "image/png", ".gif": "image/gif", ".webp": "image/webp"}
 
 
-def figure(png: Path, caption: str) -> str:
-    return (f'<figure><img src="{data_uri(png)}" alt="{escape(caption)}">'
+def data_uri(picture: Path) -> str:
+    media = MEDIA_TYPES[Path(picture).suffix.lower()]
+    return f"data:{media};base64," + base64.b64encode(Path(picture).read_bytes()).decode("ascii")
+
+
+def figure(picture: Path, caption: str) -> str:
+    return (f'<figure><img src="{data_uri(picture)}" alt="{escape(caption)}">'
             f"<figcaption>{escape(caption)}</figcaption></figure>")
 
 

@@ -43,7 +43,7 @@ DEFAULT_TASK = "classification"
 
 #: Training tasks: the built-in ones, then the ``fdsl.tasks`` plugins.
 TASKS = Registry("task", "fdsl.tasks", ("fdsl.tasks.classification", "fdsl.tasks.segmentation", "fdsl.tasks.points",
-                                        "fdsl.tasks.detection"))
+                                        "fdsl.tasks.detection", "fdsl.tasks.video"))
 
 #: How a score is named in tables and messages (any other name is shown as it is).
 METRIC_LABELS = {"top1": "top-1", "top5": "top-5", "miou": "mIoU", "pixel_acc": "pixel accuracy",
