@@ -324,7 +324,7 @@ def add_train_commands(sub: argparse._SubParsersAction, family: str | None = Non
     p = add_training_parser(sub, "pretrain", PRETRAIN, task, train,
                             "pre-train a model on a formula family (on the fly or from disk); the family's sample kind "
                             "picks the task (images: classification, images+masks: segmentation, point clouds: points, "
-                            "clips: video)")
+                            "images+instances: detection, clips: video)")
     add_family_config_options(p, family, task.pretrain_config)
     add_training_parser(sub, "finetune", FINETUNE, task, train, "fine-tune fdsl or timm weights (or scratch) on real data")
     p = add_training_parser(sub, "compare", FINETUNE, task, compare_checkpoints,
@@ -337,7 +337,7 @@ def add_train_commands(sub: argparse._SubParsersAction, family: str | None = Non
 
     p = sub.add_parser("evaluate", help="score saved weights on a dataset's validation split: the task's scores "
                                         "(top-1/top-5, mIoU with --task segmentation, OA/mAcc with --task points, "
-                                        "top-1/mean class accuracy with --task video)")
+                                        "box/mask AP with --task detection, top-1/mean class accuracy with --task video)")
     p.add_argument("checkpoint", help="weights folder (model.safetensors + config.json), run folder or file")
     _task_option(p, DEFAULT_TASK)
     group = p.add_argument_group("data (--dataset required; the split that fine-tuning validates on)")

@@ -55,7 +55,8 @@ import yaml
 from PIL import Image
 from pycocotools import mask as mask_api
 
-from fdsl.config_fields import cli
+from fdsl.data.config import (DetectionDataConfig, EMPTY_IMAGES, FORMATS, LABEL_KINDS, MISSING_LABELS,  # noqa: F401
+                              ORPHAN_LABELS)
 from fdsl.errors import FdslError, check
 
 #: Label 0, as torchvision's detectors reserve it (their weights' ``categories`` start with it).
@@ -65,11 +66,6 @@ EDGE_TOLERANCE = 1.0
 #: The largest width or height (and coordinate) taken: beyond, an image is no photo (PIL refuses them too).
 MAX_PIXELS = 100_000
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-LABEL_KINDS = ("boxes", "masks")
-FORMATS = ("auto", "coco", "yolo")
-EMPTY_IMAGES = ("keep", "drop")
-ORPHAN_LABELS = ("error", "skip")
-MISSING_LABELS = ("empty", "skip")
 #: The YOLO label folder of each label kind in COCO128's layout (lightly-ai/coco128_yolo).
 YOLO_TASK_FOLDERS = {"boxes": "object_detection", "masks": "instance_segmentation"}
 
@@ -623,62 +619,6 @@ def split_holdout(data: DetectionData, share: float) -> tuple[DetectionData, Det
     check(bool(train), f"holdout = {share} leaves no training image of {len(data.images)} in {data.source}")
     return (data.replace(images=train),
             data.replace(images=tuple(image for i, image in enumerate(data.images) if i in held)))
-
-
-# --- one config for a run -------------------------------------------------------------------------------
-@dataclasses.dataclass
-class DetectionDataConfig:
-    """Real detection data for fine-tuning: a YOLO folder or a COCO JSON, and how to use it."""
-
-    dataset: str = dataclasses.field(default="../shared/data/coco128", metadata=cli(
-        "--dataset", "a YOLO folder (COCO128's layout or Ultralytics') or a COCO instances_*.json file"))
-    #: "auto": a .json file is COCO, a folder YOLO.
-    format: str = dataclasses.field(default="auto", metadata=cli("--data-format", "coco, yolo or auto",
-                                                                  choices=FORMATS))
-    #: What is trained: "boxes" (Faster R-CNN) or "masks" (Mask R-CNN; YOLO's polygon labels).
-    labels: str = dataclasses.field(default="boxes", metadata=cli("--labels", "boxes or masks", choices=LABEL_KINDS))
-    #: COCO's image folder (default: next to the annotations, see :func:`read_coco`).
-    images: str | None = None
-    #: YOLO's split folder (default: the only one).
-    split: str | None = None
-    #: Train on these class names only (empty: every class).
-    classes: tuple[str, ...] = dataclasses.field(default=(), metadata=cli(
-        "--classes", "train on these class names only, e.g. person (default: every class)"))
-    #: Share of the images held out for validation, spread evenly in file order (0.2: every fifth).
-    holdout: float = dataclasses.field(default=0.2, metadata=cli("--holdout", "share of images held out"))
-    #: Images without objects (in the data, or after ``classes``): kept as negatives, or dropped.
-    empty_images: str = dataclasses.field(default="keep", metadata=cli("--empty-images", "keep or drop",
-                                                                        choices=EMPTY_IMAGES))
-    #: Label files (or JSON image entries) whose image is missing: an error, or skipped.
-    orphan_labels: str = dataclasses.field(default="error", metadata=cli(
-        "--orphan-labels", "label files without an image: error or skip", choices=ORPHAN_LABELS))
-    #: YOLO images without a label file: no objects ("empty"), or left out ("skip"); None: the YAML's say.
-    missing_labels: str | None = None
-    #: The longer image side after resizing (the transforms resize boxes and masks with it); None: as stored.
-    image_size: int | None = dataclasses.field(default=None, metadata=cli(
-        "--image-size", "longer image side after resizing (CPU runs); default: as stored"))
-
-    def validate(self) -> None:
-        for name, allowed in (("format", FORMATS), ("labels", LABEL_KINDS), ("empty_images", EMPTY_IMAGES),
-                              ("orphan_labels", ORPHAN_LABELS)):
-            value = getattr(self, name)
-            check(value in allowed, f"data.{name} = {value!r}; valid: {', '.join(allowed)}")
-        check(self.missing_labels is None or self.missing_labels in MISSING_LABELS,
-              f"data.missing_labels = {self.missing_labels!r}; valid: {', '.join(MISSING_LABELS)} or null")
-        check(0.0 <= self.holdout < 1.0, f"data.holdout = {self.holdout}; allowed: [0, 1)")
-        check(self.image_size is None or self.image_size >= 16, f"data.image_size = {self.image_size}; allowed: >= 16")
-
-    @property
-    def data_format(self) -> str:
-        if self.format != "auto":
-            return self.format
-        return "coco" if Path(self.dataset).suffix.lower() == ".json" else "yolo"
-
-    def describe(self) -> str:
-        classes = ", ".join(self.classes) if self.classes else "all classes"
-        return (f"{self.dataset} ({self.data_format}, {self.labels}), {classes}, every image at position i with "
-                f"floor((i + 1) x {self.holdout}) > floor(i x {self.holdout}) held out, empty images "
-                f"{'kept' if self.empty_images == 'keep' else 'dropped'}")
 
 
 def read_detection_data(data: DetectionDataConfig) -> DetectionData:

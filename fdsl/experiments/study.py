@@ -11,6 +11,11 @@ pre-training recipe shared by every variant, and the variants, each a set of con
       fractaldb: {}
       perlin: {data.family: perlin, data.formula: {size: 32}, data.categories: 100}
 
+A variant may name another ``task`` for its pre-training (a detection study's classification
+backbones: ``fractaldb: {task: classification, model.name: resnet18, ...}``); it then starts from that
+task's preset (its ``preset``, else the study's ``pretrain.preset``), and the study's ``pretrain.set``,
+written for the study's task, does not apply to it.
+
 Each variant is pre-trained once (``out/pretrain/<name>``), then :func:`fdsl.experiments.compare.compare`
 fine-tunes scratch and every variant once per seed (``out/compare``). A variant may name another
 ``task`` that pre-trains it (a 2-D image classifier that the video task inflates): it then starts
@@ -66,10 +71,14 @@ class StudyConfig:
     finetune: Recipe = dataclasses.field(default_factory=Recipe)
     pretrain: Recipe = dataclasses.field(default_factory=Recipe)
     #: Variant name -> overrides of the shared pre-training recipe (may hold ``preset``, and ``task``:
-    #: another task pre-trains it, from its preset and these overrides alone).
+    #: the task that pre-trains it, by default the study's; another task starts from its own preset and these
+    #: overrides alone).
     variants: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     #: Fold name -> overrides of the fine-tuning recipe: one comparison per fold, scores averaged over folds.
     folds: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+    def variant_task(self, name: str) -> str:
+        return str(self.variants[name].get("task", self.task))
 
 
 def expand(overrides: dict[str, Any], cls: type) -> dict[str, Any]:
@@ -117,7 +126,8 @@ def parse_study(values: dict[str, Any]) -> StudyConfig:
     jobs = to_number(values.get("jobs", 1), int, "jobs")
     check(jobs >= 1, f"jobs = {jobs!r}; allowed: an integer >= 1")
     task = str(values.get("task", "classification"))
-    get_task(task)
+    for name in [task, *(str(v["task"]) for v in variants.values() if isinstance(v, dict) and "task" in v)]:
+        get_task(name)  # an unknown task fails here, in one line
     return StudyConfig(task=task, seeds=seeds, data=values.get("data"), jobs=jobs,
                        finetune=_recipe(values.get("finetune", {}), "finetune"),
                        pretrain=_recipe(values.get("pretrain", {}), "pretrain"),
@@ -167,7 +177,6 @@ def run_study(study: StudyConfig, out: str | Path, *, workers: int | None = None
     from fdsl.experiments.jobs import Run, run_all
     from fdsl.train.run import runner
 
-    from fdsl.train.run import task_of_config
 
     out = Path(out)
     task = get_task(study.task)
@@ -177,7 +186,7 @@ def run_study(study: StudyConfig, out: str | Path, *, workers: int | None = None
         task.check_finetune_data(config.data)  # a bad fine-tuning dataset fails now, not after the pre-training
     check_study_folders(study, out, pre_configs, ft_configs)
     names = list(pre_configs)
-    results = run_all([Run(runner(task_of_config(pre_configs[name])[0], PRETRAIN), pre_configs[name],
+    results = run_all([Run(runner(get_task(study.variant_task(name)), PRETRAIN), pre_configs[name],
                            out / "pretrain" / name) for name in names], study.jobs)
     pretraining = {name: summarize_pretraining(pre_configs[name], result) for name, result in zip(names, results)}
     checkpoints = [str(out / "pretrain" / n / "last") for n in names]

@@ -195,6 +195,7 @@ def comparison_sections(folder: Path, assets: Path) -> list[str]:
                             "scratch / pooled std of the two arms", "note")]
     if (folder / "curves.png").is_file():
         parts.append(html.figure(folder / "curves.png", "fine-tuning curves (mean ± std over seeds)"))
+    parts += predictions_section(folder, groups, config, assets)
     parts += papers_section(config)
     if (first / "config.yaml").is_file():
         parts.append(html.details("fine-tuning config (scratch, first seed)", (first / "config.yaml").read_text()))
@@ -203,6 +204,27 @@ def comparison_sections(folder: Path, assets: Path) -> list[str]:
         if run is not None:
             parts += run_sections(run, assets, heading=f"pre-training of {group['init']}")
     return parts
+
+
+def predictions_section(folder: Path, groups: list[dict], config: dict, assets: Path) -> list[str]:
+    """The final weights of each init's first seed, their predictions beside the truth on validation
+    images, when the runs' task draws them (:meth:`fdsl.tasks.Task.draw_predictions`)."""
+    from fdsl.config_fields import sections
+    from fdsl.configs import from_dict
+    from fdsl.tasks import get_task, list_tasks, task_of_weights
+
+    weights = {g["init"]: folder / g["init"] / f"seed{g['runs'][0]['seed']}" / "last" for g in groups}
+    first = next(iter(weights.values())) / "config.json"
+    task = task_of_weights(_read_json(first)) if first.is_file() else None
+    if task not in list_tasks() or not isinstance(config.get("data"), dict):
+        return []
+    task = get_task(task)
+    data = from_dict(sections(task.finetune_config)["data"], config["data"])
+    path = assets / f"predictions-{_slug(folder)}.png"
+    if not all(w.is_dir() for w in weights.values()) or not task.draw_predictions(weights, data, path):
+        return []
+    return [html.figure(path, "predictions on validation images beside the truth (each init's final weights, "
+                              "its first seed)")]
 
 
 def study_sections(folder: Path, assets: Path) -> list[str]:

@@ -43,11 +43,13 @@ DEFAULT_TASK = "classification"
 
 #: Training tasks: the built-in ones, then the ``fdsl.tasks`` plugins.
 TASKS = Registry("task", "fdsl.tasks", ("fdsl.tasks.classification", "fdsl.tasks.segmentation", "fdsl.tasks.points",
-                                 "fdsl.tasks.video"))
+                                        "fdsl.tasks.detection", "fdsl.tasks.video"))
 
 #: How a score is named in tables and messages (any other name is shown as it is).
 METRIC_LABELS = {"top1": "top-1", "top5": "top-5", "miou": "mIoU", "pixel_acc": "pixel accuracy",
-                 "oa": "overall accuracy", "macc": "mean class accuracy"}
+                 "oa": "overall accuracy", "macc": "mean class accuracy",
+                 **{f"{kind}_ap{range_}": f"{kind} AP{range_.replace('_', ' ')}" for kind in ("box", "mask")
+                    for range_ in ("", "50", "75", "_small", "_medium", "_large")}}
 
 
 def metric_label(metric: str) -> str:
@@ -196,6 +198,12 @@ class Task(ABC):
     @abstractmethod
     def evaluation_dataset(self, weights: "Weights", data: Any) -> "Dataset":
         """The split of ``data`` that fine-tuning validated on, prepared as the run prepared it."""
+
+    def draw_predictions(self, weights: dict[str, Path], data: Any, path: Path) -> bool:
+        """A picture of each weights' predictions (label -> weights folder) beside the truth on images of
+        the split of ``data`` (a fine-tuning data config) that fine-tuning validated on, written to
+        ``path`` for reports; False when the task draws none (the default)."""
+        return False
 
 
 def lazy(module: str, function: str) -> Callable:
