@@ -81,6 +81,25 @@ def test_repeats_cycle_over_the_same_images():
     assert [train.locate(k) for k in range(6)] == [(0, 0), (1, 0), (0, 0), (1, 0), (0, 0), (1, 0)]
 
 
+def test_a_repeated_sample_is_rendered_once_and_is_the_same_image(monkeypatch):
+    train, _, _ = formula_datasets(quick_data("fractaldb", instances=1, repeats=3))
+    first = [np.asarray(train[k][0]) for k in range(2)]
+    calls = []
+    render = train.formula.sample
+    monkeypatch.setattr(train.formula, "sample", lambda *args: calls.append(args) or render(*args))
+    again = [np.asarray(train[k][0]) for k in range(6)]
+    assert calls == []  # both categories were kept on their first showing
+    assert all(np.array_equal(again[k], first[k % 2]) for k in range(6))
+    fresh = render(train.categories[1], train.seed, 1, 0)
+    assert np.array_equal(train.kept[1, 0], fresh) and not train.kept[1, 0].flags.writeable
+
+
+def test_samples_shown_once_per_epoch_are_not_kept():
+    train, _, _ = formula_datasets(quick_data("fractaldb", instances=2))
+    train[0]
+    assert train.kept is None
+
+
 def test_too_many_instances_for_the_family_is_one_clear_error():
     with pytest.raises(FdslError, match="exceeds the 1 distinct instances of ofdb"):
         formula_datasets(quick_data("ofdb", instances=1, val_instances=1))

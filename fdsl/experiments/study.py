@@ -268,8 +268,16 @@ def check_study_folders(study: StudyConfig, out: Path, pre_configs: dict[str, An
 def summarize_pretraining(config, result) -> Pretraining:
     return Pretraining(minutes=sum(row.get("epoch_s") or 0.0 for row in result.history) / 60,
                        held_out=result.last.get(result.primary), epochs=len(result.history),
-                       images=config.data.categories * config.data.instances * config.data.repeats * len(result.history),
-                       held_out_metric=result.primary[4:])
+                       images=samples_seen(config.data, result.history), held_out_metric=result.primary[4:])
+
+
+def samples_seen(data, history: list[dict[str, Any]]) -> int:
+    """Training samples the run saw: each epoch shows ``instances_per_epoch`` (else all ``instances``) of
+    every category ``repeats`` times; a run from ``data_dir`` (whose card, not the config, sets the
+    counts) counts what its epochs timed (a single-process run's count)."""
+    if data.data_dir is None:
+        return data.categories * (data.instances_per_epoch or data.instances) * data.repeats * len(history)
+    return round(sum((row.get("images_per_s") or 0.0) * (row.get("epoch_s") or 0.0) for row in history))
 
 
 def format_study(rows: list[StudyRow], ft_config, metric: str = "top-1", *, data: str | None = None,
