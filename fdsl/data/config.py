@@ -33,7 +33,8 @@ class FormulaDataConfig(Section):
     repeats: int = 1
     #: Show only this many of each category's training instances per pass (None: all of them). The
     #: instances of a pass are drawn without replacement from (seed, epoch, pass, category), so any
-    #: worker count, rank count or resume draws the same (3D-OFDB: 12 views, one per pass).
+    #: worker count, rank count or resume draws the same (3D-OFDB: 12 views, one per pass). With an
+    #: image folder that no render made as ``data_dir``: this many images of each class per epoch.
     instances_per_epoch: int | None = None
     #: The data seed: categories and samples derive from it (``fdsl render --data-seed``).
     seed: int = dataclasses.field(default=0, metadata=cli(
@@ -59,8 +60,11 @@ class FormulaDataConfig(Section):
         check(self.val_instances >= 0, f"data.val_instances = {self.val_instances}; allowed: >= 0")
         check(self.repeats >= 1, f"data.repeats = {self.repeats}; allowed: >= 1")
         per_epoch = self.instances_per_epoch
-        check(per_epoch is None or 1 <= per_epoch <= self.instances,
-              f"data.instances_per_epoch = {per_epoch}; allowed: 1..data.instances ({self.instances}) or null")
+        if self.data_dir is None:
+            check(per_epoch is None or 1 <= per_epoch <= self.instances,
+                  f"data.instances_per_epoch = {per_epoch}; allowed: 1..data.instances ({self.instances}) or null")
+        else:
+            check(per_epoch is None or per_epoch >= 1, f"data.instances_per_epoch = {per_epoch}; allowed: >= 1 or null")
         self.family_config()
 
     def family_config(self):

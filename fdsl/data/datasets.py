@@ -170,11 +170,11 @@ def _rendered_folder_datasets(data: FormulaDataConfig, train_transform, val_tran
     from fdsl.data.rendered import rendered_datasets
     from fdsl.registry import formula_class
 
-    check(data.instances_per_epoch is None,
-          "data.instances_per_epoch applies to data rendered on the fly, not to data.data_dir; unset it")
     root = Path(data.data_dir)
     check(root.is_dir(), f"data.data_dir {str(root)!r} does not exist or is not a directory")
     card = rendered_card(root, data.family, progress=progress)
+    check(data.instances_per_epoch is None or card is None, "data.instances_per_epoch applies to data rendered on "
+          "the fly or to an image folder that no render made, not to a render in data.data_dir; unset it")
     if card is not None:
         kind = formula_class(card["family"]).kind
         check(kind.name in data.kinds, f"{str(root)!r} holds {kind.name} samples; this pre-training reads "
@@ -187,7 +187,40 @@ def _rendered_folder_datasets(data: FormulaDataConfig, train_transform, val_tran
     train = Split(folder, train_idx, train_transform)
     val = Split(folder, val_idx, val_transform) if data.val_instances else None
     check_images(train, val)
+    if data.instances_per_epoch is not None:
+        train = EachEpochPerClass(train, data.instances_per_epoch, seed=data.seed)
     return train, val, list(folder.classes)
+
+
+class EachEpochPerClass(Dataset):
+    """``per_class`` images of each class of ``split`` per epoch (all of a smaller class), drawn
+    without replacement from ``(seed, epoch, class)`` as :class:`FormulaDataset` draws its
+    ``instances_per_epoch``: self-supervision on a large unlabeled folder with the images-per-epoch
+    budget of a formula pre-training (CIFAR-10's 45,000 training images, 1,000 per class per epoch)."""
+
+    def __init__(self, split: Split, per_class: int, *, seed: int):
+        self.split, self.per_class, self.seed, self.epoch = split, per_class, seed, 0
+        self.classes = split.classes
+        self.by_class = list(indices_per_class(split.targets).values())
+        self.shown = self.pick()
+
+    def set_epoch(self, epoch: int) -> None:
+        if epoch != self.epoch:
+            self.epoch = epoch
+            self.shown = self.pick()
+
+    def pick(self) -> list[int]:
+        shown = []
+        for label, indices in enumerate(self.by_class):
+            order = derive_rng(self.seed, EPOCH_INSTANCES, self.epoch, 0, label).permutation(len(indices))
+            shown += [indices[i] for i in sorted(order[: self.per_class])]
+        return shown
+
+    def __len__(self) -> int:
+        return len(self.shown)
+
+    def __getitem__(self, index: int):
+        return self.split[self.shown[index]]
 
 
 # --- folders and real images ----------------------------------------------------------------------

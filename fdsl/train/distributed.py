@@ -21,6 +21,7 @@ import datetime
 import logging
 import os
 import sys
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -97,6 +98,15 @@ def reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
     if dist.is_initialized():
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor
+
+
+def gather_objects(value: Any) -> list[Any]:
+    """``value`` of every rank, in rank order (``[value]`` in a single process)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return [value]
+    gathered: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, value)
+    return gathered
 
 
 @contextlib.contextmanager

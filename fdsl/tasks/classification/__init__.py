@@ -50,6 +50,9 @@ class Classification(Task):
     def loader_stage(self, config, device):
         from fdsl.tasks.classification.augment import device_stage
 
+        objective = getattr(config, "objective", None)
+        if objective is not None and objective.self_supervised:
+            return None  # lightly's view transforms finish each view in the loader workers
         return device_stage(config.augment, device)
 
     resolve_init = lazy(f"{PACKAGE}.weights", "resolve_init")

@@ -75,10 +75,47 @@ class AugmentConfig(Section):
             check_v2_options(self)
 
 
+#: What pre-training learns: the formula's labels, or a self-supervised objective that ignores them
+#: (:mod:`fdsl.tasks.classification.selfsup`).
+OBJECTIVES = ("supervised", "simclr", "moco")
+
+
+@dataclasses.dataclass
+class ObjectiveConfig(Section):
+    """What pre-training optimises: ``supervised`` (cross-entropy on the formula's categories), or
+    SimCLR / MoCo v2 on two augmented views of each image, labels unused (lightly's losses, heads and
+    view transforms). Unset values take the papers' (SimCLR on CIFAR-10: temperature 0.5; MoCo v2:
+    0.2, momentum 0.99, a queue of 4,096 keys as lightly's CIFAR-10 benchmark)."""
+
+    name: str = dataclasses.field(default="supervised", metadata=cli(
+        "--objective", f"what pre-training learns: {', '.join(OBJECTIVES)} (self-supervised: labels unused)"))
+    temperature: float | None = None
+    #: The projection head: hidden width and output size (the SimCLR / MoCo v2 head's 128-d output).
+    hidden_dim: int = 512
+    output_dim: int = 128
+    #: MoCo: the key encoder's exponential-moving-average momentum and the queue of negative keys.
+    momentum: float = 0.99
+    queue: int = 4096
+
+    @property
+    def self_supervised(self) -> bool:
+        return self.name != "supervised"
+
+    def validate(self) -> None:
+        check(self.name in OBJECTIVES, f"objective.name = {self.name!r}; valid: {', '.join(OBJECTIVES)}")
+        check(self.temperature is None or self.temperature > 0,
+              f"objective.temperature = {self.temperature}; allowed: > 0 or null")
+        check(self.hidden_dim >= 1 and self.output_dim >= 1,
+              f"objective.hidden_dim / output_dim = {self.hidden_dim} / {self.output_dim}; allowed: >= 1")
+        check(0.0 <= self.momentum < 1.0, f"objective.momentum = {self.momentum}; allowed: [0, 1)")
+        check(self.queue >= 1, f"objective.queue = {self.queue}; allowed: >= 1")
+
+
 @dataclasses.dataclass
 class PretrainConfig(RunConfig):
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     data: FormulaDataConfig = dataclasses.field(default_factory=FormulaDataConfig)
+    objective: ObjectiveConfig = dataclasses.field(default_factory=ObjectiveConfig)
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
     optim: OptimConfig = dataclasses.field(default_factory=OptimConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)

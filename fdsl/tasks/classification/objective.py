@@ -14,8 +14,14 @@ from fdsl.train.engine import Precision, SupervisedStep
 METRICS = ("top1", "top5")
 
 
-def train_step(config, label_names: list[str]) -> SupervisedStep:
+def train_step(config, label_names: list[str]):
     from fdsl.tasks.classification.augment import mixup_and_loss
+
+    objective = getattr(config, "objective", None)
+    if objective is not None and objective.self_supervised:
+        from fdsl.tasks.classification.selfsup import ContrastiveStep
+
+        return ContrastiveStep()
 
     mixup, loss_fn = mixup_and_loss(config.augment, len(label_names))
     return SupervisedStep(loss_fn, batch_transform=mixup)
@@ -24,8 +30,13 @@ def train_step(config, label_names: list[str]) -> SupervisedStep:
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: Iterable, *, device: torch.device, precision: Precision | None = None,
              label_names: list[str] | None = None) -> dict[str, float]:
-    """Loss, top-1 and top-5 accuracy (%) over every image of ``loader`` on all ranks together."""
+    """Loss, top-1 and top-5 accuracy (%) over every image of ``loader`` on all ranks together; for a
+    self-supervised model, its held-out k-NN score (:func:`fdsl.tasks.classification.selfsup.knn_scores`)."""
+    from fdsl.tasks.classification.selfsup import contrastive_head, knn_scores
+
     precision = precision or Precision()
+    if contrastive_head(model) is not None:
+        return knn_scores(model, loader, device=device, precision=precision)
     model.eval()
     # loss sum, top-1 hits, top-5 hits, images: summed on this rank, then over ranks.
     sums = torch.zeros(4, dtype=torch.float64)

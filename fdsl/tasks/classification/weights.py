@@ -23,7 +23,7 @@ from fdsl.errors import FdslError, check
 from fdsl.tasks import check_weights_task
 from fdsl.tasks.classification.config import AugmentConfig, FinetuneConfig, ModelConfig
 from fdsl.tasks.classification.freeze import apply_freezing
-from fdsl.tasks.classification.models import create_model, load_pretrained, model_config_from_checkpoint
+from fdsl.tasks.classification.models import create_model, head_prefixes, load_pretrained, model_config_from_checkpoint
 from fdsl.train.checkpoint import Weights, load_weights, preview_names
 
 
@@ -55,7 +55,12 @@ def build_model(config, classes: list[str], weights: Weights | None) -> nn.Modul
     """The model to train: from scratch (pre-training, or fine-tuning without init), from timm's
     weights or from ``weights``, with the stages ``config`` freezes frozen."""
     if not isinstance(config, FinetuneConfig):
-        return create_model(config.model, num_classes=len(classes))
+        model = create_model(config.model, num_classes=len(classes))
+        if config.objective.self_supervised:
+            from fdsl.tasks.classification.selfsup import contrastive_model
+
+            model = contrastive_model(model, config.objective)
+        return model
     if config.init == "timm":
         return timm_model(config, classes)
     model = create_model(config.model, num_classes=len(classes))
@@ -103,10 +108,14 @@ def load_model(weights: Weights) -> nn.Module:
     check(weights.config is not None,
           f"checkpoint {str(weights.path)!r} has no config.json beside it: its architecture is unknown")
     kwargs = {k: v for k, v in (weights.config.get("model_args") or {}).items() if k != "num_classes"}
-    model = create_model(ModelConfig(name=weights.config["architecture"], kwargs=kwargs),
-                         num_classes=int(weights.config["num_classes"]))
+    num_classes = int(weights.config["num_classes"])
+    model = create_model(ModelConfig(name=weights.config["architecture"], kwargs=kwargs), num_classes=num_classes)
+    state_dict = weights.state_dict
+    if num_classes == 0:  # self-supervised weights: the backbone, without the projection head
+        heads = head_prefixes(model)
+        state_dict = {k: v for k, v in state_dict.items() if not k.startswith(heads)}
     try:
-        model.load_state_dict(weights.state_dict)
+        model.load_state_dict(state_dict)
     except RuntimeError as error:
         raise FdslError(f"checkpoint {str(weights.path)!r} does not fit its own config.json "
                         f"({str(error).splitlines()[0]})") from None
@@ -119,6 +128,8 @@ def evaluation_dataset(weights: Weights, data: RealDataConfig) -> Dataset:
     from fdsl.data.datasets import evaluation_dataset as split
     from fdsl.tasks.classification.augment import build_transforms
 
+    check(int(weights.config["num_classes"]) > 0, f"checkpoint {str(weights.path)!r} has no classifier (self-supervised "
+          "pre-training); fine-tune it first (fdsl finetune --init CHECKPOINT --new-head)")
     cfg = weights.config["pretrained_cfg"]
     augment = AugmentConfig(img_size=int(cfg["input_size"][-1]), interpolation=cfg.get("interpolation", "bilinear"),
                             mean=tuple(cfg["mean"]), std=tuple(cfg["std"]), eval_crop_pct=cfg.get("crop_pct", 1.0))
