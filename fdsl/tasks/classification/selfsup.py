@@ -72,11 +72,19 @@ class ContrastiveHead(nn.Module):
             deactivate_requires_grad(key_encoder)
             self.key_encoder = key_encoder
             self.loss = NTXentLoss(temperature, memory_bank_size=(objective.queue, objective.output_dim))
+            keep_in_state_dict(self.loss.memory_bank)
         else:
             self.loss = NTXentLoss(temperature, gather_distributed=torch.distributed.is_initialized())
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.projector(features)
+
+
+def keep_in_state_dict(module: nn.Module) -> None:
+    """Make the module's buffers part of its state dict: lightly registers its queue and pointer as
+    non-persistent, and a resumed MoCo run must start from the queue it stopped with."""
+    for name, buffer in list(module.named_buffers(recurse=False)):
+        module.register_buffer(name, buffer, persistent=True)
 
 
 def contrastive_model(model: nn.Module, objective: ObjectiveConfig) -> nn.Module:
