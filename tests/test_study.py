@@ -26,18 +26,30 @@ TINY_STUDY = {
 @pytest.mark.slow  # trains a model
 def test_study_runs_a_grid_end_to_end(fdsl, tmp_path):  # noqa: F811
     images = make_image_folder(tmp_path / "images")
-    study = write_yaml(tmp_path / "study.yaml", {**TINY_STUDY, "data": str(images)})
+    claims = {"paper": "fractaldb > perlin > scratch"}
+    study = write_yaml(tmp_path / "study.yaml", {**TINY_STUDY, "data": str(images), "claims": claims})
     code, out, err = fdsl("study", study, "-o", tmp_path / "s")
     assert code == 0, err
-    rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")]
-    assert rows == ["init", "scratch", "fractaldb", "perlin"]
+    tables = [[line.split("|")[1:3] for line in block.splitlines() if line.startswith("| ")]
+              for block in out.split("\n\n")]
+    tables = [table for table in tables if table]
+    assert [cells[0].strip() for cells in tables[0]] == ["init", "scratch", "fractaldb", "perlin"]
     assert "gap (std)" in out and "2 seeds" in out
+    # the ranking: the three arms by mean, best first; the claim checked
+    ranking = json.loads((tmp_path / "s" / "study.json").read_text())["rows"]
+    by_mean = [r["init"] for r in sorted(ranking, key=lambda r: -r["mean"])]
+    assert [cells[1].strip() for cells in tables[1][1:]] == by_mean
+    assert [cells[0].strip() for cells in tables[2]] == ["source", "paper", "paper"]  # two steps of one order
+    assert "fractaldb > perlin" in out and (tmp_path / "s" / "ranking.png").is_file()
+    assert set(json.loads((tmp_path / "s" / "render-cost.json").read_text())) == {"fractaldb", "perlin"}
+    page = (tmp_path / "s" / "report.html").read_text()
+    assert "<h2>Ranking</h2>" in page and "fractaldb &gt; perlin" in page and page.count("<h2>Ranking</h2>") == 1
     report = json.loads((tmp_path / "s" / "study.json").read_text())
     assert [r["init"] for r in report["rows"]] == ["scratch", "fractaldb", "perlin"]
     assert all(len(r["scores"]) == 2 for r in report["rows"])
     assert "family: perlin" in (tmp_path / "s" / "pretrain" / "perlin" / "config.yaml").read_text()
     assert (tmp_path / "s" / "pretrain" / "perlin" / "last" / "model.safetensors").is_file()
-    for name in ("study.png", "study.md", "compare/curves.png", "report.html"):
+    for name in ("study.png", "study.md", "ranking.md", "compare/curves.png", "report.html"):
         assert (tmp_path / "s" / name).is_file()
     # a rerun reuses every finished run and reports the same table
     code, again, _ = fdsl("study", study, "-o", tmp_path / "s")
@@ -53,8 +65,10 @@ def test_parallel_jobs_give_the_same_runs(fdsl, tmp_path):  # noqa: F811
     code, parallel, err = fdsl("study", write_yaml(tmp_path / "parallel.yaml", {**study, "jobs": 2}),
                                "-o", tmp_path / "parallel")
     assert code == 0, err
-    table = [line for line in serial.splitlines() if line.startswith("| ") and "fractaldb" in line]
-    assert table and table == [line for line in parallel.splitlines() if line.startswith("| ") and "fractaldb" in line]
+    def first_table(out):  # the ranking after it times the renders in each study folder
+        return [line for line in out.split("\n\n")[0].splitlines() if "fractaldb" in line]
+
+    assert first_table(serial) and first_table(serial) == first_table(parallel)
     assert _scores(tmp_path / "serial") == _scores(tmp_path / "parallel")
     assert (tmp_path / "parallel" / "compare" / "scratch" / "seed0" / "log.txt").is_file()
 
@@ -117,12 +131,27 @@ def test_gap_in_standard_deviations():
     assert a.gap_std == pytest.approx(5.0 / math.sqrt(2.0))
 
 
+def test_claims_are_checked_against_the_noise():
+    from fdsl.experiments.ranking import Claim, parse_claims, verdict
+
+    claims = parse_claims({"p": "a > b = c > scratch"}, ["scratch", "a", "b", "c"])
+    assert claims == [Claim("p", "a", ">", "b"), Claim("p", "b", "=", "c"), Claim("p", "c", ">", "scratch")]
+    scores = {"a": [40.0, 41.0, 42.0], "b": [35.0, 36.0, 37.0], "c": [35.5, 36.5, 37.5], "scratch": [36.0, 37.0, 38.0]}
+    assert verdict(claims[0], scores) == (pytest.approx(5.0), pytest.approx(5.0), "holds")
+    assert verdict(claims[1], scores)[2] == "holds (inside the noise)"
+    assert verdict(claims[2], scores)[2] == "inside the noise (opposite sign)"
+    assert verdict(Claim("p", "scratch", ">", "a"), scores)[2] == "reversed"
+    assert verdict(Claim("p", "a", "=", "b"), scores)[2] == "does not hold"
+
+
 @pytest.mark.parametrize("values, pattern", [
     ({"variants": {}}, "at least one variant"),
     ({"variants": {"scratch": {}}}, "variant name 'scratch'"),
     ({"variants": {"a": {}}, "seeds": []}, "seeds = []"),
     ({"variants": {"a": {}}, "sedes": [1]}, "unknown key(s) ['sedes']"),
     ({"variants": {"a": {}}, "finetune": {"preset": "x", "sett": {}}}, "unknown key(s) ['sett'] in finetune"),
+    ({"variants": {"a": {}}, "claims": {"IJCV": "a > perlin"}}, "claims['IJCV'] names 'perlin'; valid: scratch, a"),
+    ({"variants": {"a": {}}, "claims": {"IJCV": "a, scratch"}}, "expected an order such as"),
 ])
 def test_malformed_studies(values, pattern):
     from fdsl.errors import FdslError

@@ -47,7 +47,7 @@ from fdsl.tasks import FINETUNE, PRETRAIN, get_task, metric_label
 from fdsl.train.distributed import is_primary
 from fdsl.viz.curves import plot_scores
 
-STUDY_KEYS = {"task", "seeds", "data", "jobs", "finetune", "pretrain", "variants", "folds"}
+STUDY_KEYS = {"task", "seeds", "data", "jobs", "finetune", "pretrain", "variants", "folds", "claims"}
 RECIPE_KEYS = {"preset", "set"}
 
 
@@ -76,6 +76,8 @@ class StudyConfig:
     variants: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     #: Fold name -> overrides of the fine-tuning recipe: one comparison per fold, scores averaged over folds.
     folds: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    #: The papers' orders of the arms, checked in ranking.md (:mod:`fdsl.experiments.ranking`).
+    claims: list[Any] = dataclasses.field(default_factory=list)
 
     def variant_task(self, name: str) -> str:
         return str(self.variants[name].get("task", self.task))
@@ -128,7 +130,10 @@ def parse_study(values: dict[str, Any]) -> StudyConfig:
     task = str(values.get("task", "classification"))
     for name in [task, *(str(v["task"]) for v in variants.values() if isinstance(v, dict) and "task" in v)]:
         get_task(name)  # an unknown task fails here, in one line
-    return StudyConfig(task=task, seeds=seeds, data=values.get("data"), jobs=jobs,
+    from fdsl.experiments.ranking import SCRATCH, parse_claims
+
+    claims = parse_claims(values.get("claims"), [SCRATCH, *map(str, variants)])
+    return StudyConfig(task=task, seeds=seeds, data=values.get("data"), jobs=jobs, claims=claims,
                        finetune=_recipe(values.get("finetune", {}), "finetune"),
                        pretrain=_recipe(values.get("pretrain", {}), "pretrain"),
                        variants={str(k): dict(v or {}) for k, v in variants.items()},
@@ -202,6 +207,7 @@ def run_study(study: StudyConfig, out: str | Path, *, workers: int | None = None
                   + "\n\n" + format_folds(folds, comparison.labels[0]))
     else:
         report = format_study(rows, ft_config, comparison.labels[0])
+    report += "\n\n" + write_ranking(study, rows, pre_configs, out, metric=comparison.labels[0])
     result = StudyResult(rows, comparison, report, folds={k: v for k, v in folds.items() if k})
     write_text_atomic(out / "study.md", result.report + "\n")
     write_text_atomic(out / "study.json", json.dumps(result.to_json(), indent=1))
@@ -209,6 +215,38 @@ def run_study(study: StudyConfig, out: str | Path, *, workers: int | None = None
                 title=f"fine-tuned on {'/'.join(Path(ft_config.data.dataset).parts[-2:])}")
     write_page(out, out / "report.html", ft_config.data.dataset)
     return result
+
+
+def write_ranking(study: StudyConfig, rows: list[StudyRow], pre_configs: dict[str, Any], out: Path, *,
+                  metric: str) -> str:
+    """ranking.md (the arms sorted, the noise, the cost; the papers' claims checked) and ranking.png;
+    returns the Markdown."""
+    from fdsl.experiments.ranking import NOISE_STD, claims_table, plot_ranking, ranking_table
+
+    render = render_costs(pre_configs, out / "render-cost.json")
+    parts = ["## Ranking", "", ranking_table(rows, metric=metric, render_ms=render), "",
+             f"A difference counts from {NOISE_STD:g} pooled standard deviations; \"level with the best\": "
+             "inside that noise of the top arm. Pre-training: the summed epoch times (shared cores) and the "
+             "samples seen; render: one process making one sample of the arm's data, timed when the report "
+             "was written ('-': read from files)."]
+    if study.claims:
+        parts += ["", "## The papers' claims, checked here", "", claims_table(study.claims, rows)]
+    text = "\n".join(parts)
+    write_text_atomic(out / "ranking.md", text + "\n")
+    plot_ranking(rows, out / "ranking.png", metric=metric)
+    return text
+
+
+def render_costs(pre_configs: dict[str, Any], path: Path) -> dict[str, float | None]:
+    """Each variant's render cost (:func:`fdsl.experiments.ranking.render_cost_ms`), timed once and kept
+    in ``path``, so that a rerun of the study writes the same report."""
+    from fdsl.experiments.ranking import render_cost_ms
+
+    kept = json.loads(path.read_text()) if path.is_file() else {}
+    costs = {name: kept[name] if name in kept else render_cost_ms(config) for name, config in pre_configs.items()}
+    if costs != kept:
+        write_text_atomic(path, json.dumps(costs, indent=1) + "\n")
+    return costs
 
 
 def mean_over_folds(folds: dict[str, Comparison], out: Path) -> Comparison:

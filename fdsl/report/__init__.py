@@ -236,12 +236,34 @@ def study_sections(folder: Path, assets: Path) -> list[str]:
     parts = ["<h2>study (ours)</h2>", html.table(header, table)]
     parts += fold_tables(_read_json(folder / "study.json").get("folds") or {})
     if (folder / "study.md").is_file():
-        notes = [line for line in (folder / "study.md").read_text().splitlines() if line and not line.startswith("|")]
+        text = (folder / "study.md").read_text().split("\n## Ranking")[0]  # the ranking has a section of its own
+        notes = [line for line in text.splitlines() if line and not line.startswith("|")]
         parts += [html.paragraph(line, "note") for line in notes]
     if (folder / "study.png").is_file():
         parts.append(html.figure(folder / "study.png", "fine-tuned score per init: mean ± std, one dot per seed"))
+    parts += ranking_sections(folder)
     if (folder / "compare" / "results.json").is_file():
         parts += comparison_sections(folder / "compare", assets)
+    return parts
+
+
+def ranking_sections(folder: Path) -> list[str]:
+    """ranking.md's tables (the ranking, the papers' claims) and notes, and ranking.png."""
+    if not (folder / "ranking.md").is_file():
+        return []
+    parts = []
+    for block in (folder / "ranking.md").read_text().split("\n\n"):
+        lines = block.strip().splitlines()
+        if lines and lines[0].startswith("## "):
+            parts.append(f"<h2>{html.escape(lines[0][3:])}</h2>")
+        elif lines and lines[0].startswith("|"):
+            cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines if not line.startswith("|-")]
+            parts.append(html.table(cells[0], cells[1:]))
+        elif lines:
+            parts.append(html.paragraph(" ".join(lines), "note"))
+        if lines and lines[0] == "## Ranking" and (folder / "ranking.png").is_file():
+            parts.append(html.figure(folder / "ranking.png", "every arm by its mean fine-tuned score: which "
+                                     "differences lie inside the noise"))
     return parts
 
 
