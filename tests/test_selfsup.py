@@ -8,7 +8,7 @@ import pytest
 import safetensors.torch
 import torch
 from train_helpers import TINY_PRETRAIN, interrupt_epoch, make_image_folder, one_line_error, tiny_finetune, \
-    tiny_pretrain, write_yaml
+    tiny_pretrain, torchrun, write_yaml
 
 from fdsl.cli import main
 from fdsl.configs import resolve
@@ -130,6 +130,22 @@ def test_cli_pretrains_simclr_on_an_image_folder_and_evaluate_asks_for_a_fine_tu
     capsys.readouterr()
     code = main(["evaluate", str(tmp_path / "pre" / "last"), "--dataset", str(images)])
     one_line_error(code, capsys.readouterr().err, "has no classifier", "fdsl finetune --init")
+
+
+@pytest.mark.slow  # trains under torchrun (subprocesses)
+@pytest.mark.parametrize("name", ["simclr", "moco"])
+def test_torchrun_pretrains_self_supervised_on_two_processes(tmp_path, name):
+    """SimCLR gathers the negatives of every rank (lightly's gather_distributed), MoCo keeps one queue;
+    the held-out k-NN score gathers every rank's features."""
+    config = write_yaml(tmp_path / "tiny.yaml", {**TINY_PRETRAIN, "objective": {"name": name, "queue": 16}})
+    done = torchrun("pretrain", "--config", config, "--batch-size", "4", "-o", tmp_path / "run", cwd=tmp_path)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log
+    assert log.count("batch 4 x 2 process(es)") == 1 and log.count("epoch 2/2 train loss") == 1, log
+    metrics = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    assert len(metrics) == 3 and "val_top1" in metrics[0]
+    saved = safetensors.torch.load_file(tmp_path / "run" / "last" / "model.safetensors")
+    assert any(key.startswith("head.projector.") for key in saved)
 
 
 def test_an_unknown_objective_is_one_line(tmp_path, capsys):
