@@ -131,6 +131,18 @@ def test_gap_in_standard_deviations():
     assert a.gap_std == pytest.approx(5.0 / math.sqrt(2.0))
 
 
+def test_samples_seen_count_what_each_epoch_shows():
+    from fdsl.data.config import FormulaDataConfig
+    from fdsl.experiments.study import samples_seen
+
+    epochs = [{"images_per_s": 100.0, "epoch_s": 10.0}] * 3
+    assert samples_seen(FormulaDataConfig(categories=100, instances=100), epochs) == 30_000
+    # 3D-OFDB: one of 12 views per category per pass, 100 passes
+    ofdb3d = FormulaDataConfig(family="ofdb3d", categories=100, instances=12, instances_per_epoch=1, repeats=100)
+    assert samples_seen(ofdb3d, epochs) == 30_000
+    assert samples_seen(FormulaDataConfig(data_dir="folder"), epochs) == 3_000  # what the epochs timed
+
+
 def test_claims_are_checked_against_the_noise():
     from fdsl.experiments.ranking import Claim, parse_claims, verdict
 
