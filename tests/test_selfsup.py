@@ -121,7 +121,7 @@ def test_an_interrupted_moco_run_resumes_to_the_same_weights_and_queue(tmp_path,
 
 
 @pytest.mark.slow  # trains a model
-def test_cli_pretrains_simclr_on_an_image_folder_and_evaluate_asks_for_a_fine_tuning(tmp_path, capsys):
+def test_cli_pretrains_simclr_on_an_image_folder_analyze_reads_it_and_evaluate_asks_for_a_fine_tuning(tmp_path, capsys):
     images = make_image_folder(tmp_path / "images", classes=3, per_class=8)
     config = write_yaml(tmp_path / "pre.yaml", {**TINY_PRETRAIN, "train": {**TINY_PRETRAIN["train"], "epochs": 1}})
     code = main(["pretrain", "--config", str(config), "--objective", "simclr", "--data-dir", str(images),
@@ -130,6 +130,10 @@ def test_cli_pretrains_simclr_on_an_image_folder_and_evaluate_asks_for_a_fine_tu
     capsys.readouterr()
     code = main(["evaluate", str(tmp_path / "pre" / "last"), "--dataset", str(images)])
     one_line_error(code, capsys.readouterr().err, "has no classifier", "fdsl finetune --init")
+    # the analysis reads the backbone (filters, attention, position embeddings) without the projection head
+    code = main(["analyze", str(tmp_path / "pre" / "last"), "--images", str(images), "-o", str(tmp_path / "an")])
+    assert code == 0, capsys.readouterr().err
+    assert (tmp_path / "an" / "position_embedding.png").is_file()
 
 
 @pytest.mark.slow  # trains under torchrun (subprocesses)

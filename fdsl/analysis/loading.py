@@ -78,8 +78,10 @@ def _fdsl_weights(source: str) -> tuple[nn.Module, dict[str, Any]]:
     kwargs = {k: v for k, v in (config.get("model_args") or {}).items() if k != "num_classes"}
     model = timm.create_model(config["architecture"], num_classes=int(config["num_classes"]), **kwargs,
                               pretrained_cfg_overlay=dict(config.get("pretrained_cfg") or {}))
+    from fdsl.tasks.classification.models import without_projection
+
     try:
-        model.load_state_dict(weights.state_dict)
+        model.load_state_dict(without_projection(model, weights.state_dict))
     except RuntimeError as error:
         raise FdslError(f"checkpoint {str(weights.path)!r} does not fit its own config.json "
                         f"({str(error).splitlines()[0]})") from None

@@ -60,6 +60,15 @@ def head_prefixes(model: nn.Module) -> tuple[str, ...]:
     return tuple(f"{name}." for name in names)
 
 
+def without_projection(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The weights a classifier-less model (``num_classes`` 0: self-supervised weights) loads: all but
+    those under its classifier's name (the projection head, MoCo's key encoder and queue)."""
+    if getattr(model, "num_classes", None) != 0:
+        return state_dict
+    heads = head_prefixes(model)
+    return {key: value for key, value in state_dict.items() if not key.startswith(heads)}
+
+
 def model_config_from_checkpoint(checkpoint: dict[str, Any], *, img_size: int, drop_path: float | None) -> ModelConfig:
     """The architecture and arguments saved in a timm ``config.json``, rebuilt for fine-tuning: the
     classes come from the new data, and an architecture built with ``img_size`` (ViT) takes the

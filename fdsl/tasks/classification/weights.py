@@ -23,7 +23,8 @@ from fdsl.errors import FdslError, check
 from fdsl.tasks import check_weights_task
 from fdsl.tasks.classification.config import AugmentConfig, FinetuneConfig, ModelConfig
 from fdsl.tasks.classification.freeze import apply_freezing
-from fdsl.tasks.classification.models import create_model, head_prefixes, load_pretrained, model_config_from_checkpoint
+from fdsl.tasks.classification.models import (create_model, load_pretrained, model_config_from_checkpoint,
+                                             without_projection)
 from fdsl.train.checkpoint import Weights, load_weights, preview_names
 
 
@@ -110,12 +111,8 @@ def load_model(weights: Weights) -> nn.Module:
     kwargs = {k: v for k, v in (weights.config.get("model_args") or {}).items() if k != "num_classes"}
     num_classes = int(weights.config["num_classes"])
     model = create_model(ModelConfig(name=weights.config["architecture"], kwargs=kwargs), num_classes=num_classes)
-    state_dict = weights.state_dict
-    if num_classes == 0:  # self-supervised weights: the backbone, without the projection head
-        heads = head_prefixes(model)
-        state_dict = {k: v for k, v in state_dict.items() if not k.startswith(heads)}
     try:
-        model.load_state_dict(state_dict)
+        model.load_state_dict(without_projection(model, weights.state_dict))
     except RuntimeError as error:
         raise FdslError(f"checkpoint {str(weights.path)!r} does not fit its own config.json "
                         f"({str(error).splitlines()[0]})") from None
