@@ -352,7 +352,8 @@ def test_a_study_compares_a_classification_backbone_and_scene_pretraining_and_dr
     path.write_text(yaml.safe_dump(study, sort_keys=False))  # the variants in this order
     code, out, err = fdsl("study", path, "-o", tmp_path / "s")
     assert code == 0, err
-    rows = [line.split("|")[1].strip() for line in out.splitlines() if line.startswith("| ")]
+    study_table = out.split("\n\n")[0]  # the ranking's table follows
+    rows = [line.split("|")[1].strip() for line in study_table.splitlines() if line.startswith("| ")]
     assert rows == ["init", "scratch", "scenes", "fractaldb"] and "fine-tuned box AP (%)" in out
     assert "top-1" in out and "box AP" in out  # each pre-training's held-out score, by its own task
     page = (tmp_path / "s" / "report.html").read_text()
