@@ -41,6 +41,11 @@ CACHE_BYTES = 256 * 2**20
 
 
 # --- formula samples on the fly -------------------------------------------------------------------
+def epoch_draw(seed: int, epoch: int, passes: int, group: int, count: int, shown: int) -> np.ndarray:
+    """``shown`` of ``count`` positions, drawn without replacement from (seed, epoch, pass, group)."""
+    return derive_rng(seed, EPOCH_INSTANCES, epoch, passes, group).permutation(count)[:shown]
+
+
 class FormulaDataset(Dataset):
     """Index -> (category, instance) -> ``formula.sample(params, seed, category, instance)``, made a
     training item by the family's sample kind (images: PIL RGB).
@@ -95,8 +100,8 @@ class FormulaDataset(Dataset):
 
     def epoch_instances(self, passes: int, category: int) -> np.ndarray:
         """Positions (in ``instances``) that pass ``passes`` of this epoch shows of ``category``."""
-        rng = derive_rng(self.seed, EPOCH_INSTANCES, self.epoch, passes, category)
-        return rng.permutation(len(self.instances))[: self.instances_per_epoch]
+        return epoch_draw(self.seed, self.epoch, passes, category, len(self.instances), self.instances_per_epoch)
+
 
     def item(self, index: int) -> Any:
         category, instance = self.locate(index)
@@ -212,8 +217,7 @@ class EachEpochPerClass(Dataset):
     def pick(self) -> list[int]:
         shown = []
         for label, indices in enumerate(self.by_class):
-            order = derive_rng(self.seed, EPOCH_INSTANCES, self.epoch, 0, label).permutation(len(indices))
-            shown += [indices[i] for i in sorted(order[: self.per_class])]
+            shown += [indices[i] for i in sorted(epoch_draw(self.seed, self.epoch, 0, label, len(indices), self.per_class))]
         return shown
 
     def __len__(self) -> int:

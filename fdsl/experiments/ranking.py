@@ -19,14 +19,12 @@ the other way), or *inside the noise* (``>``: neither, the sign said); ``=`` tha
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
-import statistics
 from pathlib import Path
 from typing import Any
 
 from fdsl.errors import check
-from fdsl.experiments.results import StudyRow, markdown_table, sample_std
+from fdsl.experiments.results import StudyRow, difference, markdown_table
 
 NOISE_STD = 2.0
 SCRATCH = "scratch"
@@ -57,16 +55,6 @@ def parse_claims(values: Any, arms: list[str]) -> list[Claim]:
             check(name in arms, f"claims[{source!r}] names {name!r}; valid: {', '.join(arms)}")
         claims += [Claim(str(source), a, rel, b) for a, rel, b in zip(names, relations, names[1:])]
     return claims
-
-
-def pooled_std(a: list[float], b: list[float]) -> float:
-    return math.sqrt((sample_std(a) ** 2 + sample_std(b) ** 2) / 2)
-
-
-def difference(a: list[float], b: list[float]) -> tuple[float, float]:
-    """(mean a - mean b, that in pooled standard deviations)."""
-    gap, pooled = statistics.fmean(a) - statistics.fmean(b), pooled_std(a, b)
-    return gap, (gap / pooled if pooled > 0 else math.copysign(math.inf, gap) if gap else 0.0)
 
 
 def verdict(claim: Claim, scores: dict[str, list[float]]) -> tuple[float, float, str]:

@@ -121,9 +121,7 @@ def study_rows(groups: list[Group], pretraining: dict[str, Pretraining]) -> list
         mean, std = statistics.fmean(scores), sample_std(scores)
         gap = gap_std = None
         if group is not groups[0]:
-            gap = mean - statistics.fmean(scratch)
-            pooled = math.sqrt((std ** 2 + sample_std(scratch) ** 2) / 2)
-            gap_std = gap / pooled if pooled > 0 else math.copysign(math.inf, gap) if gap else 0.0
+            gap, gap_std = difference(scores, scratch)
         rows.append(StudyRow(group.init, scores, mean, std, gap, gap_std, pretraining.get(group.init)))
     return rows
 
@@ -167,6 +165,13 @@ class DemoReport:
             f"wall time: {self.minutes:.1f} min (pre-training {self.pretraining_minutes:.1f} min); "
             f"curves: {self.comparison.out / 'curves.png'}; report: {self.report}",
         ])
+
+
+def difference(a: list[float], b: list[float]) -> tuple[float, float]:
+    """(mean a - mean b, that gap in pooled standard deviations sqrt((s_a^2 + s_b^2) / 2))."""
+    gap = statistics.fmean(a) - statistics.fmean(b)
+    pooled = math.sqrt((sample_std(a) ** 2 + sample_std(b) ** 2) / 2)
+    return gap, (gap / pooled if pooled > 0 else math.copysign(math.inf, gap) if gap else 0.0)
 
 
 def sample_std(values: list[float]) -> float:
